@@ -1,0 +1,148 @@
+//! `JoinHandle`: waiting for a goroutine and taking its result (or its panic).
+//!
+//! The result lives in the G itself, so spawning and joining allocate nothing: results up
+//! to [`INLINE_RESULT`] bytes are stored inline, larger ones in a `Box`.
+
+use crate::g::G;
+use crate::park;
+use crate::sched::spawn;
+use std::marker::PhantomData;
+use std::mem::{align_of, size_of, MaybeUninit};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+use std::thread;
+
+/// Join states of a G.
+pub(crate) const RUNNING: u8 = 0;
+pub(crate) const WAITING: u8 = 1;
+pub(crate) const DONE: u8 = 2;
+
+/// Results up to this size (and alignment 16) are stored in the G without allocating.
+pub const INLINE_RESULT: usize = 48;
+
+/// Storage for a goroutine's `thread::Result<T>`.
+#[repr(C, align(16))]
+pub(crate) struct ResultBuf(MaybeUninit<[u8; INLINE_RESULT]>);
+
+impl ResultBuf {
+    pub(crate) const fn new() -> Self {
+        ResultBuf(MaybeUninit::uninit())
+    }
+}
+
+const fn fits<T>() -> bool {
+    size_of::<thread::Result<T>>() <= INLINE_RESULT && align_of::<thread::Result<T>>() <= 16
+}
+
+/// Stores the goroutine's result in its G.
+///
+/// # Safety
+/// The slot must be empty and owned by the caller (the goroutine, before DONE is published).
+pub(crate) unsafe fn store<T>(g: &G, r: thread::Result<T>) {
+    let buf = g.result.get();
+    if fits::<T>() {
+        (buf as *mut thread::Result<T>).write(r);
+    } else {
+        (buf as *mut Box<thread::Result<T>>).write(Box::new(r));
+    }
+    g.drop_result.set(Some(drop_stored::<T>));
+}
+
+/// Takes the result out of the G.
+///
+/// # Safety
+/// The slot must hold a `thread::Result<T>` stored by [`store`], and the caller must own it.
+unsafe fn take<T>(g: &G) -> thread::Result<T> {
+    g.drop_result.set(None);
+    let buf = g.result.get();
+    if fits::<T>() {
+        (buf as *mut thread::Result<T>).read()
+    } else {
+        *(buf as *mut Box<thread::Result<T>>).read()
+    }
+}
+
+/// Drops a result nobody took.
+unsafe fn drop_stored<T>(buf: *mut ResultBuf) {
+    if fits::<T>() {
+        std::ptr::drop_in_place(buf as *mut thread::Result<T>);
+    } else {
+        std::ptr::drop_in_place(buf as *mut Box<thread::Result<T>>);
+    }
+}
+
+/// An owned permission to join a goroutine: wait for it to end and take its result.
+///
+/// Dropping the handle detaches the goroutine (it keeps running; its result is dropped when
+/// it ends). `join` works from a goroutine (which parks) and from a plain thread (which
+/// blocks).
+pub struct JoinHandle<T> {
+    g: &'static G,
+    id: u64,
+    _result: PhantomData<T>,
+}
+
+// SAFETY: the handle only hands out `T` by value through `join`, and `spawn` requires
+// `T: Send`; the G it refers to is `Sync`.
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+// SAFETY: `&JoinHandle` exposes only the id, name and `is_finished`.
+unsafe impl<T: Send> Sync for JoinHandle<T> {}
+
+impl<T> JoinHandle<T> {
+    pub(crate) fn new(g: &'static G, id: u64) -> Self {
+        JoinHandle { g, id, _result: PhantomData }
+    }
+
+    /// Waits for the goroutine to end. Returns its value, or `Err` with the panic payload if
+    /// it panicked (the runtime keeps running either way).
+    pub fn join(self) -> thread::Result<T> {
+        let g = self.g;
+        if g.join_state.load(Acquire) != DONE {
+            let token = park::prepare();
+            // SAFETY: only the (single) handle writes the joiner slot, before its CAS.
+            unsafe { *g.joiner.get() = Some(token) };
+            match g.join_state.compare_exchange(RUNNING, WAITING, AcqRel, Acquire) {
+                Ok(_) => park::park(),
+                Err(_) => {
+                    park::cancel();
+                    // SAFETY: the goroutine ended before our CAS, so it never read the slot.
+                    unsafe { *g.joiner.get() = None };
+                }
+            }
+        }
+        assert_eq!(g.join_state.load(Acquire), DONE, "gort: join woke before the goroutine ended");
+        // SAFETY: DONE (acquire) means the goroutine stored its result (or it was detached,
+        // which a live handle rules out) and will not touch the slot again.
+        unsafe { take::<T>(g) }
+    }
+
+    /// Whether the goroutine has ended (`join` would not block).
+    pub fn is_finished(&self) -> bool {
+        self.g.join_state.load(Relaxed) == DONE
+    }
+
+    /// The goroutine's id.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The goroutine's name, if it was given one with `Builder::name`.
+    pub fn name(&self) -> Option<&str> {
+        self.g.name()
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        spawn::release(self.g);
+    }
+}
+
+impl<T> std::fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("id", &self.id)
+            .field("name", &self.name())
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}

@@ -1,0 +1,36 @@
+//! gort's runtime: goroutines on stackful coroutines, scheduled by a work-stealing G/M/P
+//! scheduler after Go's `runtime/proc.go`.
+//!
+//! Users depend on the `gort` facade crate, which re-exports this one. Module map:
+//!
+//! - `g`: the goroutine control block; `stack`: goroutine stacks;
+//! - `sched`: the scheduler (global state and wake-up protocol), with `sched::p` (processors
+//!   and their run queues), `sched::m` (OS threads and the scheduler loop), `sched::spawn`
+//!   (goroutine creation and exit);
+//! - `park`: the one seam through which everything blocks; `note`: M sleep/wake-up;
+//!   `shim`: the `cfg(loom)` shim for protocol code;
+//! - `join`, `builder`, `run`, `local`, `stats`: the public API.
+
+#![warn(missing_docs)]
+
+mod builder;
+mod g;
+mod join;
+pub mod local;
+mod note;
+pub mod park;
+mod run;
+mod sched;
+mod shim;
+pub mod stack;
+mod stats;
+
+pub use builder::{go, Builder};
+pub use join::JoinHandle;
+pub use local::LocalKey;
+pub use run::run;
+pub use sched::{
+    goroutine_id, lock_os_thread, num_goroutine, procs, set_procs, unlock_os_thread, yield_now,
+    MAX_PROCS,
+};
+pub use stats::{stats, ProcStats, Stats};

@@ -1,0 +1,340 @@
+//! The park seam: block the current goroutine or thread until a [`Token`] wakes it.
+//!
+//! Everything in gort that blocks (join, channels, sync, timers, context, net) uses exactly
+//! this protocol, so it is the one place that knows whether the caller is a goroutine (its M
+//! switches to other goroutines) or a plain OS thread (the thread sleeps on a futex):
+//!
+//! ```text
+//! let token = park::prepare();   // arm: I am about to wait; here is what wakes me
+//! publish(token.clone());        // e.g. enqueue it on a channel, under the channel's lock
+//! if condition_already_met { park::cancel(); } else { park::park(); }
+//! ```
+//!
+//! A wake-up may come at any moment after `prepare`, even before `park` (the waker then
+//! only records it and `park` returns at once), so no wake-up is ever lost and nobody has to
+//! hold a lock across the switch. Each `prepare` starts a new *episode*: tokens carry the
+//! episode's sequence number, so a token wakes its episode at most once, and a stale token
+//! (from an episode that timed out or was cancelled) can never wake a later one. A `Token`
+//! may be cloned and handed to several wakers (a `select` over many channels): only the
+//! first `wake` succeeds and returns `true`.
+//!
+//! State word of a slot: `seq << 2 | phase`, phase one of IDLE, WAITING (armed, not yet
+//! asleep), PARKED (asleep: the waker must reschedule it) and NOTIFIED (woken).
+
+use crate::g::{Switch, G};
+use crate::shim::{AtomicU64, Futex};
+use std::cell::Cell;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
+use std::time::Instant;
+
+const IDLE: u64 = 0;
+const WAITING: u64 = 1;
+const PARKED: u64 = 2;
+const NOTIFIED: u64 = 3;
+const PHASE: u64 = 3;
+
+/// The park state word of one goroutine or thread.
+#[derive(Debug)]
+pub(crate) struct ParkSlot {
+    state: AtomicU64,
+}
+
+impl ParkSlot {
+    pub(crate) fn new_goroutine() -> Self {
+        ParkSlot { state: AtomicU64::new(IDLE) }
+    }
+
+    /// Starts a new episode; returns its sequence number.
+    fn arm(&self) -> u64 {
+        let cur = self.state.load(Relaxed);
+        assert!(
+            cur & PHASE == IDLE,
+            "gort: park::prepare called twice without park or cancel in between"
+        );
+        let seq = (cur >> 2).wrapping_add(1);
+        // SeqCst: a thread parker's futex protocol orders this against wakers.
+        self.state.store(seq << 2 | WAITING, SeqCst);
+        seq
+    }
+
+    /// Waker side: moves episode `seq` to NOTIFIED. Returns the phase it was in when the
+    /// wake took effect (WAITING or PARKED), or `None` if this token is stale or already used.
+    fn notify(&self, seq: u64) -> Option<u64> {
+        let mut cur = self.state.load(Acquire);
+        loop {
+            let phase = cur & PHASE;
+            if cur >> 2 != seq & (u64::MAX >> 2) || !(phase == WAITING || phase == PARKED) {
+                return None;
+            }
+            match self.state.compare_exchange_weak(cur, seq << 2 | NOTIFIED, SeqCst, Acquire) {
+                Ok(_) => return Some(phase),
+                Err(c) => cur = c,
+            }
+        }
+    }
+
+    /// Owner side: WAITING -> PARKED. Fails if a wake-up already arrived.
+    pub(crate) fn commit(&self) -> bool {
+        let cur = self.state.load(Acquire);
+        if cur & PHASE != WAITING {
+            return false;
+        }
+        self.state.compare_exchange(cur, (cur & !PHASE) | PARKED, SeqCst, Acquire).is_ok()
+    }
+
+    /// Owner side: ends the episode (after a wake-up, or withdrawing it). Returns whether a
+    /// wake-up had arrived.
+    fn disarm(&self) -> bool {
+        let cur = self.state.load(Acquire);
+        match cur & PHASE {
+            NOTIFIED => {
+                self.state.store(cur & !PHASE, Release);
+                true
+            }
+            IDLE => false,
+            _ => match self.state.compare_exchange(cur, cur & !PHASE, SeqCst, Acquire) {
+                Ok(_) => false,
+                Err(now) => {
+                    debug_assert_eq!(now & PHASE, NOTIFIED);
+                    self.state.store(now & !PHASE, Release);
+                    true
+                }
+            },
+        }
+    }
+
+    fn is(&self, seq_phase: u64) -> bool {
+        self.state.load(SeqCst) == seq_phase
+    }
+
+    fn phase(&self) -> u64 {
+        self.state.load(Acquire) & PHASE
+    }
+
+    fn seq(&self) -> u64 {
+        self.state.load(Acquire) >> 2
+    }
+}
+
+/// A plain thread's park slot: the state word and the futex the thread sleeps on.
+#[derive(Debug)]
+pub(crate) struct ThreadSlot {
+    park: ParkSlot,
+    futex: Futex,
+}
+
+/// What a [`Token`] wakes.
+#[derive(Clone, Copy, Debug)]
+enum Target {
+    Goroutine(&'static G),
+    Thread(&'static ThreadSlot),
+}
+
+/// Wakes one park episode of one goroutine or thread. Cheap to clone (three words); only
+/// the first `wake` of an episode takes effect.
+#[derive(Clone, Debug)]
+pub struct Token {
+    target: Target,
+    seq: u64,
+}
+
+impl Token {
+    /// Wakes the episode this token belongs to. Returns `true` if this call woke it, `false`
+    /// if it was already woken, cancelled, timed out, or a later episode has begun.
+    pub fn wake(&self) -> bool {
+        match self.target {
+            Target::Goroutine(g) => match g.park.notify(self.seq) {
+                Some(PARKED) => {
+                    crate::sched::ready(g);
+                    true
+                }
+                Some(_) => true,
+                None => false,
+            },
+            Target::Thread(t) => match t.park.notify(self.seq) {
+                Some(PARKED) => {
+                    t.futex.word().store(1, SeqCst);
+                    t.futex.wake_all();
+                    true
+                }
+                Some(_) => true,
+                None => false,
+            },
+        }
+    }
+
+    /// Whether this token and `other` wake the same goroutine or thread.
+    pub fn same_waiter(&self, other: &Token) -> bool {
+        match (self.target, other.target) {
+            (Target::Goroutine(a), Target::Goroutine(b)) => std::ptr::eq(a, b),
+            (Target::Thread(a), Target::Thread(b)) => std::ptr::eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+/// Arms a park episode for the current goroutine (or plain thread) and returns the token
+/// that ends it. Must be followed by [`park`], [`park_until`] or [`cancel`].
+pub fn prepare() -> Token {
+    match current() {
+        Target::Goroutine(g) => Token { target: Target::Goroutine(g), seq: g.park.arm() },
+        Target::Thread(t) => Token { target: Target::Thread(t), seq: t.park.arm() },
+    }
+}
+
+/// Blocks until the token of the current episode is woken (at once if it already was).
+/// In a goroutine the goroutine parks and its M runs others; on a plain thread the thread
+/// sleeps.
+pub fn park() {
+    let woken = park_until(None);
+    debug_assert!(woken);
+}
+
+/// Like [`park`], but gives up at `deadline`. Returns `true` if woken, `false` on timeout;
+/// after a timeout the episode's tokens are dead (a late `wake` returns `false`).
+///
+/// On a goroutine a deadline needs the runtime's timers; until then a goroutine with a
+/// deadline waits by yielding, checking the clock at each turn.
+pub fn park_until(deadline: Option<Instant>) -> bool {
+    match current() {
+        Target::Goroutine(g) => park_goroutine(g, deadline),
+        Target::Thread(t) => park_thread(t, deadline),
+    }
+}
+
+/// Withdraws the current episode without sleeping. Returns `true` if a wake-up had already
+/// arrived (the caller decides what that means, e.g. a value was handed over).
+pub fn cancel() -> bool {
+    match current() {
+        Target::Goroutine(g) => g.park.disarm(),
+        Target::Thread(t) => t.park.disarm(),
+    }
+}
+
+fn park_goroutine(g: &'static G, deadline: Option<Instant>) -> bool {
+    assert!(g.park.phase() != IDLE, "gort: park called without park::prepare");
+    match deadline {
+        None => {
+            // The M commits WAITING -> PARKED after the switch (see sched::m), so a wake-up
+            // can only reschedule us once we are fully off this stack.
+            g.suspend(Switch::Park);
+            g.park.disarm();
+            true
+        }
+        Some(d) => loop {
+            if g.park.phase() == NOTIFIED {
+                return g.park.disarm();
+            }
+            if Instant::now() >= d {
+                return g.park.disarm();
+            }
+            g.suspend(Switch::Yield);
+        },
+    }
+}
+
+fn park_thread(t: &'static ThreadSlot, deadline: Option<Instant>) -> bool {
+    assert!(t.park.phase() != IDLE, "gort: park called without park::prepare");
+    let seq = t.park.seq();
+    t.futex.word().store(0, SeqCst);
+    if !t.park.commit() {
+        return t.park.disarm(); // woken before we slept
+    }
+    let parked = seq << 2 | PARKED;
+    loop {
+        let timeout = match deadline {
+            None => None,
+            Some(d) => {
+                let now = Instant::now();
+                if now >= d {
+                    return t.park.disarm();
+                }
+                Some(d - now)
+            }
+        };
+        t.futex.wait(0, timeout);
+        t.futex.word().store(0, SeqCst);
+        if !t.park.is(parked) {
+            return t.park.disarm();
+        }
+    }
+}
+
+fn current() -> Target {
+    match crate::sched::current_g() {
+        Some(g) => Target::Goroutine(g),
+        None => Target::Thread(thread_slot()),
+    }
+}
+
+#[cfg(not(loom))]
+mod slots {
+    use super::*;
+    use parking_lot::Mutex;
+
+    /// Slots of exited threads, reused by new ones (slots are never freed, so stale tokens
+    /// stay harmless: their sequence numbers never match again).
+    static FREE: Mutex<Vec<&'static ThreadSlot>> = Mutex::new(Vec::new());
+
+    thread_local! {
+        static SLOT: Cell<*const ThreadSlot> = const { Cell::new(std::ptr::null()) };
+        static GUARD: SlotGuard = const { SlotGuard };
+    }
+
+    struct SlotGuard;
+    impl Drop for SlotGuard {
+        fn drop(&mut self) {
+            let _ = SLOT.try_with(|c| {
+                let p = c.replace(std::ptr::null());
+                if !p.is_null() {
+                    // SAFETY: non-null SLOT values are leaked `&'static ThreadSlot`s.
+                    FREE.lock().push(unsafe { &*p });
+                }
+            });
+        }
+    }
+
+    #[inline(never)]
+    pub(crate) fn thread_slot() -> &'static ThreadSlot {
+        SLOT.with(|c| {
+            let p = c.get();
+            if !p.is_null() {
+                // SAFETY: non-null SLOT values are leaked `&'static ThreadSlot`s.
+                return unsafe { &*p };
+            }
+            let slot = FREE.lock().pop().unwrap_or_else(|| {
+                Box::leak(Box::new(ThreadSlot {
+                    park: ParkSlot { state: AtomicU64::new(IDLE) },
+                    futex: Futex::new(0),
+                }))
+            });
+            c.set(slot);
+            // Register the guard that hands the slot back when the thread exits (during
+            // thread teardown this fails and the slot simply stays with the thread).
+            let _ = GUARD.try_with(|_| ());
+            slot
+        })
+    }
+}
+
+#[cfg(loom)]
+mod slots {
+    use super::*;
+    loom::thread_local! {
+        static SLOT: Cell<*const ThreadSlot> = Cell::new(std::ptr::null());
+    }
+    pub(crate) fn thread_slot() -> &'static ThreadSlot {
+        SLOT.with(|c| {
+            if c.get().is_null() {
+                c.set(Box::leak(Box::new(ThreadSlot {
+                    park: ParkSlot { state: AtomicU64::new(IDLE) },
+                    futex: Futex::new(0),
+                })));
+            }
+            // SAFETY: set above to a leaked slot.
+            unsafe { &*c.get() }
+        })
+    }
+}
+
+use slots::thread_slot;

@@ -1,0 +1,419 @@
+//! M: an OS thread that runs goroutines while it holds a P.
+//!
+//! The scheduler loop (`schedule`) runs on the thread's own stack (Go's g0), never on a
+//! goroutine stack: it picks a runnable G (`find_runnable`), resumes its coroutine
+//! (`execute`) and acts on why the goroutine switched back (park, yield, exit).
+//!
+//! Thread-local state: `CURRENT_M` points at the thread's M. It is read only through the
+//! `#[inline(never)]` accessors below, so a goroutine that migrated to another thread while
+//! parked re-reads it instead of using a value cached from before the switch.
+
+use super::p::{bump, P, P_DEAD};
+use super::{sched, spawn, Sched};
+use crate::g::{Switch, G};
+use crate::note::Note;
+use corosensei::CoroutineResult;
+use crossbeam_deque::{Injector, Steal};
+use std::cell::Cell;
+use std::ptr;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
+use std::sync::atomic::{fence, AtomicBool, AtomicUsize};
+
+/// An OS thread of the scheduler.
+pub(crate) struct M {
+    pub(crate) id: usize,
+    /// Sleep/wake-up for an idle or locked M.
+    note: Note,
+    /// P handed to this M by another thread before waking it (id + 1; 0 = none).
+    nextp: AtomicUsize,
+    /// Whether the M that hands over `nextp` counted this M as spinning.
+    next_spinning: AtomicBool,
+    /// The P held (owner only).
+    p: Cell<*const P>,
+    /// The goroutine running now (owner only; null on g0).
+    curg: Cell<*const G>,
+    /// Whether this M is counted in `Sched::nmspinning` (owner only).
+    spinning: Cell<bool>,
+    /// The goroutine locked to this M by `lock_os_thread`, or null (owner only).
+    pub(crate) locked_g: Cell<*const G>,
+    rng: Cell<u64>,
+}
+
+// SAFETY: the Cells are touched only by the thread running this M (module docs); `note`,
+// `nextp` and `next_spinning` are the synchronised hand-off fields.
+unsafe impl Sync for M {}
+
+thread_local! {
+    static CURRENT_M: Cell<*const M> = const { Cell::new(ptr::null()) };
+}
+
+/// The M of the calling thread, if it is a scheduler thread.
+#[inline(never)]
+pub(crate) fn current_m() -> Option<&'static M> {
+    let m = CURRENT_M.with(|c| c.get());
+    // SAFETY: CURRENT_M is null or a leaked `&'static M`.
+    unsafe { m.as_ref() }
+}
+
+/// The goroutine running on the calling thread, if any.
+#[inline(never)]
+pub(crate) fn current_g() -> Option<&'static G> {
+    // SAFETY: `curg` is null or a `&'static G` (Gs are never freed).
+    current_m().and_then(|m| unsafe { m.curg.get().as_ref() })
+}
+
+/// The P held by the calling thread, if any.
+#[inline(never)]
+pub(crate) fn current_p() -> Option<&'static P> {
+    // SAFETY: `p` is null or points into the static scheduler.
+    current_m().and_then(|m| unsafe { m.p.get().as_ref() })
+}
+
+impl M {
+    fn new(id: usize) -> M {
+        M {
+            id,
+            note: Note::new(),
+            nextp: AtomicUsize::new(0),
+            next_spinning: AtomicBool::new(false),
+            p: Cell::new(ptr::null()),
+            curg: Cell::new(ptr::null()),
+            spinning: Cell::new(false),
+            locked_g: Cell::new(ptr::null()),
+            rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1)),
+        }
+    }
+
+    /// Hands P `p` to this (sleeping or about to sleep) M and wakes it.
+    pub(crate) fn hand_off(&self, p: &P, spinning: bool) {
+        self.next_spinning.store(spinning, Relaxed);
+        let prev = self.nextp.swap(p.id + 1, Release);
+        debug_assert_eq!(prev, 0, "M handed two Ps");
+        self.note.wakeup();
+    }
+
+    /// The P this M holds (owner only; panics if none).
+    fn p(&self) -> &'static P {
+        // SAFETY: `p` is null or points into the static scheduler.
+        unsafe { self.p.get().as_ref() }.expect("gort: M without a P")
+    }
+
+    fn take_p(&self) -> &'static P {
+        let p = self.p();
+        self.p.set(ptr::null());
+        p
+    }
+
+    /// Sleeps until another thread hands this M a P, then takes it.
+    fn sleep_for_p(&self) {
+        self.note.sleep();
+        self.note.clear();
+        let id = self.nextp.swap(0, Acquire);
+        assert!(id != 0, "gort: M woken without a P");
+        self.p.set(sched().p(id - 1));
+        self.spinning.set(self.next_spinning.swap(false, Relaxed));
+    }
+
+    fn rand(&self) -> usize {
+        let mut x = self.rng.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng.set(x);
+        x as usize
+    }
+
+    /// Locks the running goroutine to this M (`lock_os_thread`).
+    pub(crate) fn lock_g(&self, g: &'static G) {
+        g.lock_count.set(g.lock_count.get() + 1);
+        g.locked_m.set(self);
+        self.locked_g.set(g);
+    }
+
+    /// Undoes one `lock_g`; the lock ends when the count reaches zero.
+    pub(crate) fn unlock_g(&self, g: &'static G) {
+        let n = g.lock_count.get();
+        if n == 0 {
+            return;
+        }
+        g.lock_count.set(n - 1);
+        if n == 1 {
+            g.locked_m.set(ptr::null());
+            self.locked_g.set(ptr::null());
+        }
+    }
+}
+
+/// Creates an M (OS thread) that starts with P `p`.
+pub(crate) fn newm(p: &P, spinning: bool) {
+    let s = sched();
+    let m: &'static M = {
+        let mut all = s.allm.lock();
+        let m = Box::leak(Box::new(M::new(all.len())));
+        all.push(m);
+        m
+    };
+    m.next_spinning.store(spinning, Relaxed);
+    m.nextp.store(p.id + 1, Release);
+    m.note.wakeup();
+    let spawned =
+        std::thread::Builder::new().name(format!("gort-m{}", m.id)).spawn(move || mstart(m));
+    if let Err(e) = spawned {
+        eprintln!("fatal error: gort: cannot create an OS thread for the scheduler: {e}");
+        std::process::abort();
+    }
+}
+
+fn mstart(m: &'static M) {
+    CURRENT_M.with(|c| c.set(m));
+    m.sleep_for_p();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| schedule(m)));
+    if r.is_err() {
+        eprintln!("fatal error: gort: the scheduler loop of M{} panicked", m.id);
+        std::process::abort();
+    }
+    // The M exits: its goroutine ended while locked to it (Go terminates such a thread).
+    CURRENT_M.with(|c| c.set(ptr::null()));
+}
+
+/// The scheduler loop. Returns only when this M must exit.
+fn schedule(m: &'static M) {
+    let s = sched();
+    loop {
+        // SAFETY: `locked_g` is null or a `&'static G`.
+        if let Some(g) = unsafe { m.locked_g.get().as_ref() } {
+            // Our goroutine is locked to us and not running: give the P away and sleep
+            // until someone finds the goroutine runnable and hands us a P to run it.
+            s.handoffp(m.take_p());
+            m.sleep_for_p();
+            if !execute(m, g, false) {
+                return;
+            }
+            continue;
+        }
+        let (g, inherit) = find_runnable(m);
+        if m.spinning.get() {
+            reset_spinning(m);
+        }
+        // SAFETY: `locked_m` is null or a leaked `&'static M`.
+        if let Some(owner) = unsafe { g.locked_m.get().as_ref() } {
+            if !ptr::eq(owner, m) {
+                // Go's startlockedm: pass our P to the M the goroutine is locked to.
+                owner.hand_off(m.take_p(), false);
+                stopm(m);
+                continue;
+            }
+        }
+        if !execute(m, g, inherit) {
+            return;
+        }
+    }
+}
+
+/// Runs `g` until it parks, yields or ends. Returns `false` if this M must exit.
+fn execute(m: &'static M, g: &'static G, inherit: bool) -> bool {
+    let p = m.p();
+    if !inherit {
+        p.tick();
+    }
+    bump(&p.counters.runs);
+    m.curg.set(g);
+    loop {
+        // SAFETY: this M owns `g` now (it came off a run queue or was handed to us), so no
+        // other thread touches its coroutine until we publish it again.
+        let co = unsafe { (*g.co.get()).as_mut() }.expect("gort: runnable G without coroutine");
+        match co.resume(()) {
+            CoroutineResult::Yield(Switch::Park) => {
+                if g.park.commit() {
+                    break; // parked: whoever wakes it will make it runnable
+                }
+                // A wake-up arrived before we got here: keep running it.
+            }
+            CoroutineResult::Yield(Switch::Yield) => {
+                m.curg.set(ptr::null());
+                if ptr::eq(m.locked_g.get(), g) {
+                    let s = sched();
+                    s.injector.push(g);
+                    s.wakep();
+                } else {
+                    m.p().runq_put(g, false);
+                }
+                return true;
+            }
+            CoroutineResult::Return(()) => {
+                m.curg.set(ptr::null());
+                return spawn::goexit(m, g);
+            }
+        }
+    }
+    m.curg.set(ptr::null());
+    true
+}
+
+/// Called by `spawn::goexit` when a goroutine ends while locked: the M gives up its P and
+/// exits. Returns `false` (the M must exit).
+pub(crate) fn drop_locked(m: &'static M) -> bool {
+    m.locked_g.set(ptr::null());
+    sched().handoffp(m.take_p());
+    false
+}
+
+/// The P of the running M (goroutine exit path).
+pub(crate) fn p_of(m: &'static M) -> &'static P {
+    m.p()
+}
+
+/// Puts this M on the idle list and sleeps until it is handed a P.
+fn stopm(m: &'static M) {
+    debug_assert!(m.p.get().is_null());
+    sched().lock.lock().ms.push(m);
+    m.sleep_for_p();
+}
+
+/// A spinning M found work: stop spinning and let another M look for more (Go's
+/// `resetspinning`).
+fn reset_spinning(m: &'static M) {
+    m.spinning.set(false);
+    let s = sched();
+    s.nmspinning.fetch_sub(1, SeqCst);
+    s.wakep();
+}
+
+fn pop_global(inj: &Injector<&'static G>) -> Option<&'static G> {
+    loop {
+        match inj.steal() {
+            Steal::Success(g) => return Some(g),
+            Steal::Empty => return None,
+            Steal::Retry => continue,
+        }
+    }
+}
+
+fn pop_global_batch(inj: &Injector<&'static G>, p: &P) -> Option<&'static G> {
+    loop {
+        match inj.steal_batch_and_pop(p.local()) {
+            Steal::Success(g) => return Some(g),
+            Steal::Empty => return None,
+            Steal::Retry => continue,
+        }
+    }
+}
+
+/// Finds a goroutine to run, sleeping if there is none (Go's `findRunnable`). Returns with
+/// a P held, the G, and whether the G inherits the current time slice.
+fn find_runnable(m: &'static M) -> (&'static G, bool) {
+    let s = sched();
+    loop {
+        let p = m.p();
+        if p.id >= s.nprocs.load(Relaxed) {
+            retire(m);
+            continue;
+        }
+        // Fairness: look at the global queue now and then even when the local one is busy.
+        if p.schedtick() % 61 == 0 {
+            if let Some(g) = pop_global(&s.injector) {
+                return (g, false);
+            }
+        }
+        if let Some(found) = p.runq_get() {
+            return found;
+        }
+        if let Some(g) = pop_global_batch(&s.injector, p) {
+            return (g, false);
+        }
+        let busy = s.nprocs.load(Relaxed).saturating_sub(s.npidle.load(Relaxed));
+        if m.spinning.get() || 2 * s.nmspinning.load(Relaxed) < busy {
+            if !m.spinning.get() {
+                m.spinning.set(true);
+                s.nmspinning.fetch_add(1, SeqCst);
+            }
+            if let Some(g) = steal_work(m, p, s) {
+                return (g, false);
+            }
+        }
+
+        // Nothing found: give up the P, stop spinning, then look once more before sleeping.
+        let mut idle = s.lock.lock();
+        if !s.injector.is_empty() {
+            continue;
+        }
+        m.p.set(ptr::null());
+        if p.id >= s.nprocs.load(Relaxed) {
+            p.status.store(P_DEAD, Relaxed);
+        } else {
+            s.pidleput(&mut idle, p);
+        }
+        drop(idle);
+        let was_spinning = m.spinning.replace(false);
+        if was_spinning {
+            s.nmspinning.fetch_sub(1, SeqCst);
+        }
+        // Pairs with the fence in `Sched::wakep`: either the producer sees our P idle and
+        // no spinner, or we see its goroutine here.
+        fence(SeqCst);
+        if s.any_work() {
+            let mut idle = s.lock.lock();
+            if let Some(p) = s.pidleget(&mut idle) {
+                drop(idle);
+                m.p.set(p);
+                if was_spinning {
+                    m.spinning.set(true);
+                    s.nmspinning.fetch_add(1, SeqCst);
+                }
+                continue;
+            }
+        }
+        stopm(m);
+    }
+}
+
+/// Steals from other Ps: four rounds over all of them in random order, taking `runnext`
+/// too in the last round.
+fn steal_work(m: &'static M, p: &P, s: &Sched) -> Option<&'static G> {
+    let n = s.nprocs.load(Relaxed);
+    for round in 0..4 {
+        let start = m.rand() % n;
+        for i in 0..n {
+            let victim = s.p((start + i) % n);
+            if ptr::eq(victim, p) {
+                continue;
+            }
+            loop {
+                match victim.steal_into(p.local()) {
+                    Steal::Success(g) => {
+                        bump(&p.counters.steals);
+                        return Some(g);
+                    }
+                    Steal::Empty => break,
+                    Steal::Retry => continue,
+                }
+            }
+            if round == 3 {
+                if let Some(g) = victim.steal_runnext() {
+                    bump(&p.counters.steals);
+                    return Some(g);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// This M's P was retired by `set_procs`: move its goroutines and caches to the global
+/// pools, give it up, and wait for another P.
+fn retire(m: &'static M) {
+    let s = sched();
+    let p = m.take_p();
+    p.drain_to(&s.injector);
+    spawn::flush_caches(p);
+    if m.spinning.replace(false) {
+        s.nmspinning.fetch_sub(1, SeqCst);
+    }
+    s.handoffp(p);
+    stopm(m);
+}
+
+/// Snapshot for stats: (threads, idle threads).
+pub(crate) fn thread_counts(s: &Sched) -> (usize, usize) {
+    (s.allm.lock().len(), s.lock.lock().ms.len())
+}

@@ -1,0 +1,344 @@
+//! The G/M/P scheduler, after Go's `runtime/proc.go`.
+//!
+//! - `G` (`crate::g`): a goroutine. `P` (`p.rs`): a logical processor with a local run queue.
+//!   `M` (`m.rs`): an OS thread that runs goroutines only while it holds a P.
+//! - This module holds the global state: all Ps, the global run queue (an `Injector`), the
+//!   idle P and idle M lists, and the wake-up protocol (`wakep`, `startm`) that keeps the
+//!   number of spinning Ms small while never losing a wake-up.
+//!
+//! The wake-up protocol, as in Go: whoever makes a goroutine runnable calls `wakep`, which
+//! starts one *spinning* M if there is an idle P and no M is spinning already. A spinning M
+//! looks for work in every queue; when it finds some it stops spinning and calls `wakep`
+//! again (so one more M comes to look), when it finds none it gives its P back, stops
+//! spinning, and then checks every queue once more before it sleeps. Both sides publish
+//! first (queue push / `nmspinning` decrement) and check second, separated by a SeqCst
+//! fence, so at least one of them sees the other: a runnable goroutine is never left with
+//! every M asleep.
+
+pub(crate) mod m;
+pub(crate) mod p;
+pub(crate) mod spawn;
+
+use crate::g::G;
+use crossbeam_deque::Injector;
+use m::M;
+use p::{P, P_DEAD, P_IDLE, P_RUNNING};
+use parking_lot::Mutex;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, SeqCst};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize};
+use std::sync::OnceLock;
+
+pub(crate) use m::current_g;
+
+/// Upper bound for `procs` (GOMAXPROCS); larger requests are clamped with a warning.
+pub const MAX_PROCS: usize = 1024;
+
+/// Idle lists, protected by `Sched::lock`.
+pub(crate) struct Idle {
+    /// Ids of idle Ps.
+    pub(crate) ps: Vec<usize>,
+    /// Ms parked in `stopm`, waiting to be handed a P.
+    pub(crate) ms: Vec<&'static M>,
+}
+
+/// The scheduler's global state.
+pub(crate) struct Sched {
+    /// Every P ever created; the first `nprocs` are in use.
+    ps: Box<[OnceLock<P>]>,
+    pub(crate) nprocs: AtomicUsize,
+    /// The global run queue.
+    pub(crate) injector: Injector<&'static G>,
+    pub(crate) lock: Mutex<Idle>,
+    /// Length of `Idle::ps` (readable without the lock).
+    pub(crate) npidle: AtomicUsize,
+    /// Ms currently spinning (looking for work while holding a P).
+    pub(crate) nmspinning: AtomicUsize,
+    /// Every M ever started (for stats).
+    pub(crate) allm: Mutex<Vec<&'static M>>,
+    /// Free Gs shared between Ps.
+    pub(crate) gfree: Mutex<Vec<&'static G>>,
+    /// Goroutine id source; Ps take blocks of ids from it.
+    pub(crate) goid: AtomicU64,
+    /// Goroutines spawned from plain threads (spawns on a P count in its counters).
+    pub(crate) spawned_off_p: AtomicU64,
+    /// Goroutines that ended while no P was held (a locked M exiting).
+    pub(crate) exited_off_p: AtomicU64,
+    /// Set once the process has begun exiting.
+    pub(crate) exiting: AtomicBool,
+}
+
+static SCHED: OnceLock<Sched> = OnceLock::new();
+
+/// The global scheduler, created on first use.
+pub(crate) fn sched() -> &'static Sched {
+    SCHED.get_or_init(Sched::new)
+}
+
+/// The global scheduler if it has been created.
+pub(crate) fn sched_if_started() -> Option<&'static Sched> {
+    SCHED.get()
+}
+
+extern "C" fn on_process_exit() {
+    if let Some(s) = SCHED.get() {
+        s.exiting.store(true, SeqCst);
+    }
+}
+
+impl Sched {
+    fn new() -> Sched {
+        let n = procs_from_env();
+        let s = Sched {
+            ps: (0..MAX_PROCS).map(|_| OnceLock::new()).collect(),
+            nprocs: AtomicUsize::new(n),
+            injector: Injector::new(),
+            lock: Mutex::new(Idle { ps: (0..n).rev().collect(), ms: Vec::new() }),
+            npidle: AtomicUsize::new(n),
+            nmspinning: AtomicUsize::new(0),
+            allm: Mutex::new(Vec::new()),
+            gfree: Mutex::new(Vec::new()),
+            goid: AtomicU64::new(1),
+            spawned_off_p: AtomicU64::new(0),
+            exited_off_p: AtomicU64::new(0),
+            exiting: AtomicBool::new(false),
+        };
+        for id in 0..n {
+            s.p(id).status.store(P_IDLE, Relaxed);
+        }
+        // SAFETY: registering a plain `extern "C" fn()` with atexit has no preconditions.
+        unsafe { libc::atexit(on_process_exit) };
+        s
+    }
+
+    /// P number `id`, created on first use.
+    pub(crate) fn p(&self, id: usize) -> &P {
+        self.ps[id].get_or_init(|| P::new(id))
+    }
+
+    /// The Ps that were ever created (in use or retired).
+    pub(crate) fn all_ps(&self) -> impl Iterator<Item = &P> {
+        self.ps.iter().map_while(|p| p.get())
+    }
+
+    /// Takes an idle P (caller holds the lock).
+    pub(crate) fn pidleget(&self, idle: &mut Idle) -> Option<&P> {
+        let id = idle.ps.pop()?;
+        self.npidle.fetch_sub(1, SeqCst);
+        let p = self.p(id);
+        p.status.store(P_RUNNING, Relaxed);
+        Some(p)
+    }
+
+    /// Puts a P on the idle list (caller holds the lock).
+    pub(crate) fn pidleput(&self, idle: &mut Idle, p: &P) {
+        debug_assert!(!p.has_work() || p.id >= self.nprocs.load(Relaxed));
+        p.status.store(P_IDLE, Relaxed);
+        idle.ps.push(p.id);
+        self.npidle.fetch_add(1, SeqCst);
+    }
+
+    /// Whether any queue holds a runnable goroutine (racy; for the re-check before sleep).
+    pub(crate) fn any_work(&self) -> bool {
+        if !self.injector.is_empty() {
+            return true;
+        }
+        let n = self.nprocs.load(Acquire);
+        (0..n).any(|id| self.p(id).has_work())
+    }
+
+    /// Starts an M spinning if there is an idle P and nobody is spinning (Go's `wakep`).
+    pub(crate) fn wakep(&self) {
+        // Pairs with the fence in `m::find_runnable` after a spinning M gives up.
+        fence(SeqCst);
+        if self.npidle.load(SeqCst) == 0 {
+            return;
+        }
+        if self.nmspinning.load(SeqCst) != 0
+            || self.nmspinning.compare_exchange(0, 1, SeqCst, Relaxed).is_err()
+        {
+            return;
+        }
+        self.startm(None, true);
+    }
+
+    /// Gives P `p` (or an idle one) to an idle or new M and wakes it. With `spinning`, the
+    /// caller has already counted the new M in `nmspinning`.
+    pub(crate) fn startm(&self, p: Option<&P>, spinning: bool) {
+        let mut idle = self.lock.lock();
+        let p = match p {
+            Some(p) => p,
+            None => match self.pidleget(&mut idle) {
+                Some(p) => p,
+                None => {
+                    drop(idle);
+                    if spinning {
+                        self.nmspinning.fetch_sub(1, SeqCst);
+                    }
+                    return;
+                }
+            },
+        };
+        p.status.store(P_RUNNING, Relaxed);
+        let m = idle.ms.pop();
+        drop(idle);
+        match m {
+            Some(m) => m.hand_off(p, spinning),
+            None => m::newm(p, spinning),
+        }
+    }
+
+    /// Gives away a P whose M is about to block or stop (Go's `handoffp`).
+    pub(crate) fn handoffp(&self, p: &P) {
+        if p.id >= self.nprocs.load(Relaxed) {
+            p.drain_to(&self.injector); // retired by set_procs
+        } else if p.has_work() || !self.injector.is_empty() {
+            self.startm(Some(p), false);
+            return;
+        }
+        let mut idle = self.lock.lock();
+        if p.id >= self.nprocs.load(Relaxed) {
+            p.status.store(P_DEAD, Relaxed);
+        } else {
+            self.pidleput(&mut idle, p);
+        }
+        drop(idle);
+        // Work pushed to the global queue while we were deciding: make sure someone runs it.
+        if !self.injector.is_empty() {
+            self.wakep();
+        }
+    }
+}
+
+/// Makes a parked goroutine runnable: onto the current P's `runnext` if the caller holds a
+/// P (goroutine or scheduler code), else onto the global queue; then `wakep`.
+pub(crate) fn ready(g: &'static G) {
+    let s = sched();
+    match m::current_p() {
+        Some(p) => p.runq_put(g, true),
+        None => s.injector.push(g),
+    }
+    s.wakep();
+}
+
+/// Reads GOMAXPROCS, warning about and ignoring a malformed value.
+fn procs_from_env() -> usize {
+    let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let default = ncpu.min(MAX_PROCS);
+    match std::env::var("GOMAXPROCS") {
+        Err(std::env::VarError::NotPresent) => default,
+        Ok(v) => match v.trim().parse::<usize>() {
+            Ok(n) if n >= 1 => clamp_procs(n),
+            _ => {
+                eprintln!(
+                    "gort: ignoring GOMAXPROCS={v:?}: expected a positive integer; \
+                     using {default} (the number of CPUs)"
+                );
+                default
+            }
+        },
+        Err(_) => {
+            eprintln!("gort: ignoring GOMAXPROCS: not valid UTF-8; using {default}");
+            default
+        }
+    }
+}
+
+fn clamp_procs(n: usize) -> usize {
+    if n > MAX_PROCS {
+        eprintln!("gort: procs {n} is above the maximum; using {MAX_PROCS}");
+        MAX_PROCS
+    } else {
+        n
+    }
+}
+
+/// The number of Ps: how many goroutines can run at once (Go's `GOMAXPROCS`).
+///
+/// Defaults to the number of CPUs this process may use, or the `GOMAXPROCS` environment
+/// variable if it holds a positive integer.
+pub fn procs() -> usize {
+    sched().nprocs.load(Relaxed)
+}
+
+/// Sets the number of Ps and returns the previous value (Go's `runtime.GOMAXPROCS(n)`).
+///
+/// Values above [`MAX_PROCS`] are clamped with a warning. Lowering the count retires the
+/// highest-numbered Ps: their queued goroutines move to the global queue as soon as their
+/// M reaches the scheduler.
+///
+/// # Panics
+/// If `n` is 0 (use [`procs`] to read the current value).
+pub fn set_procs(n: usize) -> usize {
+    assert!(n >= 1, "gort::set_procs(0): procs must be at least 1 (gort::procs() reads it)");
+    let n = clamp_procs(n);
+    let s = sched();
+    let mut idle = s.lock.lock();
+    let old = s.nprocs.swap(n, SeqCst);
+    if n > old {
+        for id in old..n {
+            let p = s.p(id);
+            // A P still held by an M that has not noticed its retirement stays with it.
+            if p.status.load(Relaxed) == P_DEAD {
+                s.pidleput(&mut idle, p);
+            }
+        }
+    } else if n < old {
+        let before = idle.ps.len();
+        idle.ps.retain(|&id| id < n);
+        for id in n..old {
+            let p = s.p(id);
+            if p.status.load(Relaxed) == P_IDLE {
+                p.status.store(P_DEAD, Relaxed);
+            }
+        }
+        s.npidle.fetch_sub(before - idle.ps.len(), SeqCst);
+    }
+    drop(idle);
+    if s.any_work() {
+        s.wakep();
+    }
+    old
+}
+
+
+/// Number of goroutines that exist now (Go's `runtime.NumGoroutine`).
+pub fn num_goroutine() -> usize {
+    let Some(s) = sched_if_started() else { return 0 };
+    let mut live = s.spawned_off_p.load(Relaxed) as i64 - s.exited_off_p.load(Relaxed) as i64;
+    for p in s.all_ps() {
+        live += p.counters.spawned.load(Relaxed) as i64 - p.counters.exited.load(Relaxed) as i64;
+    }
+    live.max(0) as usize
+}
+
+/// Yields the processor: the current goroutine goes to the back of its P's run queue and
+/// others run first (Go's `runtime.Gosched`). On a plain thread, `std::thread::yield_now`.
+pub fn yield_now() {
+    match current_g() {
+        Some(g) => g.suspend(crate::g::Switch::Yield),
+        None => std::thread::yield_now(),
+    }
+}
+
+/// The id of the calling goroutine, or `None` on a plain thread.
+pub fn goroutine_id() -> Option<u64> {
+    current_g().map(|g| g.id.load(Relaxed))
+}
+
+/// Wires the calling goroutine to its current OS thread (Go's `runtime.LockOSThread`):
+/// until a matching [`unlock_os_thread`], the goroutine runs only on this thread and the
+/// thread runs no other goroutine. Calls nest. If the goroutine ends while locked, the
+/// thread exits with it (as in Go). On a plain thread this does nothing.
+pub fn lock_os_thread() {
+    if let (Some(m), Some(g)) = (m::current_m(), current_g()) {
+        m.lock_g(g);
+    }
+}
+
+/// Undoes one [`lock_os_thread`]; the goroutine is free to move once every call is undone.
+/// Does nothing if it is not locked.
+pub fn unlock_os_thread() {
+    if let (Some(m), Some(g)) = (m::current_m(), current_g()) {
+        m.unlock_g(g);
+    }
+}

@@ -1,0 +1,203 @@
+//! P: a logical processor. Owns a local run queue, the `runnext` slot and the caches that
+//! make spawning allocation-free (free Gs, free stacks, a block of goroutine ids).
+//!
+//! Ownership rule: every field except the atomics and the `Stealer` is touched only by the M
+//! that currently holds this P (and by code running on that M: its goroutines and its
+//! scheduler loop). A P moves between Ms only through the scheduler's hand-off paths (idle
+//! list under `Sched::lock`, `M::nextp` with release/acquire), which order those accesses.
+
+use crate::g::G;
+use crate::stack::Stack;
+use crossbeam_deque::{Steal, Stealer, Worker};
+use std::cell::{Cell, UnsafeCell};
+use std::ptr;
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8};
+
+/// How many consecutive `runnext` picks share one time slice before the local queue gets a
+/// turn. Two goroutines that keep readying each other through `runnext` would otherwise
+/// starve the rest of the queue (Go breaks such pairs with sysmon's 10 ms preemption; we
+/// bound the streak instead, which needs no clock).
+const RUNNEXT_STREAK: u32 = 64;
+/// Free Gs and stacks a P keeps before moving half to the global pools.
+pub(crate) const CACHE_MAX: usize = 64;
+/// Goroutine ids a P reserves at once from the global counter.
+const GOID_BATCH: u64 = 1024;
+
+/// P status, changed under `Sched::lock`.
+pub(crate) const P_IDLE: u8 = 0;
+pub(crate) const P_RUNNING: u8 = 1;
+pub(crate) const P_DEAD: u8 = 2;
+
+/// Per-P scheduler counters, readable from any thread (`gort::stats`).
+#[derive(Debug, Default)]
+pub(crate) struct PCounters {
+    /// Goroutine executions started on this P.
+    pub(crate) runs: AtomicU64,
+    /// Goroutines this P stole from others.
+    pub(crate) steals: AtomicU64,
+    /// Goroutines spawned on this P.
+    pub(crate) spawned: AtomicU64,
+    /// Goroutines that finished on this P.
+    pub(crate) exited: AtomicU64,
+}
+
+/// Adds one to a counter that only the P's owner writes (no read-modify-write needed).
+#[inline]
+pub(crate) fn bump(c: &AtomicU64) {
+    c.store(c.load(Relaxed) + 1, Relaxed);
+}
+
+/// A logical processor.
+pub(crate) struct P {
+    pub(crate) id: usize,
+    local: UnsafeCell<Worker<&'static G>>,
+    pub(crate) stealer: Stealer<&'static G>,
+    runnext: AtomicPtr<G>,
+    pub(crate) status: AtomicU8,
+    schedtick: Cell<u32>,
+    runnext_streak: Cell<u32>,
+    gfree: UnsafeCell<Vec<&'static G>>,
+    stacks: UnsafeCell<Vec<Stack>>,
+    goid_next: Cell<u64>,
+    goid_end: Cell<u64>,
+    pub(crate) counters: PCounters,
+}
+
+// SAFETY: see the module docs: non-atomic fields are only touched by the owning M, and
+// ownership is transferred with synchronisation.
+unsafe impl Sync for P {}
+// SAFETY: as above.
+unsafe impl Send for P {}
+
+impl P {
+    pub(crate) fn new(id: usize) -> P {
+        let local = Worker::new_fifo();
+        let stealer = local.stealer();
+        P {
+            id,
+            local: UnsafeCell::new(local),
+            stealer,
+            runnext: AtomicPtr::new(ptr::null_mut()),
+            status: AtomicU8::new(P_DEAD),
+            schedtick: Cell::new(0),
+            runnext_streak: Cell::new(0),
+            gfree: UnsafeCell::new(Vec::new()),
+            stacks: UnsafeCell::new(Vec::new()),
+            goid_next: Cell::new(0),
+            goid_end: Cell::new(0),
+            counters: PCounters::default(),
+        }
+    }
+
+    /// The local queue (owner only).
+    pub(crate) fn local(&self) -> &Worker<&'static G> {
+        // SAFETY: only the owning M calls this (module invariant); `Worker` is used from
+        // one thread at a time.
+        unsafe { &*self.local.get() }
+    }
+
+    /// Puts `g` on the local queue; with `next`, into `runnext` (kicking the previous
+    /// occupant to the tail), as Go does for a goroutine just readied or spawned.
+    pub(crate) fn runq_put(&self, g: &'static G, next: bool) {
+        if next {
+            let old = self.runnext.swap(g as *const G as *mut G, AcqRel);
+            if old.is_null() {
+                return;
+            }
+            // SAFETY: runnext only ever holds `&'static G`s.
+            self.local().push(unsafe { &*old });
+        } else {
+            self.local().push(g);
+        }
+    }
+
+    /// Next goroutine to run from this P: `runnext` first (it inherits the time slice),
+    /// then the local queue. Returns the G and whether it inherits the time slice.
+    pub(crate) fn runq_get(&self) -> Option<(&'static G, bool)> {
+        let streak = self.runnext_streak.get();
+        if streak < RUNNEXT_STREAK || self.local().is_empty() {
+            let next = self.runnext.swap(ptr::null_mut(), AcqRel);
+            if !next.is_null() {
+                self.runnext_streak.set(streak + 1);
+                // SAFETY: runnext only ever holds `&'static G`s.
+                return Some((unsafe { &*next }, true));
+            }
+        }
+        self.runnext_streak.set(0);
+        self.local().pop().map(|g| (g, false))
+    }
+
+    /// Steals `runnext` (from another P, when its queue is empty).
+    pub(crate) fn steal_runnext(&self) -> Option<&'static G> {
+        let next = self.runnext.load(Acquire);
+        if next.is_null() {
+            return None;
+        }
+        match self.runnext.compare_exchange(next, ptr::null_mut(), AcqRel, Acquire) {
+            // SAFETY: runnext only ever holds `&'static G`s.
+            Ok(_) => Some(unsafe { &*next }),
+            Err(_) => None,
+        }
+    }
+
+    /// Steals about half of this P's queue into `into`, returning one G to run.
+    pub(crate) fn steal_into(&self, into: &Worker<&'static G>) -> Steal<&'static G> {
+        self.stealer.steal_batch_and_pop(into)
+    }
+
+    /// Whether this P has queued goroutines (racy, for wake-up decisions).
+    pub(crate) fn has_work(&self) -> bool {
+        !self.stealer.is_empty() || !self.runnext.load(Acquire).is_null()
+    }
+
+    /// Queued goroutines (racy, for stats).
+    pub(crate) fn runq_len(&self) -> usize {
+        self.stealer.len() + usize::from(!self.runnext.load(Relaxed).is_null())
+    }
+
+    /// Counts a scheduling round; returns the new tick.
+    pub(crate) fn tick(&self) -> u32 {
+        let t = self.schedtick.get().wrapping_add(1);
+        self.schedtick.set(t);
+        t
+    }
+
+    pub(crate) fn schedtick(&self) -> u32 {
+        self.schedtick.get()
+    }
+
+    /// The free G cache (owner only).
+    pub(crate) fn gfree(&self) -> &mut Vec<&'static G> {
+        // SAFETY: owner only (module invariant), and no caller keeps the reference across
+        // another call into the P.
+        unsafe { &mut *self.gfree.get() }
+    }
+
+    /// The free stack cache (owner only).
+    pub(crate) fn stacks(&self) -> &mut Vec<Stack> {
+        // SAFETY: as for `gfree`.
+        unsafe { &mut *self.stacks.get() }
+    }
+
+    /// A fresh goroutine id from this P's reserved block.
+    pub(crate) fn next_goid(&self, global: &AtomicU64) -> u64 {
+        let mut id = self.goid_next.get();
+        if id == self.goid_end.get() {
+            id = global.fetch_add(GOID_BATCH, Relaxed);
+            self.goid_end.set(id + GOID_BATCH);
+        }
+        self.goid_next.set(id + 1);
+        id
+    }
+
+    /// Moves everything queued on this P to the global queue (when the P is retired).
+    pub(crate) fn drain_to(&self, injector: &crossbeam_deque::Injector<&'static G>) {
+        if let Some(g) = self.steal_runnext() {
+            injector.push(g);
+        }
+        while let Some(g) = self.local().pop() {
+            injector.push(g);
+        }
+    }
+}

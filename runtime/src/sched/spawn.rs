@@ -1,0 +1,182 @@
+//! Goroutine creation and teardown (Go's `newproc` and `goexit`), and the G and stack
+//! caches that make both allocation-free in steady state.
+
+use super::m::{self, M};
+use super::p::{bump, CACHE_MAX, P};
+use super::sched;
+use crate::g::{Co, GYielder, G};
+use crate::join::{self, JoinHandle, DONE, RUNNING, WAITING};
+use crate::stack::{self, Stack};
+use std::io;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+use std::sync::Arc;
+
+/// Creates a goroutine running `f` and makes it runnable.
+pub(crate) fn spawn<F, T>(
+    f: F,
+    name: Option<Arc<str>>,
+    stack_size: Option<usize>,
+) -> io::Result<JoinHandle<T>>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let s = sched();
+    if s.exiting.load(Relaxed) {
+        return Err(io::Error::other(
+            "gort: cannot spawn a goroutine: the process is exiting, so the runtime has stopped",
+        ));
+    }
+    let p = m::current_p();
+    let size = stack_size.map_or_else(stack::default_stack_size, stack::round_size);
+    let stack = get_stack(p, size)?;
+    let g = get_g(p);
+    let id = match p {
+        Some(p) => p.next_goid(&s.goid),
+        None => s.goid.fetch_add(1, Relaxed),
+    };
+    g.id.store(id, Relaxed);
+    // SAFETY: the G is free (refs == 0) and not yet published: we own all of it.
+    unsafe { *g.name.get() = name };
+    g.refs.store(2, Relaxed); // the goroutine and its JoinHandle
+    g.join_state.store(RUNNING, Relaxed);
+
+    let co = Co::with_stack(stack, move |y: &GYielder, ()| {
+        g.yielder.set(y);
+        let result = catch_unwind(AssertUnwindSafe(f));
+        crate::local::drop_all(g);
+        if g.refs.load(Acquire) == 1 {
+            // Detached (the JoinHandle is gone): drop the result here, in goroutine context.
+            let _ = catch_unwind(AssertUnwindSafe(|| drop(result)));
+        } else {
+            // SAFETY: the join slot is ours until `goexit` publishes DONE.
+            unsafe { join::store(g, result) };
+        }
+    });
+    // SAFETY: as above, the G is not yet published.
+    unsafe { *g.co.get() = Some(co) };
+
+    match p {
+        Some(p) => {
+            bump(&p.counters.spawned);
+            p.runq_put(g, true);
+        }
+        None => {
+            s.spawned_off_p.fetch_add(1, Relaxed);
+            s.injector.push(g);
+        }
+    }
+    s.wakep();
+    Ok(JoinHandle::new(g, id))
+}
+
+/// Finishes a goroutine whose coroutine returned (runs on g0). Returns `false` if the M
+/// must exit because the goroutine ended while locked to it.
+pub(crate) fn goexit(mm: &'static M, g: &'static G) -> bool {
+    let p = m::p_of(mm);
+    // SAFETY: the coroutine finished on this M; nobody else refers to it.
+    let co = unsafe { (*g.co.get()).take() }.expect("gort: finished G without coroutine");
+    put_stack(Some(p), co.into_stack());
+    bump(&p.counters.exited);
+    let was_locked = g.lock_count.get() > 0;
+    g.lock_count.set(0);
+    g.locked_m.set(std::ptr::null());
+
+    if g.join_state.swap(DONE, AcqRel) == WAITING {
+        // SAFETY: the joiner stored its token before its CAS to WAITING, which our swap
+        // observed; it does not touch the slot again.
+        if let Some(token) = unsafe { (*g.joiner.get()).take() } {
+            token.wake();
+        }
+    }
+    release(g);
+    if was_locked {
+        return m::drop_locked(mm);
+    }
+    true
+}
+
+/// Drops one reference to `g`; the last one recycles it.
+pub(crate) fn release(g: &'static G) {
+    if g.refs.fetch_sub(1, AcqRel) != 1 {
+        return;
+    }
+    if let Some(drop_result) = g.drop_result.take() {
+        // SAFETY: `drop_result` is set only while the slot holds an untaken result.
+        unsafe { drop_result(g.result.get()) };
+    }
+    // SAFETY: no references remain; we own the G.
+    unsafe {
+        *g.name.get() = None;
+        *g.joiner.get() = None;
+    }
+    match m::current_p() {
+        Some(p) => {
+            let free = p.gfree();
+            free.push(g);
+            if free.len() > CACHE_MAX {
+                let half = free.len() / 2;
+                sched().gfree.lock().extend(free.drain(..half));
+            }
+        }
+        None => sched().gfree.lock().push(g),
+    }
+}
+
+fn get_g(p: Option<&P>) -> &'static G {
+    let Some(p) = p else {
+        return sched().gfree.lock().pop().unwrap_or_else(G::alloc);
+    };
+    if let Some(g) = p.gfree().pop() {
+        return g;
+    }
+    {
+        let mut global = sched().gfree.lock();
+        let n = global.len().min(CACHE_MAX / 2);
+        let at = global.len() - n;
+        p.gfree().extend(global.drain(at..));
+    }
+    p.gfree().pop().unwrap_or_else(G::alloc)
+}
+
+fn get_stack(p: Option<&P>, size: usize) -> io::Result<Stack> {
+    if size != stack::default_stack_size() {
+        return stack::alloc_owned(size);
+    }
+    let Some(p) = p else {
+        let mut one = Vec::with_capacity(1);
+        stack::take_batch(size, 1, &mut one)?;
+        return Ok(one.pop().expect("take_batch returned no stack"));
+    };
+    let cache = p.stacks();
+    while let Some(st) = cache.pop() {
+        if st.size() == size {
+            return Ok(st);
+        }
+        stack::release(st); // left over from an earlier default size
+    }
+    stack::take_batch(size, stack::BATCH, cache)?;
+    Ok(cache.pop().expect("take_batch returned no stack"))
+}
+
+fn put_stack(p: Option<&P>, st: Stack) {
+    match p {
+        Some(p) if st.pooled() && st.size() == stack::default_stack_size() => {
+            let cache = p.stacks();
+            cache.push(st);
+            if cache.len() > CACHE_MAX {
+                let size = stack::default_stack_size();
+                stack::give_batch(size, cache.drain(..CACHE_MAX / 2));
+            }
+        }
+        _ => stack::release(st),
+    }
+}
+
+/// Moves a retired P's caches to the global pools.
+pub(crate) fn flush_caches(p: &P) {
+    sched().gfree.lock().append(p.gfree());
+    let size = stack::default_stack_size();
+    stack::give_batch(size, p.stacks().drain(..));
+}

@@ -1,0 +1,71 @@
+//! Scheduler counters: [`stats`].
+
+use crate::sched::{self, m};
+use std::sync::atomic::Ordering::Relaxed;
+
+/// Counters of one P.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProcStats {
+    /// The P's number.
+    pub id: usize,
+    /// Goroutines queued on it now.
+    pub runq: usize,
+    /// Goroutine executions it started (each resume after a spawn, wake-up or yield).
+    pub runs: u64,
+    /// Successful steals from other Ps.
+    pub steals: u64,
+    /// Goroutines spawned on it.
+    pub spawned: u64,
+    /// Goroutines that ended on it.
+    pub exited: u64,
+}
+
+/// A snapshot of the scheduler (counters are read without stopping anything).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Live goroutines.
+    pub goroutines: usize,
+    /// Ps in use (`procs()`).
+    pub procs: usize,
+    /// Ps with no M.
+    pub idle_procs: usize,
+    /// OS threads the scheduler started (Ms).
+    pub threads: usize,
+    /// Ms asleep with nothing to do.
+    pub idle_threads: usize,
+    /// Ms looking for work.
+    pub spinning_threads: usize,
+    /// Goroutines in the global run queue.
+    pub global_runq: usize,
+    /// Per-P counters, for every P ever created (retired ones included).
+    pub per_proc: Vec<ProcStats>,
+}
+
+/// Takes a snapshot of the scheduler's counters.
+pub fn stats() -> Stats {
+    let s = sched::sched();
+    let per_proc: Vec<ProcStats> = s
+        .all_ps()
+        .map(|p| ProcStats {
+            id: p.id,
+            runq: p.runq_len(),
+            runs: p.counters.runs.load(Relaxed),
+            steals: p.counters.steals.load(Relaxed),
+            spawned: p.counters.spawned.load(Relaxed),
+            exited: p.counters.exited.load(Relaxed),
+        })
+        .collect();
+    let (threads, idle_threads) = m::thread_counts(s);
+    Stats {
+        goroutines: sched::num_goroutine(),
+        procs: s.nprocs.load(Relaxed),
+        idle_procs: s.npidle.load(Relaxed),
+        threads,
+        idle_threads,
+        spinning_threads: s.nmspinning.load(Relaxed),
+        global_runq: s.injector.len(),
+        per_proc,
+    }
+}

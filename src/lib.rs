@@ -1,0 +1,27 @@
+//! # gort: Go's runtime as a Rust library
+//!
+//! Goroutines on stackful coroutines, scheduled by a work-stealing G/M/P scheduler; write
+//! blocking-style concurrent code the way a Go programmer would, without `async`.
+//!
+//! ```
+//! let total = gort::run(|| {
+//!     let handles: Vec<_> = (1..=100u64).map(|i| gort::go(move || i)).collect();
+//!     handles.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+//! });
+//! assert_eq!(total, 5050);
+//! ```
+//!
+//! ## Soundness: goroutines move between threads
+//!
+//! A goroutine that parks may resume on another OS thread. Thread-locals are per thread,
+//! not per goroutine (use [`local!`] for goroutine-local storage, or [`lock_os_thread`] for
+//! code that needs a fixed thread), and a value that is not `Send` must not be held across
+//! a scheduling point (any gort blocking call or [`yield_now`]). See [`go`].
+
+#![warn(missing_docs)]
+
+pub use gort_runtime::{
+    go, goroutine_id, local, lock_os_thread, num_goroutine, park, procs, run, set_procs, stack,
+    stats, unlock_os_thread, yield_now, Builder, JoinHandle, LocalKey, ProcStats, Stats,
+    MAX_PROCS,
+};
