@@ -28,6 +28,9 @@ pub(crate) enum Switch {
     Yield,
     /// The park seam: I registered a wake-up token; run me again when it fires.
     Park,
+    /// A spawn filled my P's run queue: put me on the global queue and run the new
+    /// goroutines first.
+    Requeue,
 }
 
 /// The coroutine a goroutine runs in.
@@ -67,6 +70,8 @@ pub(crate) struct G {
     pub(crate) lock_count: Cell<u32>,
     /// Goroutine-local storage.
     pub(crate) locals: UnsafeCell<Locals>,
+    /// Next G in the global run queue (touched only under that queue's lock).
+    pub(crate) schedlink: Cell<*const G>,
 }
 
 // SAFETY: the atomics are shared; every non-atomic field is accessed only by the G's current
@@ -94,6 +99,7 @@ impl G {
             locked_m: Cell::new(std::ptr::null()),
             lock_count: Cell::new(0),
             locals: UnsafeCell::new(Vec::new()),
+            schedlink: Cell::new(std::ptr::null()),
         }))
     }
 

@@ -65,7 +65,7 @@ pub fn stats() -> Stats {
         threads,
         idle_threads,
         spinning_threads: s.nmspinning.load(Relaxed),
-        global_runq: s.injector.len(),
+        global_runq: s.global.len(),
         per_proc,
     }
 }

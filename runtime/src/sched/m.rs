@@ -9,11 +9,11 @@
 //! parked re-reads it instead of using a value cached from before the switch.
 
 use super::p::{bump, P, P_DEAD};
+use super::runq::RUNQ_SIZE;
 use super::{sched, spawn, Sched};
 use crate::g::{Switch, G};
 use crate::note::Note;
 use corosensei::CoroutineResult;
-use crossbeam_deque::{Injector, Steal};
 use std::cell::Cell;
 use std::ptr;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
@@ -229,14 +229,14 @@ fn execute(m: &'static M, g: &'static G, inherit: bool) -> bool {
                 }
                 // A wake-up arrived before we got here: keep running it.
             }
-            CoroutineResult::Yield(Switch::Yield) => {
+            CoroutineResult::Yield(why @ (Switch::Yield | Switch::Requeue)) => {
                 m.curg.set(ptr::null());
-                if ptr::eq(m.locked_g.get(), g) {
+                if why == Switch::Requeue || ptr::eq(m.locked_g.get(), g) {
                     let s = sched();
-                    s.injector.push(g);
+                    s.global.push(g);
                     s.wakep();
                 } else {
-                    m.p().runq_put(g, false);
+                    m.p().runq_put(g, false, &sched().global);
                 }
                 return true;
             }
@@ -279,26 +279,6 @@ fn reset_spinning(m: &'static M) {
     s.wakep();
 }
 
-fn pop_global(inj: &Injector<&'static G>) -> Option<&'static G> {
-    loop {
-        match inj.steal() {
-            Steal::Success(g) => return Some(g),
-            Steal::Empty => return None,
-            Steal::Retry => continue,
-        }
-    }
-}
-
-fn pop_global_batch(inj: &Injector<&'static G>, p: &P) -> Option<&'static G> {
-    loop {
-        match inj.steal_batch_and_pop(p.local()) {
-            Steal::Success(g) => return Some(g),
-            Steal::Empty => return None,
-            Steal::Retry => continue,
-        }
-    }
-}
-
 /// Finds a goroutine to run, sleeping if there is none (Go's `findRunnable`). Returns with
 /// a P held, the G, and whether the G inherits the current time slice.
 fn find_runnable(m: &'static M) -> (&'static G, bool) {
@@ -311,14 +291,16 @@ fn find_runnable(m: &'static M) -> (&'static G, bool) {
         }
         // Fairness: look at the global queue now and then even when the local one is busy.
         if p.schedtick() % 61 == 0 {
-            if let Some(g) = pop_global(&s.injector) {
+            if let Some(g) = s.global.pop() {
                 return (g, false);
             }
         }
         if let Some(found) = p.runq_get() {
             return found;
         }
-        if let Some(g) = pop_global_batch(&s.injector, p) {
+        // Go's globrunqget: a fair share of the global queue, at most half a ring.
+        let share = s.global.len() / s.nprocs.load(Relaxed).max(1) + 1;
+        if let Some(g) = p.take_global(&s.global, share.min(RUNQ_SIZE / 2)) {
             return (g, false);
         }
         let busy = s.nprocs.load(Relaxed).saturating_sub(s.npidle.load(Relaxed));
@@ -334,7 +316,7 @@ fn find_runnable(m: &'static M) -> (&'static G, bool) {
 
         // Nothing found: give up the P, stop spinning, then look once more before sleeping.
         let mut idle = s.lock.lock();
-        if !s.injector.is_empty() {
+        if !s.global.is_empty() {
             continue;
         }
         m.p.set(ptr::null());
@@ -378,15 +360,9 @@ fn steal_work(m: &'static M, p: &P, s: &Sched) -> Option<&'static G> {
             if ptr::eq(victim, p) {
                 continue;
             }
-            loop {
-                match victim.steal_into(p.local()) {
-                    Steal::Success(g) => {
-                        bump(&p.counters.steals);
-                        return Some(g);
-                    }
-                    Steal::Empty => break,
-                    Steal::Retry => continue,
-                }
+            if let Some(g) = p.steal_from(victim) {
+                bump(&p.counters.steals);
+                return Some(g);
             }
             if round == 3 {
                 if let Some(g) = victim.steal_runnext() {
@@ -404,7 +380,7 @@ fn steal_work(m: &'static M, p: &P, s: &Sched) -> Option<&'static G> {
 fn retire(m: &'static M) {
     let s = sched();
     let p = m.take_p();
-    p.drain_to(&s.injector);
+    p.drain_to(&s.global);
     spawn::flush_caches(p);
     if m.spinning.replace(false) {
         s.nmspinning.fetch_sub(1, SeqCst);

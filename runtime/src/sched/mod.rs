@@ -2,7 +2,7 @@
 //!
 //! - `G` (`crate::g`): a goroutine. `P` (`p.rs`): a logical processor with a local run queue.
 //!   `M` (`m.rs`): an OS thread that runs goroutines only while it holds a P.
-//! - This module holds the global state: all Ps, the global run queue (an `Injector`), the
+//! - This module holds the global state: all Ps, the global run queue (`globalq`), the
 //!   idle P and idle M lists, and the wake-up protocol (`wakep`, `startm`) that keeps the
 //!   number of spinning Ms small while never losing a wake-up.
 //!
@@ -15,12 +15,14 @@
 //! fence, so at least one of them sees the other: a runnable goroutine is never left with
 //! every M asleep.
 
+mod globalq;
 pub(crate) mod m;
 pub(crate) mod p;
+mod runq;
 pub(crate) mod spawn;
 
 use crate::g::G;
-use crossbeam_deque::Injector;
+use globalq::GlobalQueue;
 use m::M;
 use p::{P, P_DEAD, P_IDLE, P_RUNNING};
 use parking_lot::Mutex;
@@ -47,7 +49,7 @@ pub(crate) struct Sched {
     ps: Box<[OnceLock<P>]>,
     pub(crate) nprocs: AtomicUsize,
     /// The global run queue.
-    pub(crate) injector: Injector<&'static G>,
+    pub(crate) global: GlobalQueue,
     pub(crate) lock: Mutex<Idle>,
     /// Length of `Idle::ps` (readable without the lock).
     pub(crate) npidle: AtomicUsize,
@@ -91,7 +93,7 @@ impl Sched {
         let s = Sched {
             ps: (0..MAX_PROCS).map(|_| OnceLock::new()).collect(),
             nprocs: AtomicUsize::new(n),
-            injector: Injector::new(),
+            global: GlobalQueue::new(),
             lock: Mutex::new(Idle { ps: (0..n).rev().collect(), ms: Vec::new() }),
             npidle: AtomicUsize::new(n),
             nmspinning: AtomicUsize::new(0),
@@ -139,7 +141,7 @@ impl Sched {
 
     /// Whether any queue holds a runnable goroutine (racy; for the re-check before sleep).
     pub(crate) fn any_work(&self) -> bool {
-        if !self.injector.is_empty() {
+        if !self.global.is_empty() {
             return true;
         }
         let n = self.nprocs.load(Acquire);
@@ -190,8 +192,8 @@ impl Sched {
     /// Gives away a P whose M is about to block or stop (Go's `handoffp`).
     pub(crate) fn handoffp(&self, p: &P) {
         if p.id >= self.nprocs.load(Relaxed) {
-            p.drain_to(&self.injector); // retired by set_procs
-        } else if p.has_work() || !self.injector.is_empty() {
+            p.drain_to(&self.global); // retired by set_procs
+        } else if p.has_work() || !self.global.is_empty() {
             self.startm(Some(p), false);
             return;
         }
@@ -203,7 +205,7 @@ impl Sched {
         }
         drop(idle);
         // Work pushed to the global queue while we were deciding: make sure someone runs it.
-        if !self.injector.is_empty() {
+        if !self.global.is_empty() {
             self.wakep();
         }
     }
@@ -214,8 +216,8 @@ impl Sched {
 pub(crate) fn ready(g: &'static G) {
     let s = sched();
     match m::current_p() {
-        Some(p) => p.runq_put(g, true),
-        None => s.injector.push(g),
+        Some(p) => p.runq_put(g, true, &s.global),
+        None => s.global.push(g),
     }
     s.wakep();
 }

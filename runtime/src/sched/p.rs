@@ -6,9 +6,10 @@
 //! scheduler loop). A P moves between Ms only through the scheduler's hand-off paths (idle
 //! list under `Sched::lock`, `M::nextp` with release/acquire), which order those accesses.
 
+use super::globalq::GlobalQueue;
+use super::runq::RunQueue;
 use crate::g::G;
 use crate::stack::Stack;
-use crossbeam_deque::{Steal, Stealer, Worker};
 use std::cell::{Cell, UnsafeCell};
 use std::ptr;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
@@ -20,7 +21,7 @@ use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8};
 /// bound the streak instead, which needs no clock).
 const RUNNEXT_STREAK: u32 = 64;
 /// Free Gs and stacks a P keeps before moving half to the global pools.
-pub(crate) const CACHE_MAX: usize = 64;
+pub(crate) const CACHE_MAX: usize = 256;
 /// Goroutine ids a P reserves at once from the global counter.
 const GOID_BATCH: u64 = 1024;
 
@@ -51,8 +52,7 @@ pub(crate) fn bump(c: &AtomicU64) {
 /// A logical processor.
 pub(crate) struct P {
     pub(crate) id: usize,
-    local: UnsafeCell<Worker<&'static G>>,
-    pub(crate) stealer: Stealer<&'static G>,
+    runq: RunQueue,
     runnext: AtomicPtr<G>,
     pub(crate) status: AtomicU8,
     schedtick: Cell<u32>,
@@ -72,12 +72,9 @@ unsafe impl Send for P {}
 
 impl P {
     pub(crate) fn new(id: usize) -> P {
-        let local = Worker::new_fifo();
-        let stealer = local.stealer();
         P {
             id,
-            local: UnsafeCell::new(local),
-            stealer,
+            runq: RunQueue::new(),
             runnext: AtomicPtr::new(ptr::null_mut()),
             status: AtomicU8::new(P_DEAD),
             schedtick: Cell::new(0),
@@ -90,33 +87,28 @@ impl P {
         }
     }
 
-    /// The local queue (owner only).
-    pub(crate) fn local(&self) -> &Worker<&'static G> {
-        // SAFETY: only the owning M calls this (module invariant); `Worker` is used from
-        // one thread at a time.
-        unsafe { &*self.local.get() }
-    }
-
-    /// Puts `g` on the local queue; with `next`, into `runnext` (kicking the previous
-    /// occupant to the tail), as Go does for a goroutine just readied or spawned.
-    pub(crate) fn runq_put(&self, g: &'static G, next: bool) {
-        if next {
+    /// Puts `g` on the local queue (overflowing into `global`); with `next`, into `runnext`
+    /// (kicking the previous occupant to the tail), as Go does for a goroutine just readied
+    /// or spawned. Owner only.
+    pub(crate) fn runq_put(&self, g: &'static G, next: bool, global: &GlobalQueue) {
+        let g = if next {
             let old = self.runnext.swap(g as *const G as *mut G, AcqRel);
             if old.is_null() {
                 return;
             }
             // SAFETY: runnext only ever holds `&'static G`s.
-            self.local().push(unsafe { &*old });
+            unsafe { &*old }
         } else {
-            self.local().push(g);
-        }
+            g
+        };
+        self.runq.push(g, global);
     }
 
     /// Next goroutine to run from this P: `runnext` first (it inherits the time slice),
     /// then the local queue. Returns the G and whether it inherits the time slice.
     pub(crate) fn runq_get(&self) -> Option<(&'static G, bool)> {
         let streak = self.runnext_streak.get();
-        if streak < RUNNEXT_STREAK || self.local().is_empty() {
+        if streak < RUNNEXT_STREAK || self.runq.is_empty() {
             let next = self.runnext.swap(ptr::null_mut(), AcqRel);
             if !next.is_null() {
                 self.runnext_streak.set(streak + 1);
@@ -125,7 +117,7 @@ impl P {
             }
         }
         self.runnext_streak.set(0);
-        self.local().pop().map(|g| (g, false))
+        self.runq.pop().map(|g| (g, false))
     }
 
     /// Steals `runnext` (from another P, when its queue is empty).
@@ -141,19 +133,34 @@ impl P {
         }
     }
 
-    /// Steals about half of this P's queue into `into`, returning one G to run.
-    pub(crate) fn steal_into(&self, into: &Worker<&'static G>) -> Steal<&'static G> {
-        self.stealer.steal_batch_and_pop(into)
+    /// Owner: steals about half of `victim`'s queue into ours, returning one G to run.
+    pub(crate) fn steal_from(&self, victim: &P) -> Option<&'static G> {
+        self.runq.steal_from(&victim.runq)
+    }
+
+    /// Owner: moves up to `max` goroutines from the global queue to ours, returning one.
+    pub(crate) fn take_global(&self, global: &GlobalQueue, max: usize) -> Option<&'static G> {
+        let mut first = None;
+        global.pop_batch(max, |g| match first {
+            None => first = Some(g),
+            Some(_) => self.runq.push(g, global),
+        });
+        first
     }
 
     /// Whether this P has queued goroutines (racy, for wake-up decisions).
     pub(crate) fn has_work(&self) -> bool {
-        !self.stealer.is_empty() || !self.runnext.load(Acquire).is_null()
+        !self.runq.is_empty() || !self.runnext.load(Acquire).is_null()
+    }
+
+    /// Whether the local ring is full (the next push would overflow to the global queue).
+    pub(crate) fn runq_full(&self) -> bool {
+        self.runq.len() >= super::runq::RUNQ_SIZE
     }
 
     /// Queued goroutines (racy, for stats).
     pub(crate) fn runq_len(&self) -> usize {
-        self.stealer.len() + usize::from(!self.runnext.load(Relaxed).is_null())
+        self.runq.len() + usize::from(!self.runnext.load(Relaxed).is_null())
     }
 
     /// Counts a scheduling round; returns the new tick.
@@ -192,12 +199,12 @@ impl P {
     }
 
     /// Moves everything queued on this P to the global queue (when the P is retired).
-    pub(crate) fn drain_to(&self, injector: &crossbeam_deque::Injector<&'static G>) {
+    pub(crate) fn drain_to(&self, global: &GlobalQueue) {
         if let Some(g) = self.steal_runnext() {
-            injector.push(g);
+            global.push(g);
         }
-        while let Some(g) = self.local().pop() {
-            injector.push(g);
+        while let Some(g) = self.runq.pop() {
+            global.push(g);
         }
     }
 }

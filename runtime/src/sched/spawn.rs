@@ -4,7 +4,7 @@
 use super::m::{self, M};
 use super::p::{bump, CACHE_MAX, P};
 use super::sched;
-use crate::g::{Co, GYielder, G};
+use crate::g::{Co, GYielder, Switch, G};
 use crate::join::{self, JoinHandle, DONE, RUNNING, WAITING};
 use crate::stack::{self, Stack};
 use std::io;
@@ -57,18 +57,29 @@ where
     // SAFETY: as above, the G is not yet published.
     unsafe { *g.co.get() = Some(co) };
 
+    let handle = JoinHandle::new(g, id);
     match p {
         Some(p) => {
             bump(&p.counters.spawned);
-            p.runq_put(g, true);
+            p.runq_put(g, true, &s.global);
+            s.wakep();
+            if p.runq_full() {
+                // Spawn storm back-pressure: rather than let the ring overflow into the
+                // global queue (where a million cold goroutines would wait, each stack
+                // page evicted long before it runs), the spawner steps aside to the global
+                // queue and this P runs the goroutines it just made while they are hot.
+                if let Some(me) = m::current_g() {
+                    me.suspend(Switch::Requeue);
+                }
+            }
         }
         None => {
             s.spawned_off_p.fetch_add(1, Relaxed);
-            s.injector.push(g);
+            s.global.push(g);
+            s.wakep();
         }
     }
-    s.wakep();
-    Ok(JoinHandle::new(g, id))
+    Ok(handle)
 }
 
 /// Finishes a goroutine whose coroutine returned (runs on g0). Returns `false` if the M

@@ -1,0 +1,56 @@
+//! Steady-state spawning does not touch the global allocator: Gs, stacks, join slots and
+//! goroutine ids all come from per-P caches.
+
+mod common;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+struct Counting;
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator, only counting calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Relaxed);
+        System.alloc(l)
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        System.dealloc(p, l)
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Relaxed);
+        System.realloc(p, l, n)
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+#[test]
+fn steady_state_spawn_and_join_do_not_allocate() {
+    let per_spawn = common::within(120, || {
+        gort::run(|| {
+            let mut handles = Vec::with_capacity(256);
+            let mut round = |handles: &mut Vec<gort::JoinHandle<u64>>| {
+                for i in 0..256u64 {
+                    handles.push(gort::go(move || i));
+                }
+                let mut sum = 0;
+                for h in handles.drain(..) {
+                    sum += h.join().unwrap();
+                }
+                assert_eq!(sum, 255 * 256 / 2);
+            };
+            for _ in 0..200 {
+                round(&mut handles); // warm the caches
+            }
+            let before = ALLOCS.load(Relaxed);
+            let rounds = 400;
+            for _ in 0..rounds {
+                round(&mut handles);
+            }
+            (ALLOCS.load(Relaxed) - before) as f64 / (rounds * 256) as f64
+        })
+    });
+    assert!(per_spawn < 0.01, "{per_spawn} allocations per spawn+join in steady state");
+}

@@ -1,0 +1,183 @@
+//! Ps: GOMAXPROCS, set_procs, fairness on one P, work spreading over every P.
+//! Tests that change `procs` run in child processes so they do not disturb each other.
+
+mod common;
+use common::{child, is_child, within};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+
+#[test]
+fn gomaxprocs_env_is_honoured() {
+    if is_child("gomaxprocs_env_is_honoured") {
+        println!("procs={}", gort::procs());
+        return;
+    }
+    for (env, want) in [("1", "procs=1"), ("3", "procs=3")] {
+        let out = child("gomaxprocs_env_is_honoured", &[("GOMAXPROCS", env)]);
+        assert!(out.status.success());
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains(want), "GOMAXPROCS={env}: {stdout}");
+    }
+}
+
+#[test]
+fn malformed_gomaxprocs_warns_and_uses_the_cpu_count() {
+    if is_child("malformed_gomaxprocs_warns_and_uses_the_cpu_count") {
+        println!("procs={}", gort::procs());
+        assert_eq!(gort::run(|| 1 + 1), 2);
+        return;
+    }
+    let ncpu = std::thread::available_parallelism().unwrap().get();
+    for bad in ["abc", "0", "-2", ""] {
+        let out = child(
+            "malformed_gomaxprocs_warns_and_uses_the_cpu_count",
+            &[("GOMAXPROCS", bad)],
+        );
+        assert!(out.status.success());
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stdout.contains(&format!("procs={ncpu}")), "GOMAXPROCS={bad:?}: {stdout}");
+        assert!(stderr.contains("ignoring GOMAXPROCS"), "no warning for {bad:?}: {stderr}");
+    }
+}
+
+#[test]
+fn set_procs_zero_panics_with_a_clear_message() {
+    let r = std::panic::catch_unwind(|| gort::set_procs(0));
+    let p = r.expect_err("set_procs(0) must panic");
+    let msg = p.downcast_ref::<&str>().copied().unwrap_or_default();
+    assert!(msg.contains("procs must be at least 1"), "{msg}");
+}
+
+#[test]
+fn set_procs_up_and_down_while_goroutines_run() {
+    if !is_child("set_procs_up_and_down_while_goroutines_run") {
+        let out = child("set_procs_up_and_down_while_goroutines_run", &[("GOMAXPROCS", "2")]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        return;
+    }
+    within(120, || {
+        let stop = Arc::new(AtomicBool::new(false));
+        let work = Arc::new(AtomicUsize::new(0));
+        let hs: Vec<_> = (0..64)
+            .map(|_| {
+                let (stop, work) = (stop.clone(), work.clone());
+                gort::go(move || {
+                    while !stop.load(SeqCst) {
+                        work.fetch_add(1, SeqCst);
+                        gort::yield_now();
+                    }
+                })
+            })
+            .collect();
+        for n in [4, 1, 8, 2, 1, 3] {
+            gort::set_procs(n);
+            assert_eq!(gort::procs(), n);
+            // Progress continues at every setting.
+            let before = work.load(SeqCst);
+            while work.load(SeqCst) < before + 10_000 {
+                std::thread::yield_now();
+            }
+            assert_eq!(gort::stats().procs, n);
+        }
+        stop.store(true, SeqCst);
+        for h in hs {
+            h.join().unwrap();
+        }
+        assert_eq!(gort::set_procs(2), 3);
+    });
+}
+
+#[test]
+fn yield_now_is_fair_on_one_p() {
+    if !is_child("yield_now_is_fair_on_one_p") {
+        let out = child("yield_now_is_fair_on_one_p", &[("GOMAXPROCS", "1")]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        return;
+    }
+    within(60, || {
+        assert_eq!(gort::procs(), 1);
+        for _ in 0..20 {
+            const N: usize = 8;
+            const ROUNDS: usize = 500;
+            let turns = Arc::new(Mutex::new(Vec::with_capacity(N * ROUNDS)));
+            gort::run({
+                let turns = turns.clone();
+                move || {
+                    let hs: Vec<_> = (0..N)
+                        .map(|id| {
+                            let turns = turns.clone();
+                            gort::go(move || {
+                                for _ in 0..ROUNDS {
+                                    turns.lock().unwrap().push(id);
+                                    gort::yield_now();
+                                }
+                            })
+                        })
+                        .collect();
+                    for h in hs {
+                        h.join().unwrap();
+                    }
+                }
+            });
+            // Round robin: in every window of N turns each goroutine appears at most twice,
+            // and between two turns of one goroutine every other one runs at most twice.
+            let turns = turns.lock().unwrap();
+            assert_eq!(turns.len(), N * ROUNDS);
+            let mut last = [None::<usize>; N];
+            let mut count_since = [[0usize; N]; N];
+            for (i, &id) in turns.iter().enumerate() {
+                for other in 0..N {
+                    if other != id {
+                        count_since[other][id] += 1;
+                    }
+                }
+                if last[id].is_some() {
+                    let max_others = count_since[id].iter().copied().max().unwrap();
+                    assert!(max_others <= 2, "goroutine {id} starved others at turn {i}");
+                }
+                count_since[id] = [0; N];
+                last[id] = Some(i);
+            }
+        }
+    });
+}
+
+#[test]
+fn work_spreads_over_every_p() {
+    if !is_child("work_spreads_over_every_p") {
+        let out = child("work_spreads_over_every_p", &[("GOMAXPROCS", "4")]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        return;
+    }
+    within(120, || {
+        assert_eq!(gort::procs(), 4);
+        let before: Vec<u64> = gort::stats().per_proc.iter().map(|p| p.runs).collect();
+        gort::run(|| {
+            let start = Arc::new(AtomicBool::new(false));
+            let hs: Vec<_> = (0..2000)
+                .map(|_| {
+                    let start = start.clone();
+                    gort::go(move || {
+                        while !start.load(SeqCst) {
+                            gort::yield_now();
+                        }
+                        for _ in 0..50 {
+                            gort::yield_now();
+                        }
+                    })
+                })
+                .collect();
+            start.store(true, SeqCst);
+            for h in hs {
+                h.join().unwrap();
+            }
+        });
+        let s = gort::stats();
+        for p in s.per_proc.iter().take(4) {
+            let b = before.get(p.id).copied().unwrap_or(0);
+            assert!(p.runs > b, "P{} ran no goroutine: {:?}", p.id, s.per_proc);
+        }
+        assert!(s.per_proc.iter().map(|p| p.steals).sum::<u64>() > 0, "nothing was stolen");
+    });
+}
