@@ -21,7 +21,10 @@ struct Wg {
 impl Wg {
     fn new() -> &'static Wg {
         // The waiter's own count keeps it from reaching zero before `wait`.
-        Box::leak(Box::new(Wg { n: AtomicUsize::new(1), waiter: gort::park::prepare() }))
+        Box::leak(Box::new(Wg {
+            n: AtomicUsize::new(1),
+            waiter: gort::park::prepare(),
+        }))
     }
     fn add(&self) {
         self.n.fetch_add(1, AcqRel);
@@ -97,7 +100,10 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.sample_size(30);
     g.bench_function("gort", |b| b.iter_custom(gort_spawn));
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(procs).build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(procs)
+        .build()
+        .unwrap();
     g.bench_function("tokio", |b| b.iter_custom(|n| tokio_spawn(&rt, n)));
     may::config().set_workers(procs);
     g.bench_function("may", |b| b.iter_custom(may_spawn));

@@ -56,7 +56,9 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("yield_switch");
     g.throughput(Throughput::Elements(1));
     g.bench_function("gort", |b| b.iter_custom(gort_yield));
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     g.bench_function("tokio", |b| b.iter_custom(|n| tokio_yield(&rt, n)));
     may::config().set_workers(1);
     g.bench_function("may", |b| b.iter_custom(may_yield));

@@ -22,6 +22,5 @@
 
 pub use gort_runtime::{
     go, goroutine_id, local, lock_os_thread, num_goroutine, park, procs, run, set_procs, stack,
-    stats, unlock_os_thread, yield_now, Builder, JoinHandle, LocalKey, ProcStats, Stats,
-    MAX_PROCS,
+    stats, unlock_os_thread, yield_now, Builder, JoinHandle, LocalKey, ProcStats, Stats, MAX_PROCS,
 };

@@ -31,7 +31,7 @@ fn steady_state_spawn_and_join_do_not_allocate() {
     let per_spawn = common::within(120, || {
         gort::run(|| {
             let mut handles = Vec::with_capacity(256);
-            let mut round = |handles: &mut Vec<gort::JoinHandle<u64>>| {
+            let round = |handles: &mut Vec<gort::JoinHandle<u64>>| {
                 for i in 0..256u64 {
                     handles.push(gort::go(move || i));
                 }
@@ -52,5 +52,8 @@ fn steady_state_spawn_and_join_do_not_allocate() {
             (ALLOCS.load(Relaxed) - before) as f64 / (rounds * 256) as f64
         })
     });
-    assert!(per_spawn < 0.01, "{per_spawn} allocations per spawn+join in steady state");
+    assert!(
+        per_spawn < 0.01,
+        "{per_spawn} allocations per spawn+join in steady state"
+    );
 }

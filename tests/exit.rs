@@ -27,6 +27,12 @@ fn spawn_during_process_exit_is_an_error() {
     let out = child("spawn_during_process_exit_is_an_error", &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("UNEXPECTED"), "{stderr}");
-    assert!(stderr.contains("builder error: gort: cannot spawn a goroutine: the process is exiting"), "{stderr}");
-    assert!(stderr.contains("go panicked: gort: cannot spawn a goroutine"), "{stderr}");
+    assert!(
+        stderr.contains("builder error: gort: cannot spawn a goroutine: the process is exiting"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("go panicked: gort: cannot spawn a goroutine"),
+        "{stderr}"
+    );
 }

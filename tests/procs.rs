@@ -36,8 +36,14 @@ fn malformed_gomaxprocs_warns_and_uses_the_cpu_count() {
         assert!(out.status.success());
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stdout.contains(&format!("procs={ncpu}")), "GOMAXPROCS={bad:?}: {stdout}");
-        assert!(stderr.contains("ignoring GOMAXPROCS"), "no warning for {bad:?}: {stderr}");
+        assert!(
+            stdout.contains(&format!("procs={ncpu}")),
+            "GOMAXPROCS={bad:?}: {stdout}"
+        );
+        assert!(
+            stderr.contains("ignoring GOMAXPROCS"),
+            "no warning for {bad:?}: {stderr}"
+        );
     }
 }
 
@@ -52,8 +58,15 @@ fn set_procs_zero_panics_with_a_clear_message() {
 #[test]
 fn set_procs_up_and_down_while_goroutines_run() {
     if !is_child("set_procs_up_and_down_while_goroutines_run") {
-        let out = child("set_procs_up_and_down_while_goroutines_run", &[("GOMAXPROCS", "2")]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = child(
+            "set_procs_up_and_down_while_goroutines_run",
+            &[("GOMAXPROCS", "2")],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         return;
     }
     within(120, || {
@@ -92,7 +105,11 @@ fn set_procs_up_and_down_while_goroutines_run() {
 fn yield_now_is_fair_on_one_p() {
     if !is_child("yield_now_is_fair_on_one_p") {
         let out = child("yield_now_is_fair_on_one_p", &[("GOMAXPROCS", "1")]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         return;
     }
     within(60, || {
@@ -124,20 +141,24 @@ fn yield_now_is_fair_on_one_p() {
             // and between two turns of one goroutine every other one runs at most twice.
             let turns = turns.lock().unwrap();
             assert_eq!(turns.len(), N * ROUNDS);
-            let mut last = [None::<usize>; N];
-            let mut count_since = [[0usize; N]; N];
+            // since[a][b]: turns goroutine b had since goroutine a last ran.
+            let mut since = [[0usize; N]; N];
+            let mut seen = [false; N];
             for (i, &id) in turns.iter().enumerate() {
-                for other in 0..N {
+                if seen[id] {
+                    let max_others = since[id].iter().copied().max().unwrap();
+                    assert!(
+                        max_others <= 2,
+                        "goroutine {id} waited too long at turn {i}"
+                    );
+                }
+                seen[id] = true;
+                since[id] = [0; N];
+                for (other, row) in since.iter_mut().enumerate() {
                     if other != id {
-                        count_since[other][id] += 1;
+                        row[id] += 1;
                     }
                 }
-                if last[id].is_some() {
-                    let max_others = count_since[id].iter().copied().max().unwrap();
-                    assert!(max_others <= 2, "goroutine {id} starved others at turn {i}");
-                }
-                count_since[id] = [0; N];
-                last[id] = Some(i);
             }
         }
     });
@@ -147,7 +168,11 @@ fn yield_now_is_fair_on_one_p() {
 fn work_spreads_over_every_p() {
     if !is_child("work_spreads_over_every_p") {
         let out = child("work_spreads_over_every_p", &[("GOMAXPROCS", "4")]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         return;
     }
     within(120, || {
@@ -178,6 +203,9 @@ fn work_spreads_over_every_p() {
             let b = before.get(p.id).copied().unwrap_or(0);
             assert!(p.runs > b, "P{} ran no goroutine: {:?}", p.id, s.per_proc);
         }
-        assert!(s.per_proc.iter().map(|p| p.steals).sum::<u64>() > 0, "nothing was stolen");
+        assert!(
+            s.per_proc.iter().map(|p| p.steals).sum::<u64>() > 0,
+            "nothing was stolen"
+        );
     });
 }

@@ -4,7 +4,7 @@ mod common;
 use common::{tid, within};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 #[test]
 fn spawn_and_join_100k() {
@@ -53,7 +53,12 @@ fn join_from_thread_and_from_goroutine() {
             assert_eq!(gort::go(move || h.join().unwrap()).join().unwrap(), i + 2);
             // Spawned in a goroutine, joined on another plain thread.
             let h = gort::go(move || gort::go(move || i + 3)).join().unwrap();
-            assert_eq!(std::thread::spawn(move || h.join().unwrap()).join().unwrap(), i + 3);
+            assert_eq!(
+                std::thread::spawn(move || h.join().unwrap())
+                    .join()
+                    .unwrap(),
+                i + 3
+            );
         }
     });
 }
@@ -88,7 +93,9 @@ fn panic_reaches_join_and_the_runtime_keeps_working() {
                 Ok(v) => assert_eq!(v, i),
                 Err(p) => {
                     assert_eq!(i % 2, 0);
-                    let msg = p.downcast_ref::<String>().expect("panic message is a String");
+                    let msg = p
+                        .downcast_ref::<String>()
+                        .expect("panic message is a String");
                     assert_eq!(msg, &format!("boom {i}"));
                 }
             }
@@ -138,18 +145,28 @@ fn large_results_and_results_of_detached_goroutines() {
 #[test]
 fn builder_names_and_stack_sizes() {
     within(60, || {
-        let h = gort::Builder::new().name("worker-7").spawn(|| gort::goroutine_id()).unwrap();
+        let h = gort::Builder::new()
+            .name("worker-7")
+            .spawn(gort::goroutine_id)
+            .unwrap();
         assert_eq!(h.name(), Some("worker-7"));
         let id = h.id();
         assert_eq!(h.join().unwrap(), Some(id));
-        assert_eq!(gort::goroutine_id(), None, "a plain thread is not a goroutine");
+        assert_eq!(
+            gort::goroutine_id(),
+            None,
+            "a plain thread is not a goroutine"
+        );
 
         // A 256 KiB stack holds 200 KiB of locals.
         let h = gort::Builder::new()
             .stack_size(256 << 10)
             .spawn(|| {
                 let buf = [1u8; 200 << 10];
-                std::hint::black_box(&buf).iter().map(|&b| b as usize).sum::<usize>()
+                std::hint::black_box(&buf)
+                    .iter()
+                    .map(|&b| b as usize)
+                    .sum::<usize>()
             })
             .unwrap();
         assert_eq!(h.join().unwrap(), 200 << 10);
@@ -160,7 +177,9 @@ fn builder_names_and_stack_sizes() {
 fn ids_are_unique() {
     within(60, || {
         let ids: Vec<u64> = gort::run(|| {
-            let hs: Vec<_> = (0..5000).map(|_| gort::go(|| gort::goroutine_id().unwrap())).collect();
+            let hs: Vec<_> = (0..5000)
+                .map(|_| gort::go(|| gort::goroutine_id().unwrap()))
+                .collect();
             hs.into_iter().map(|h| h.join().unwrap()).collect()
         });
         let set: HashSet<u64> = ids.iter().copied().collect();
@@ -213,7 +232,11 @@ fn lock_os_thread_keeps_the_thread_and_the_thread_runs_nothing_else() {
             for h in others {
                 h.join().unwrap();
             }
-            assert_eq!(violations.load(SeqCst), 0, "another goroutine ran on the locked thread");
+            assert_eq!(
+                violations.load(SeqCst),
+                0,
+                "another goroutine ran on the locked thread"
+            );
         }
     });
 }
@@ -235,7 +258,10 @@ fn goroutine_ending_while_locked_takes_its_thread_along() {
                 .into_iter()
                 .map(|h| h.join().unwrap())
                 .collect();
-            assert!(!tids.contains(&t), "the locked thread was reused after its goroutine ended");
+            assert!(
+                !tids.contains(&t),
+                "the locked thread was reused after its goroutine ended"
+            );
         }
     });
 }
@@ -270,17 +296,29 @@ fn goroutine_locals_are_per_goroutine_and_dropped_at_exit() {
                         COUNTER.with(|c| c.0.set(c.0.get() + 1));
                         gort::yield_now(); // may move threads: the value follows
                     }
-                    (COUNTER.with(|c| c.0.get()), NAME.with(|n| n.borrow().clone()))
+                    (
+                        COUNTER.with(|c| c.0.get()),
+                        NAME.with(|n| n.borrow().clone()),
+                    )
                 })
             })
             .collect();
         for (i, h) in hs.into_iter().enumerate() {
             assert_eq!(h.join().unwrap(), (i as u64, format!("g{i}")));
         }
-        assert_eq!(DROPS.load(SeqCst), 100, "each goroutine's local was dropped once");
+        assert_eq!(
+            DROPS.load(SeqCst),
+            100,
+            "each goroutine's local was dropped once"
+        );
         // On a plain thread the value is per thread.
         COUNTER.with(|c| c.0.set(41));
-        assert_eq!(std::thread::spawn(|| COUNTER.with(|c| c.0.get())).join().unwrap(), 0);
+        assert_eq!(
+            std::thread::spawn(|| COUNTER.with(|c| c.0.get()))
+                .join()
+                .unwrap(),
+            0
+        );
         assert_eq!(COUNTER.with(|c| c.0.get()), 41);
     });
 }

@@ -25,7 +25,9 @@ pub fn go_binary(name: &str) -> Option<PathBuf> {
         Ok(s) if s.success() => Some(out),
         _ => {
             WARNED.get_or_init(|| {
-                eprintln!("note: Go is not installed (apt-get install golang-go): skipping Go peers")
+                eprintln!(
+                    "note: Go is not installed (apt-get install golang-go): skipping Go peers"
+                )
             });
             None
         }
@@ -34,8 +36,18 @@ pub fn go_binary(name: &str) -> Option<PathBuf> {
 
 /// Runs the Go program with `args` and returns the time it reported.
 pub fn run_go(bin: &PathBuf, args: &[&str]) -> Duration {
-    let out = Command::new(bin).args(args).output().expect("run Go bench program");
-    assert!(out.status.success(), "Go bench failed: {}", String::from_utf8_lossy(&out.stderr));
-    let ns: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().expect("Go printed ns");
+    let out = Command::new(bin)
+        .args(args)
+        .output()
+        .expect("run Go bench program");
+    assert!(
+        out.status.success(),
+        "Go bench failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ns: u64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("Go printed ns");
     Duration::from_nanos(ns)
 }

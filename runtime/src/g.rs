@@ -122,6 +122,8 @@ impl G {
 
 impl std::fmt::Debug for G {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("G").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("G")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }

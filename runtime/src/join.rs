@@ -89,7 +89,11 @@ unsafe impl<T: Send> Sync for JoinHandle<T> {}
 
 impl<T> JoinHandle<T> {
     pub(crate) fn new(g: &'static G, id: u64) -> Self {
-        JoinHandle { g, id, _result: PhantomData }
+        JoinHandle {
+            g,
+            id,
+            _result: PhantomData,
+        }
     }
 
     /// Waits for the goroutine to end. Returns its value, or `Err` with the panic payload if
@@ -100,7 +104,10 @@ impl<T> JoinHandle<T> {
             let token = park::prepare();
             // SAFETY: only the (single) handle writes the joiner slot, before its CAS.
             unsafe { *g.joiner.get() = Some(token) };
-            match g.join_state.compare_exchange(RUNNING, WAITING, AcqRel, Acquire) {
+            match g
+                .join_state
+                .compare_exchange(RUNNING, WAITING, AcqRel, Acquire)
+            {
                 Ok(_) => park::park(),
                 Err(_) => {
                     park::cancel();
@@ -109,7 +116,11 @@ impl<T> JoinHandle<T> {
                 }
             }
         }
-        assert_eq!(g.join_state.load(Acquire), DONE, "gort: join woke before the goroutine ended");
+        assert_eq!(
+            g.join_state.load(Acquire),
+            DONE,
+            "gort: join woke before the goroutine ended"
+        );
         // SAFETY: DONE (acquire) means the goroutine stored its result (or it was detached,
         // which a live handle rules out) and will not touch the slot again.
         unsafe { take::<T>(g) }

@@ -21,7 +21,10 @@ pub struct LocalKey<T: Send + 'static> {
 impl<T: Send + 'static> LocalKey<T> {
     #[doc(hidden)]
     pub const fn new(init: fn() -> T) -> Self {
-        LocalKey { init, id: AtomicUsize::new(0) }
+        LocalKey {
+            init,
+            id: AtomicUsize::new(0),
+        }
     }
 
     fn slot(&self) -> usize {
@@ -82,7 +85,9 @@ unsafe fn get_or_init<'a, T: Send + 'static>(
             map[slot] = Some(value);
         }
     }
-    let b = (&*locals)[slot].as_ref().expect("goroutine-local slot is set");
+    let b = (&*locals)[slot]
+        .as_ref()
+        .expect("goroutine-local slot is set");
     &*(b.as_ref() as *const (dyn Any + Send) as *const T)
 }
 

@@ -19,7 +19,9 @@ pub(crate) struct Note {
 
 impl Note {
     pub(crate) fn new() -> Self {
-        Note { futex: Futex::new(CLEAR) }
+        Note {
+            futex: Futex::new(CLEAR),
+        }
     }
 
     /// Re-arms the note after a wake-up was consumed.
@@ -42,7 +44,10 @@ impl Note {
     /// Like [`Note::sleep`], but gives up at `deadline`. Returns whether it was woken.
     pub(crate) fn sleep_until(&self, deadline: Option<Instant>) -> bool {
         let word = self.futex.word();
-        if word.compare_exchange(CLEAR, SLEEPING, AcqRel, Acquire).is_err() {
+        if word
+            .compare_exchange(CLEAR, SLEEPING, AcqRel, Acquire)
+            .is_err()
+        {
             return true; // already WOKEN
         }
         loop {
@@ -52,12 +57,15 @@ impl Note {
                     let now = Instant::now();
                     if now >= d {
                         // Withdraw; if a wake-up raced in, report it.
-                        return word.compare_exchange(SLEEPING, CLEAR, AcqRel, Acquire).is_err();
+                        return word
+                            .compare_exchange(SLEEPING, CLEAR, AcqRel, Acquire)
+                            .is_err();
                     }
                     Some(d - now)
                 }
             };
-            self.futex.wait(SLEEPING, timeout.map(|t| t.min(Duration::from_secs(3600))));
+            self.futex
+                .wait(SLEEPING, timeout.map(|t| t.min(Duration::from_secs(3600))));
             if word.load(Acquire) == WOKEN {
                 return true;
             }

@@ -41,7 +41,9 @@ pub(crate) struct ParkSlot {
 
 impl ParkSlot {
     pub(crate) fn new_goroutine() -> Self {
-        ParkSlot { state: AtomicU64::new(IDLE) }
+        ParkSlot {
+            state: AtomicU64::new(IDLE),
+        }
     }
 
     /// Starts a new episode; returns its sequence number.
@@ -66,7 +68,10 @@ impl ParkSlot {
             if cur >> 2 != seq & (u64::MAX >> 2) || !(phase == WAITING || phase == PARKED) {
                 return None;
             }
-            match self.state.compare_exchange_weak(cur, seq << 2 | NOTIFIED, SeqCst, Acquire) {
+            match self
+                .state
+                .compare_exchange_weak(cur, seq << 2 | NOTIFIED, SeqCst, Acquire)
+            {
                 Ok(_) => return Some(phase),
                 Err(c) => cur = c,
             }
@@ -79,7 +84,9 @@ impl ParkSlot {
         if cur & PHASE != WAITING {
             return false;
         }
-        self.state.compare_exchange(cur, (cur & !PHASE) | PARKED, SeqCst, Acquire).is_ok()
+        self.state
+            .compare_exchange(cur, (cur & !PHASE) | PARKED, SeqCst, Acquire)
+            .is_ok()
     }
 
     /// Owner side: ends the episode (after a wake-up, or withdrawing it). Returns whether a
@@ -92,7 +99,10 @@ impl ParkSlot {
                 true
             }
             IDLE => false,
-            _ => match self.state.compare_exchange(cur, cur & !PHASE, SeqCst, Acquire) {
+            _ => match self
+                .state
+                .compare_exchange(cur, cur & !PHASE, SeqCst, Acquire)
+            {
                 Ok(_) => false,
                 Err(now) => {
                     debug_assert_eq!(now & PHASE, NOTIFIED);
@@ -177,8 +187,14 @@ impl Token {
 /// that ends it. Must be followed by [`park`], [`park_until`] or [`cancel`].
 pub fn prepare() -> Token {
     match current() {
-        Target::Goroutine(g) => Token { target: Target::Goroutine(g), seq: g.park.arm() },
-        Target::Thread(t) => Token { target: Target::Thread(t), seq: t.park.arm() },
+        Target::Goroutine(g) => Token {
+            target: Target::Goroutine(g),
+            seq: g.park.arm(),
+        },
+        Target::Thread(t) => Token {
+            target: Target::Thread(t),
+            seq: t.park.arm(),
+        },
     }
 }
 
@@ -212,7 +228,10 @@ pub fn cancel() -> bool {
 }
 
 fn park_goroutine(g: &'static G, deadline: Option<Instant>) -> bool {
-    assert!(g.park.phase() != IDLE, "gort: park called without park::prepare");
+    assert!(
+        g.park.phase() != IDLE,
+        "gort: park called without park::prepare"
+    );
     match deadline {
         None => {
             // The M commits WAITING -> PARKED after the switch (see sched::m), so a wake-up
@@ -234,7 +253,10 @@ fn park_goroutine(g: &'static G, deadline: Option<Instant>) -> bool {
 }
 
 fn park_thread(t: &'static ThreadSlot, deadline: Option<Instant>) -> bool {
-    assert!(t.park.phase() != IDLE, "gort: park called without park::prepare");
+    assert!(
+        t.park.phase() != IDLE,
+        "gort: park called without park::prepare"
+    );
     let seq = t.park.seq();
     t.futex.word().store(0, SeqCst);
     if !t.park.commit() {
@@ -304,7 +326,9 @@ mod slots {
             }
             let slot = FREE.lock().pop().unwrap_or_else(|| {
                 Box::leak(Box::new(ThreadSlot {
-                    park: ParkSlot { state: AtomicU64::new(IDLE) },
+                    park: ParkSlot {
+                        state: AtomicU64::new(IDLE),
+                    },
                     futex: Futex::new(0),
                 }))
             });
@@ -327,7 +351,9 @@ mod slots {
         SLOT.with(|c| {
             if c.get().is_null() {
                 c.set(Box::leak(Box::new(ThreadSlot {
-                    park: ParkSlot { state: AtomicU64::new(IDLE) },
+                    park: ParkSlot {
+                        state: AtomicU64::new(IDLE),
+                    },
                     futex: Futex::new(0),
                 })));
             }

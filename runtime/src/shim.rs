@@ -15,10 +15,14 @@
 #![allow(unused_imports, dead_code)]
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
+pub(crate) use std::sync::atomic::{
+    fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize,
+};
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
+pub(crate) use loom::sync::atomic::{
+    fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize,
+};
 
 /// An `UnsafeCell` with loom's closure API, so access sites are checked under loom.
 #[cfg(not(loom))]
@@ -59,12 +63,18 @@ pub(crate) struct Futex {
 impl Futex {
     #[cfg(not(loom))]
     pub(crate) const fn new(v: u32) -> Self {
-        Futex { word: AtomicU32::new(v) }
+        Futex {
+            word: AtomicU32::new(v),
+        }
     }
 
     #[cfg(loom)]
     pub(crate) fn new(v: u32) -> Self {
-        Futex { word: AtomicU32::new(v), lock: Default::default(), cond: Default::default() }
+        Futex {
+            word: AtomicU32::new(v),
+            lock: Default::default(),
+            cond: Default::default(),
+        }
     }
 
     /// The word itself.
@@ -83,7 +93,9 @@ impl Futex {
             tv_sec: d.as_secs().min(i64::MAX as u64 / 2) as libc::time_t,
             tv_nsec: d.subsec_nanos() as libc::c_long,
         });
-        let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        let ts_ptr = ts
+            .as_ref()
+            .map_or(std::ptr::null(), |t| t as *const libc::timespec);
         // SAFETY: the futex word is a live, aligned u32 owned by `self`; a relative
         // timeout pointer is either null or points at `ts`, which outlives the call.
         unsafe {

@@ -4,7 +4,7 @@
 //! is touched, so a goroutine physically costs only the stack it really used. Every stack
 //! has a guard page below it. On Linux 6.13+ the guard is installed with
 //! `madvise(MADV_GUARD_INSTALL)`, which costs no VMA, so stacks of the default size are
-//! carved out of large arenas (one mapping for [`ARENA_STACKS`] stacks) and a million of them
+//! carved out of large arenas (one mapping for 64 stacks) and a million of them
 //! fit under the stock `vm.max_map_count`. Older kernels fall back to `mprotect`, which splits
 //! the mapping (two VMAs per stack); running out of map count is then a clear `io::Error`
 //! naming the sysctl, never a crash.
@@ -82,7 +82,10 @@ pub fn set_default_stack_size(bytes: usize) -> usize {
 /// Rounds a requested size to what the runtime will actually reserve.
 pub(crate) fn round_size(bytes: usize) -> usize {
     let page = page_size();
-    bytes.max(MIN_STACK_SIZE).div_ceil(page).saturating_mul(page)
+    bytes
+        .max(MIN_STACK_SIZE)
+        .div_ceil(page)
+        .saturating_mul(page)
 }
 
 /// How guard pages are installed; detected once.
@@ -171,7 +174,10 @@ fn install_guard(low: usize) -> io::Result<()> {
              goroutines at once, or use Linux 6.13+"
         )));
     }
-    Err(io::Error::new(err.kind(), format!("gort: cannot install a stack guard page: {err}")))
+    Err(io::Error::new(
+        err.kind(),
+        format!("gort: cannot install a stack guard page: {err}"),
+    ))
 }
 
 /// Global pool of free default-size stacks, refilled from arenas.
@@ -180,7 +186,10 @@ struct Pool {
     free: Vec<Stack>,
 }
 
-static POOL: Mutex<Pool> = Mutex::new(Pool { size: 0, free: Vec::new() });
+static POOL: Mutex<Pool> = Mutex::new(Pool {
+    size: 0,
+    free: Vec::new(),
+});
 
 /// Stacks handed to or taken from the global pool at once by a P cache.
 pub(crate) const BATCH: usize = 16;
@@ -229,7 +238,11 @@ fn carve_arena(size: usize, out: &mut Vec<Stack>) -> io::Result<()> {
             unsafe { libc::munmap(low as *mut _, slot * (count - i)) };
             return Err(e);
         }
-        out.push(Stack { base: low + slot, limit: low, owned_mapping: false });
+        out.push(Stack {
+            base: low + slot,
+            limit: low,
+            owned_mapping: false,
+        });
     }
     Ok(())
 }
@@ -243,7 +256,11 @@ pub(crate) fn alloc_owned(size: usize) -> io::Result<Stack> {
         unsafe { libc::munmap(low as *mut _, size + page) };
         return Err(e);
     }
-    Ok(Stack { base: low + size + page, limit: low, owned_mapping: true })
+    Ok(Stack {
+        base: low + size + page,
+        limit: low,
+        owned_mapping: true,
+    })
 }
 
 /// Releases a stack that is not going back to a cache.

@@ -36,7 +36,8 @@ pub fn is_child(name: &str) -> bool {
 pub fn child(name: &str, env: &[(&str, &str)]) -> Output {
     let exe = std::env::current_exe().expect("current_exe");
     let mut cmd = Command::new(exe);
-    cmd.args(["--exact", name, "--nocapture", "--test-threads=1"]).env("GORT_TEST_CHILD", name);
+    cmd.args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env("GORT_TEST_CHILD", name);
     for (k, v) in env {
         cmd.env(k, v);
     }

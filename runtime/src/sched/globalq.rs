@@ -29,7 +29,10 @@ pub(crate) struct GlobalQueue {
 impl GlobalQueue {
     pub(crate) fn new() -> Self {
         GlobalQueue {
-            list: Mutex::new(List { head: ptr::null(), tail: ptr::null() }),
+            list: Mutex::new(List {
+                head: ptr::null(),
+                tail: ptr::null(),
+            }),
             len: AtomicUsize::new(0),
         }
     }

@@ -156,8 +156,9 @@ pub(crate) fn newm(p: &P, spinning: bool) {
     m.next_spinning.store(spinning, Relaxed);
     m.nextp.store(p.id + 1, Release);
     m.note.wakeup();
-    let spawned =
-        std::thread::Builder::new().name(format!("gort-m{}", m.id)).spawn(move || mstart(m));
+    let spawned = std::thread::Builder::new()
+        .name(format!("gort-m{}", m.id))
+        .spawn(move || mstart(m));
     if let Err(e) = spawned {
         eprintln!("fatal error: gort: cannot create an OS thread for the scheduler: {e}");
         std::process::abort();
@@ -169,7 +170,10 @@ fn mstart(m: &'static M) {
     m.sleep_for_p();
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| schedule(m)));
     if r.is_err() {
-        eprintln!("fatal error: gort: the scheduler loop of M{} panicked", m.id);
+        eprintln!(
+            "fatal error: gort: the scheduler loop of M{} panicked",
+            m.id
+        );
         std::process::abort();
     }
     // The M exits: its goroutine ended while locked to it (Go terminates such a thread).
@@ -290,7 +294,7 @@ fn find_runnable(m: &'static M) -> (&'static G, bool) {
             continue;
         }
         // Fairness: look at the global queue now and then even when the local one is busy.
-        if p.schedtick() % 61 == 0 {
+        if p.schedtick().is_multiple_of(61) {
             if let Some(g) = s.global.pop() {
                 return (g, false);
             }
@@ -303,7 +307,10 @@ fn find_runnable(m: &'static M) -> (&'static G, bool) {
         if let Some(g) = p.take_global(&s.global, share.min(RUNQ_SIZE / 2)) {
             return (g, false);
         }
-        let busy = s.nprocs.load(Relaxed).saturating_sub(s.npidle.load(Relaxed));
+        let busy = s
+            .nprocs
+            .load(Relaxed)
+            .saturating_sub(s.npidle.load(Relaxed));
         if m.spinning.get() || 2 * s.nmspinning.load(Relaxed) < busy {
             if !m.spinning.get() {
                 m.spinning.set(true);

@@ -94,7 +94,10 @@ impl Sched {
             ps: (0..MAX_PROCS).map(|_| OnceLock::new()).collect(),
             nprocs: AtomicUsize::new(n),
             global: GlobalQueue::new(),
-            lock: Mutex::new(Idle { ps: (0..n).rev().collect(), ms: Vec::new() }),
+            lock: Mutex::new(Idle {
+                ps: (0..n).rev().collect(),
+                ms: Vec::new(),
+            }),
             npidle: AtomicUsize::new(n),
             nmspinning: AtomicUsize::new(0),
             allm: Mutex::new(Vec::new()),
@@ -156,7 +159,10 @@ impl Sched {
             return;
         }
         if self.nmspinning.load(SeqCst) != 0
-            || self.nmspinning.compare_exchange(0, 1, SeqCst, Relaxed).is_err()
+            || self
+                .nmspinning
+                .compare_exchange(0, 1, SeqCst, Relaxed)
+                .is_err()
         {
             return;
         }
@@ -271,7 +277,10 @@ pub fn procs() -> usize {
 /// # Panics
 /// If `n` is 0 (use [`procs`] to read the current value).
 pub fn set_procs(n: usize) -> usize {
-    assert!(n >= 1, "gort::set_procs(0): procs must be at least 1 (gort::procs() reads it)");
+    assert!(
+        n >= 1,
+        "gort::set_procs(0): procs must be at least 1 (gort::procs() reads it)"
+    );
     let n = clamp_procs(n);
     let s = sched();
     let mut idle = s.lock.lock();
@@ -302,10 +311,11 @@ pub fn set_procs(n: usize) -> usize {
     old
 }
 
-
 /// Number of goroutines that exist now (Go's `runtime.NumGoroutine`).
 pub fn num_goroutine() -> usize {
-    let Some(s) = sched_if_started() else { return 0 };
+    let Some(s) = sched_if_started() else {
+        return 0;
+    };
     let mut live = s.spawned_off_p.load(Relaxed) as i64 - s.exited_off_p.load(Relaxed) as i64;
     for p in s.all_ps() {
         live += p.counters.spawned.load(Relaxed) as i64 - p.counters.exited.load(Relaxed) as i64;

@@ -126,7 +126,10 @@ impl P {
         if next.is_null() {
             return None;
         }
-        match self.runnext.compare_exchange(next, ptr::null_mut(), AcqRel, Acquire) {
+        match self
+            .runnext
+            .compare_exchange(next, ptr::null_mut(), AcqRel, Acquire)
+        {
             // SAFETY: runnext only ever holds `&'static G`s.
             Ok(_) => Some(unsafe { &*next }),
             Err(_) => None,
@@ -174,17 +177,18 @@ impl P {
         self.schedtick.get()
     }
 
-    /// The free G cache (owner only).
-    pub(crate) fn gfree(&self) -> &mut Vec<&'static G> {
-        // SAFETY: owner only (module invariant), and no caller keeps the reference across
-        // another call into the P.
-        unsafe { &mut *self.gfree.get() }
+    /// Runs `f` on the free G cache (owner only). `f` must not call back into this P's
+    /// caches (nothing in it can: it only moves Gs between vectors).
+    pub(crate) fn with_gfree<R>(&self, f: impl FnOnce(&mut Vec<&'static G>) -> R) -> R {
+        // SAFETY: owner only (module invariant); the borrow lasts for `f` alone, and `f`
+        // does not re-enter, so it is unique.
+        f(unsafe { &mut *self.gfree.get() })
     }
 
-    /// The free stack cache (owner only).
-    pub(crate) fn stacks(&self) -> &mut Vec<Stack> {
-        // SAFETY: as for `gfree`.
-        unsafe { &mut *self.stacks.get() }
+    /// Runs `f` on the free stack cache (owner only); same rule as [`P::with_gfree`].
+    pub(crate) fn with_stacks<R>(&self, f: impl FnOnce(&mut Vec<Stack>) -> R) -> R {
+        // SAFETY: as for `with_gfree`.
+        f(unsafe { &mut *self.stacks.get() })
     }
 
     /// A fresh goroutine id from this P's reserved block.

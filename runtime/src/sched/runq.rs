@@ -63,7 +63,11 @@ impl RunQueue {
             for (i, b) in batch.iter_mut().enumerate() {
                 *b = self.load(h.wrapping_add(i as u32));
             }
-            if self.head.compare_exchange(h, h.wrapping_add(HALF as u32), AcqRel, Relaxed).is_ok() {
+            if self
+                .head
+                .compare_exchange(h, h.wrapping_add(HALF as u32), AcqRel, Relaxed)
+                .is_ok()
+            {
                 // SAFETY: the batch holds `&'static G`s read from claimed slots.
                 let gs = batch.iter().map(|&p| unsafe { &*p });
                 overflow.push_batch(gs.chain(std::iter::once(g)));
@@ -82,7 +86,11 @@ impl RunQueue {
                 return None;
             }
             let g = self.load(h);
-            if self.head.compare_exchange(h, h.wrapping_add(1), AcqRel, Relaxed).is_ok() {
+            if self
+                .head
+                .compare_exchange(h, h.wrapping_add(1), AcqRel, Relaxed)
+                .is_ok()
+            {
                 return Some(g);
             }
         }
@@ -107,7 +115,11 @@ impl RunQueue {
                 let g = victim.slots[slot(h.wrapping_add(i))].load(Relaxed);
                 self.slots[slot(t.wrapping_add(i))].store(g, Relaxed);
             }
-            if victim.head.compare_exchange(h, h.wrapping_add(n), AcqRel, Relaxed).is_ok() {
+            if victim
+                .head
+                .compare_exchange(h, h.wrapping_add(n), AcqRel, Relaxed)
+                .is_ok()
+            {
                 break n;
             }
         };

@@ -123,14 +123,13 @@ pub(crate) fn release(g: &'static G) {
         *g.joiner.get() = None;
     }
     match m::current_p() {
-        Some(p) => {
-            let free = p.gfree();
+        Some(p) => p.with_gfree(|free| {
             free.push(g);
             if free.len() > CACHE_MAX {
                 let half = free.len() / 2;
                 sched().gfree.lock().extend(free.drain(..half));
             }
-        }
+        }),
         None => sched().gfree.lock().push(g),
     }
 }
@@ -139,16 +138,16 @@ fn get_g(p: Option<&P>) -> &'static G {
     let Some(p) = p else {
         return sched().gfree.lock().pop().unwrap_or_else(G::alloc);
     };
-    if let Some(g) = p.gfree().pop() {
-        return g;
-    }
-    {
-        let mut global = sched().gfree.lock();
-        let n = global.len().min(CACHE_MAX / 2);
-        let at = global.len() - n;
-        p.gfree().extend(global.drain(at..));
-    }
-    p.gfree().pop().unwrap_or_else(G::alloc)
+    p.with_gfree(|free| {
+        if free.is_empty() {
+            let mut global = sched().gfree.lock();
+            let n = global.len().min(CACHE_MAX / 2);
+            let at = global.len() - n;
+            free.extend(global.drain(at..));
+        }
+        free.pop()
+    })
+    .unwrap_or_else(G::alloc)
 }
 
 fn get_stack(p: Option<&P>, size: usize) -> io::Result<Stack> {
@@ -160,26 +159,28 @@ fn get_stack(p: Option<&P>, size: usize) -> io::Result<Stack> {
         stack::take_batch(size, 1, &mut one)?;
         return Ok(one.pop().expect("take_batch returned no stack"));
     };
-    let cache = p.stacks();
-    while let Some(st) = cache.pop() {
-        if st.size() == size {
-            return Ok(st);
+    p.with_stacks(|cache| {
+        while let Some(st) = cache.pop() {
+            if st.size() == size {
+                return Ok(st);
+            }
+            stack::release(st); // left over from an earlier default size
         }
-        stack::release(st); // left over from an earlier default size
-    }
-    stack::take_batch(size, stack::BATCH, cache)?;
-    Ok(cache.pop().expect("take_batch returned no stack"))
+        stack::take_batch(size, stack::BATCH, cache)?;
+        Ok(cache.pop().expect("take_batch returned no stack"))
+    })
 }
 
 fn put_stack(p: Option<&P>, st: Stack) {
     match p {
         Some(p) if st.pooled() && st.size() == stack::default_stack_size() => {
-            let cache = p.stacks();
-            cache.push(st);
-            if cache.len() > CACHE_MAX {
-                let size = stack::default_stack_size();
-                stack::give_batch(size, cache.drain(..CACHE_MAX / 2));
-            }
+            p.with_stacks(|cache| {
+                cache.push(st);
+                if cache.len() > CACHE_MAX {
+                    let size = stack::default_stack_size();
+                    stack::give_batch(size, cache.drain(..CACHE_MAX / 2));
+                }
+            })
         }
         _ => stack::release(st),
     }
@@ -187,7 +188,7 @@ fn put_stack(p: Option<&P>, st: Stack) {
 
 /// Moves a retired P's caches to the global pools.
 pub(crate) fn flush_caches(p: &P) {
-    sched().gfree.lock().append(p.gfree());
+    p.with_gfree(|free| sched().gfree.lock().append(free));
     let size = stack::default_stack_size();
-    stack::give_batch(size, p.stacks().drain(..));
+    p.with_stacks(|cache| stack::give_batch(size, cache.drain(..)));
 }
