@@ -24,3 +24,8 @@ pub use gort_runtime::{
     go, goroutine_id, local, lock_os_thread, num_goroutine, park, procs, run, set_procs, stack,
     stats, unlock_os_thread, yield_now, Builder, JoinHandle, LocalKey, ProcStats, Stats, MAX_PROCS,
 };
+
+/// The README's code blocks, compiled and run as doctests so the README stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -209,3 +209,91 @@ fn work_spreads_over_every_p() {
         );
     });
 }
+
+#[test]
+fn a_runnext_ping_pong_does_not_starve_the_global_queue() {
+    if !is_child("a_runnext_ping_pong_does_not_starve_the_global_queue") {
+        let out = child(
+            "a_runnext_ping_pong_does_not_starve_the_global_queue",
+            &[("GOMAXPROCS", "1")],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return;
+    }
+    use gort::park::{self, Token};
+    // Two goroutines wake each other in turn, never yielding: each wake-up puts the other
+    // in `runnext`, so without a bound on inherited time slices they would own the P.
+    #[derive(Default)]
+    struct Turn {
+        state: Mutex<(u64, Option<Token>)>, // turns posted, waiter
+    }
+    impl Turn {
+        fn wait_for(&self, n: u64) {
+            loop {
+                let t = park::prepare();
+                {
+                    let mut s = self.state.lock().unwrap();
+                    if s.0 >= n {
+                        drop(s);
+                        park::cancel();
+                        return;
+                    }
+                    s.1 = Some(t);
+                }
+                park::park();
+            }
+        }
+        fn post(&self, n: u64) {
+            let waiter = {
+                let mut s = self.state.lock().unwrap();
+                s.0 = n;
+                s.1.take()
+            };
+            if let Some(t) = waiter {
+                t.wake();
+            }
+        }
+    }
+    within(60, || {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (a, b) = (Arc::new(Turn::default()), Arc::new(Turn::default()));
+        let rounds = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let pinger = {
+            let (a, b, stop, rounds) = (a.clone(), b.clone(), stop.clone(), rounds.clone());
+            gort::go(move || {
+                let mut i = 0;
+                while !stop.load(SeqCst) {
+                    i += 1;
+                    rounds.store(i, SeqCst);
+                    b.post(i);
+                    a.wait_for(i);
+                }
+                b.post(u64::MAX);
+            })
+        };
+        let ponger = gort::go(move || {
+            let mut i = 0;
+            loop {
+                i += 1;
+                b.wait_for(i);
+                a.post(i);
+                if b.state.lock().unwrap().0 == u64::MAX {
+                    return;
+                }
+            }
+        });
+        // Once the pair is well under way, queue a goroutine on the global queue (spawned
+        // from this plain thread); it must get a turn.
+        while rounds.load(SeqCst) < 1000 {
+            std::thread::yield_now();
+        }
+        let s = stop.clone();
+        gort::go(move || s.store(true, SeqCst)).join().unwrap();
+        pinger.join().unwrap();
+        ponger.join().unwrap();
+    });
+}

@@ -7,7 +7,7 @@ use std::io;
 /// Options for a goroutine: name and stack size.
 ///
 /// ```
-/// let h = gort::Builder::new().name("worker").stack_size(256 << 10).spawn(|| 6 * 7).unwrap();
+/// let h = gort_runtime::Builder::new().name("worker").stack_size(256 << 10).spawn(|| 6 * 7).unwrap();
 /// assert_eq!(h.join().unwrap(), 42);
 /// ```
 #[derive(Debug, Clone, Default)]

@@ -115,9 +115,9 @@ pub(crate) fn drop_all(g: &G) {
 ///
 /// ```
 /// use std::cell::Cell;
-/// gort::local! { static COUNT: Cell<u32> = Cell::new(0); }
+/// gort_runtime::local! { static COUNT: Cell<u32> = Cell::new(0); }
 ///
-/// let h = gort::go(|| { COUNT.with(|c| c.set(c.get() + 1)); COUNT.with(|c| c.get()) });
+/// let h = gort_runtime::go(|| { COUNT.with(|c| c.set(c.get() + 1)); COUNT.with(|c| c.get()) });
 /// assert_eq!(h.join().unwrap(), 1);
 /// ```
 #[macro_export]

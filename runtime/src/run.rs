@@ -5,8 +5,8 @@
 /// `run` returns; the runtime lives as long as the process.
 ///
 /// ```
-/// let sum = gort::run(|| {
-///     let hs: Vec<_> = (0..10u64).map(|i| gort::go(move || i * i)).collect();
+/// let sum = gort_runtime::run(|| {
+///     let hs: Vec<_> = (0..10u64).map(|i| gort_runtime::go(move || i * i)).collect();
 ///     hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
 /// });
 /// assert_eq!(sum, 285);

@@ -106,18 +106,30 @@ impl P {
 
     /// Next goroutine to run from this P: `runnext` first (it inherits the time slice),
     /// then the local queue. Returns the G and whether it inherits the time slice.
+    ///
+    /// After [`RUNNEXT_STREAK`] inherited picks in a row the slice is used up: the local
+    /// queue's head goes first and whatever runs starts a fresh slice, so the scheduler tick
+    /// advances and the 1-in-61 global-queue check keeps firing even while two goroutines
+    /// hand the P back and forth through `runnext`.
     pub(crate) fn runq_get(&self) -> Option<(&'static G, bool)> {
         let streak = self.runnext_streak.get();
-        if streak < RUNNEXT_STREAK || self.runq.is_empty() {
-            let next = self.runnext.swap(ptr::null_mut(), AcqRel);
-            if !next.is_null() {
-                self.runnext_streak.set(streak + 1);
-                // SAFETY: runnext only ever holds `&'static G`s.
-                return Some((unsafe { &*next }, true));
-            }
+        if streak >= RUNNEXT_STREAK {
+            self.runnext_streak.set(0);
+            let g = self.runq.pop().or_else(|| self.take_runnext());
+            return g.map(|g| (g, false));
+        }
+        if let Some(g) = self.take_runnext() {
+            self.runnext_streak.set(streak + 1);
+            return Some((g, true));
         }
         self.runnext_streak.set(0);
         self.runq.pop().map(|g| (g, false))
+    }
+
+    fn take_runnext(&self) -> Option<&'static G> {
+        let next = self.runnext.swap(ptr::null_mut(), AcqRel);
+        // SAFETY: runnext only ever holds `&'static G`s.
+        unsafe { next.as_ref() }
     }
 
     /// Steals `runnext` (from another P, when its queue is empty).
