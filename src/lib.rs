@@ -20,6 +20,17 @@
 
 #![warn(missing_docs)]
 
+/// Channels (Go's `chan`): `bounded(0)` is unbuffered; both ends are `Clone` (MPMC).
+pub mod chan {
+    pub use gort_chan::{
+        bounded, never, unbounded, CloseError, IntoIter, Iter, Receiver, RecvError,
+        RecvTimeoutError, Select, SelectTimeoutError, SelectedOperation, SendError,
+        SendTimeoutError, Sender, TryIter, TryRecvError, TrySelectError, TrySendError,
+    };
+}
+
+pub use gort_chan::{select, time};
+
 pub use gort_runtime::{
     go, goroutine_id, local, lock_os_thread, num_goroutine, park, procs, run, set_procs, stack,
     stats, unlock_os_thread, yield_now, Builder, JoinHandle, LocalKey, ProcStats, Stats, MAX_PROCS,

@@ -57,3 +57,38 @@ fn steady_state_spawn_and_join_do_not_allocate() {
         "{per_spawn} allocations per spawn+join in steady state"
     );
 }
+
+#[test]
+fn steady_state_channel_messages_do_not_allocate() {
+    let per_msg = common::within(120, || {
+        gort::run(|| {
+            let (tx, rx) = gort::chan::bounded::<u64>(128);
+            let (tx0, rx0) = gort::chan::bounded::<u64>(0);
+            let (txz, rxz) = gort::chan::bounded::<()>(16);
+            let h = gort::go(move || {
+                for v in &rx0 {
+                    tx.send(v).unwrap();
+                    txz.send(()).unwrap();
+                }
+            });
+            let round = |n: u64| {
+                for i in 0..n {
+                    tx0.send(i).unwrap();
+                    assert_eq!(rx.recv().unwrap(), i);
+                    rxz.recv().unwrap();
+                }
+            };
+            round(10_000); // warm up
+            let before = ALLOCS.load(Relaxed);
+            round(50_000);
+            let per = (ALLOCS.load(Relaxed) - before) as f64 / 50_000.0;
+            drop(tx0);
+            h.join().unwrap();
+            per
+        })
+    });
+    assert!(
+        per_msg < 0.01,
+        "{per_msg} allocations per message in steady state"
+    );
+}

@@ -36,5 +36,20 @@ fn idle_runtime_uses_no_cpu() {
         let s = gort::stats();
         assert_eq!(s.spinning_threads, 0, "{s:?}");
         assert_eq!(s.idle_procs, s.procs, "{s:?}");
+
+        // With a far timer pending, one M sleeps until its deadline: still no CPU.
+        let sleeper = gort::go(|| {
+            gort::park::prepare();
+            gort::park::park_until(Some(std::time::Instant::now() + Duration::from_secs(2)))
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        let before = cpu_time();
+        std::thread::sleep(Duration::from_secs(1));
+        let used = cpu_time() - before;
+        assert!(
+            used < Duration::from_millis(100),
+            "{used:?} of CPU with a timer pending"
+        );
+        assert!(!sleeper.join().unwrap(), "the sleeper's deadline fired");
     });
 }

@@ -188,3 +188,80 @@ fn many_waiters_one_waker_each_woken_once() {
         }
     });
 }
+
+#[test]
+fn park_until_times_out_in_a_goroutine() {
+    within(60, || {
+        gort::go(|| {
+            let t = park::prepare();
+            let start = Instant::now();
+            assert!(!park::park_until(Some(start + Duration::from_millis(20))));
+            assert!(start.elapsed() >= Duration::from_millis(20));
+            assert!(!t.wake(), "a timed-out episode cannot be woken");
+            // A deadline already past returns at once, and still reports a wake that came.
+            let t = park::prepare();
+            assert!(t.wake());
+            assert!(park::park_until(Some(
+                Instant::now() - Duration::from_millis(1)
+            )));
+        })
+        .join()
+        .unwrap();
+    });
+}
+
+#[test]
+fn many_goroutines_sleep_on_timers_and_all_wake_after_their_deadlines() {
+    within(120, || {
+        for _ in 0..5 {
+            let start = Instant::now();
+            let hs: Vec<_> = (0..2000u64)
+                .map(|i| {
+                    gort::go(move || {
+                        let d = start + Duration::from_micros((i * 37) % 5000);
+                        park::prepare();
+                        assert!(!park::park_until(Some(d)));
+                        assert!(Instant::now() >= d, "woke before its deadline");
+                    })
+                })
+                .collect();
+            for h in hs {
+                h.join().unwrap();
+            }
+        }
+    });
+}
+
+#[test]
+fn a_wake_beats_the_deadline_and_cancels_the_timer() {
+    within(60, || {
+        for _ in 0..500 {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let h = gort::go(move || {
+                let t = park::prepare();
+                tx.send(t).unwrap();
+                park::park_until(Some(Instant::now() + Duration::from_secs(3600)))
+            });
+            let t = rx.recv().unwrap();
+            assert!(t.wake());
+            assert!(h.join().unwrap(), "woken, not timed out");
+        }
+    });
+}
+
+#[test]
+fn wake_and_deadline_race_exactly_one_wins() {
+    within(60, || {
+        for i in 0..2000u64 {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let h = gort::go(move || {
+                let t = park::prepare();
+                tx.send(t).unwrap();
+                park::park_until(Some(Instant::now() + Duration::from_micros(i % 50)))
+            });
+            let t = rx.recv().unwrap();
+            let woke = t.wake();
+            assert_eq!(h.join().unwrap(), woke, "park_until and wake disagree");
+        }
+    });
+}

@@ -7,7 +7,8 @@
 //! - `sched`: the scheduler (global state and wake-up protocol), with `sched::p` (processors
 //!   and their run queues), `sched::m` (OS threads and the scheduler loop), `sched::spawn`
 //!   (goroutine creation and exit);
-//! - `park`: the one seam through which everything blocks; `note`: M sleep/wake-up;
+//! - `park`: the one seam through which everything blocks; `timer`: deadlines;
+//!   `note`: M sleep/wake-up;
 //!   `shim`: the `cfg(loom)` shim for protocol code;
 //! - `join`, `builder`, `run`, `local`, `stats`: the public API.
 
@@ -24,6 +25,7 @@ mod sched;
 mod shim;
 pub mod stack;
 mod stats;
+pub mod timer;
 
 pub use builder::{go, Builder};
 pub use join::JoinHandle;

@@ -4,7 +4,7 @@
 //! `sleep`: the note remembers it, so no wake-up is ever lost. `clear` re-arms it.
 
 use crate::shim::Futex;
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Release};
+use std::sync::atomic::Ordering::{AcqRel, Acquire};
 use std::time::{Duration, Instant};
 
 const CLEAR: u32 = 0;
@@ -24,9 +24,10 @@ impl Note {
         }
     }
 
-    /// Re-arms the note after a wake-up was consumed.
+    /// Re-arms the note after a wake-up was consumed. A read-modify-write, so that whatever
+    /// the waker published before its `wakeup` is visible to the caller afterwards.
     pub(crate) fn clear(&self) {
-        self.futex.word().store(CLEAR, Release);
+        self.futex.word().swap(CLEAR, AcqRel);
     }
 
     /// Signals the note; wakes the sleeper if there is one.

@@ -18,8 +18,9 @@
 //! may be cloned and handed to several wakers (a `select` over many channels): only the
 //! first `wake` succeeds and returns `true`.
 //!
-//! State word of a slot: `seq << 2 | phase`, phase one of IDLE, WAITING (armed, not yet
-//! asleep), PARKED (asleep: the waker must reschedule it) and NOTIFIED (woken).
+//! State word of a slot: `seq << 3 | phase`, phase one of IDLE, WAITING (armed, not yet
+//! asleep), PARKED (asleep: the waker must reschedule it), NOTIFIED (woken) and TIMED_OUT
+//! (ended by its deadline: `park_until` returns `false`).
 
 use crate::g::{Switch, G};
 use crate::shim::{AtomicU64, Futex};
@@ -31,7 +32,9 @@ const IDLE: u64 = 0;
 const WAITING: u64 = 1;
 const PARKED: u64 = 2;
 const NOTIFIED: u64 = 3;
-const PHASE: u64 = 3;
+const TIMED_OUT: u64 = 4;
+const PHASE: u64 = 7;
+const SHIFT: u32 = 3;
 
 /// The park state word of one goroutine or thread.
 #[derive(Debug)]
@@ -53,62 +56,59 @@ impl ParkSlot {
             cur & PHASE == IDLE,
             "gort: park::prepare called twice without park or cancel in between"
         );
-        let seq = (cur >> 2).wrapping_add(1);
+        let seq = (cur >> SHIFT).wrapping_add(1) & (u64::MAX >> SHIFT);
         // SeqCst: a thread parker's futex protocol orders this against wakers.
-        self.state.store(seq << 2 | WAITING, SeqCst);
+        self.state.store(seq << SHIFT | WAITING, SeqCst);
         seq
     }
 
-    /// Waker side: moves episode `seq` to NOTIFIED. Returns the phase it was in when the
-    /// wake took effect (WAITING or PARKED), or `None` if this token is stale or already used.
-    fn notify(&self, seq: u64) -> Option<u64> {
+    /// Waker side: moves episode `seq` to `to` (NOTIFIED or TIMED_OUT). Returns the phase it
+    /// was in when that took effect (WAITING or PARKED), or `None` if the token is stale or
+    /// its episode already ended.
+    fn notify(&self, seq: u64, to: u64) -> Option<u64> {
         let mut cur = self.state.load(Acquire);
         loop {
             let phase = cur & PHASE;
-            if cur >> 2 != seq & (u64::MAX >> 2) || !(phase == WAITING || phase == PARKED) {
+            if cur >> SHIFT != seq || !(phase == WAITING || phase == PARKED) {
                 return None;
             }
-            match self
-                .state
-                .compare_exchange_weak(cur, seq << 2 | NOTIFIED, SeqCst, Acquire)
-            {
+            let new = seq << SHIFT | to;
+            match self.state.compare_exchange_weak(cur, new, SeqCst, Acquire) {
                 Ok(_) => return Some(phase),
                 Err(c) => cur = c,
             }
         }
     }
 
-    /// Owner side: WAITING -> PARKED. Fails if a wake-up already arrived.
+    /// Owner side: WAITING -> PARKED. Fails if the episode already ended.
     pub(crate) fn commit(&self) -> bool {
         let cur = self.state.load(Acquire);
         if cur & PHASE != WAITING {
             return false;
         }
+        let parked = (cur & !PHASE) | PARKED;
         self.state
-            .compare_exchange(cur, (cur & !PHASE) | PARKED, SeqCst, Acquire)
+            .compare_exchange(cur, parked, SeqCst, Acquire)
             .is_ok()
     }
 
-    /// Owner side: ends the episode (after a wake-up, or withdrawing it). Returns whether a
-    /// wake-up had arrived.
+    /// Owner side: ends the episode (after a wake-up, a timeout, or withdrawing it).
+    /// Returns whether a wake-up (not a timeout) had arrived.
     fn disarm(&self) -> bool {
         let cur = self.state.load(Acquire);
+        let ended = |s: u64| {
+            self.state.store(s & !PHASE, Release);
+            s & PHASE == NOTIFIED
+        };
         match cur & PHASE {
-            NOTIFIED => {
-                self.state.store(cur & !PHASE, Release);
-                true
-            }
+            NOTIFIED | TIMED_OUT => ended(cur),
             IDLE => false,
             _ => match self
                 .state
                 .compare_exchange(cur, cur & !PHASE, SeqCst, Acquire)
             {
                 Ok(_) => false,
-                Err(now) => {
-                    debug_assert_eq!(now & PHASE, NOTIFIED);
-                    self.state.store(now & !PHASE, Release);
-                    true
-                }
+                Err(now) => ended(now),
             },
         }
     }
@@ -122,7 +122,7 @@ impl ParkSlot {
     }
 
     fn seq(&self) -> u64 {
-        self.state.load(Acquire) >> 2
+        self.state.load(Acquire) >> SHIFT
     }
 }
 
@@ -152,8 +152,18 @@ impl Token {
     /// Wakes the episode this token belongs to. Returns `true` if this call woke it, `false`
     /// if it was already woken, cancelled, timed out, or a later episode has begun.
     pub fn wake(&self) -> bool {
+        self.end(NOTIFIED)
+    }
+
+    /// Ends the episode as timed out (what deadline timers do): the parker's `park_until`
+    /// returns `false`. Returns `false` if the episode had already ended.
+    pub fn expire(&self) -> bool {
+        self.end(TIMED_OUT)
+    }
+
+    fn end(&self, to: u64) -> bool {
         match self.target {
-            Target::Goroutine(g) => match g.park.notify(self.seq) {
+            Target::Goroutine(g) => match g.park.notify(self.seq, to) {
                 Some(PARKED) => {
                     crate::sched::ready(g);
                     true
@@ -161,7 +171,7 @@ impl Token {
                 Some(_) => true,
                 None => false,
             },
-            Target::Thread(t) => match t.park.notify(self.seq) {
+            Target::Thread(t) => match t.park.notify(self.seq, to) {
                 Some(PARKED) => {
                     t.futex.word().store(1, SeqCst);
                     t.futex.wake_all();
@@ -209,8 +219,7 @@ pub fn park() {
 /// Like [`park`], but gives up at `deadline`. Returns `true` if woken, `false` on timeout;
 /// after a timeout the episode's tokens are dead (a late `wake` returns `false`).
 ///
-/// On a goroutine a deadline needs the runtime's timers; until then a goroutine with a
-/// deadline waits by yielding, checking the clock at each turn.
+/// A goroutine's deadline is a runtime timer; a thread's is its futex timeout.
 pub fn park_until(deadline: Option<Instant>) -> bool {
     match current() {
         Target::Goroutine(g) => park_goroutine(g, deadline),
@@ -240,15 +249,22 @@ fn park_goroutine(g: &'static G, deadline: Option<Instant>) -> bool {
             g.park.disarm();
             true
         }
-        Some(d) => loop {
-            if g.park.phase() == NOTIFIED {
-                return g.park.disarm();
-            }
+        Some(d) => {
             if Instant::now() >= d {
-                return g.park.disarm();
+                return g.park.disarm(); // a wake-up may already have arrived
             }
-            g.suspend(Switch::Yield);
-        },
+            let token = Token {
+                target: Target::Goroutine(g),
+                seq: g.park.seq(),
+            };
+            let timer = crate::timer::add(d, crate::timer::Action::Expire(token));
+            g.suspend(Switch::Park);
+            let woken = g.park.disarm();
+            if woken {
+                crate::timer::cancel(timer);
+            }
+            woken
+        }
     }
 }
 
@@ -262,7 +278,7 @@ fn park_thread(t: &'static ThreadSlot, deadline: Option<Instant>) -> bool {
     if !t.park.commit() {
         return t.park.disarm(); // woken before we slept
     }
-    let parked = seq << 2 | PARKED;
+    let parked = seq << SHIFT | PARKED;
     loop {
         let timeout = match deadline {
             None => None,

@@ -13,11 +13,12 @@ use super::runq::RUNQ_SIZE;
 use super::{sched, spawn, Sched};
 use crate::g::{Switch, G};
 use crate::note::Note;
+use crate::timer;
 use corosensei::CoroutineResult;
 use std::cell::Cell;
 use std::ptr;
-use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
-use std::sync::atomic::{fence, AtomicBool, AtomicUsize};
+use std::sync::atomic::Ordering::{Relaxed, Release, SeqCst};
+use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
 
 /// An OS thread of the scheduler.
 pub(crate) struct M {
@@ -87,7 +88,7 @@ impl M {
     /// Hands P `p` to this (sleeping or about to sleep) M and wakes it.
     pub(crate) fn hand_off(&self, p: &P, spinning: bool) {
         self.next_spinning.store(spinning, Relaxed);
-        let prev = self.nextp.swap(p.id + 1, Release);
+        let prev = self.nextp.swap(p.id + 1, SeqCst);
         debug_assert_eq!(prev, 0, "M handed two Ps");
         self.note.wakeup();
     }
@@ -106,9 +107,18 @@ impl M {
 
     /// Sleeps until another thread hands this M a P, then takes it.
     fn sleep_for_p(&self) {
-        self.note.sleep();
-        self.note.clear();
-        let id = self.nextp.swap(0, Acquire);
+        loop {
+            self.note.sleep();
+            self.note.clear();
+            if self.nextp.load(SeqCst) != 0 {
+                return self.take_next_p();
+            }
+        }
+    }
+
+    /// Takes the P another thread handed over with `hand_off`.
+    fn take_next_p(&self) {
+        let id = self.nextp.swap(0, SeqCst);
         assert!(id != 0, "gort: M woken without a P");
         self.p.set(sched().p(id - 1));
         self.spinning.set(self.next_spinning.swap(false, Relaxed));
@@ -267,11 +277,68 @@ pub(crate) fn p_of(m: &'static M) -> &'static P {
     m.p()
 }
 
-/// Puts this M on the idle list and sleeps until it is handed a P.
+/// The idle M that sleeps until the next timer deadline, or null (see `crate::timer`).
+static SLEEPER: AtomicPtr<M> = AtomicPtr::new(ptr::null_mut());
+/// The deadline the sleeper sleeps until (ns since the timer epoch).
+static SLEEPER_UNTIL: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// Puts this M on the idle list and sleeps until it is handed a P. If timers are pending
+/// and no other idle M watches them, this M sleeps only until the next deadline, fires what
+/// is due (the goroutines it wakes go to the global queue, and `wakep` finds them an M and
+/// a P, possibly this one), and goes back to sleep.
 fn stopm(m: &'static M) {
     debug_assert!(m.p.get().is_null());
     sched().lock.lock().ms.push(m);
-    m.sleep_for_p();
+    let me = m as *const M as *mut M;
+    loop {
+        let watching = timer::next() != u64::MAX
+            && SLEEPER
+                .compare_exchange(ptr::null_mut(), me, SeqCst, SeqCst)
+                .is_ok();
+        let deadline = if watching {
+            let next = timer::next();
+            SLEEPER_UNTIL.store(next, SeqCst);
+            (next != u64::MAX).then(|| timer::instant(next))
+        } else {
+            None
+        };
+        m.note.sleep_until(deadline);
+        if watching {
+            SLEEPER_UNTIL.store(u64::MAX, SeqCst);
+            SLEEPER.store(ptr::null_mut(), SeqCst);
+        }
+        m.note.clear();
+        if m.nextp.load(SeqCst) != 0 {
+            m.take_next_p();
+            return;
+        }
+        // A deadline passed, or a new earlier timer poked us.
+        timer::check();
+    }
+}
+
+/// A timer due at `when` (ns since the timer epoch) was added: make sure an M will fire it.
+pub(crate) fn timer_added(when: u64) {
+    let sleeper = SLEEPER.load(SeqCst);
+    if !sleeper.is_null() {
+        if when < SLEEPER_UNTIL.load(SeqCst) {
+            // SAFETY: SLEEPER holds null or a leaked `&'static M`.
+            unsafe { (*sleeper).note.wakeup() };
+        }
+        return;
+    }
+    // Nobody watches the timers: poke an idle M so it becomes the sleeper. Running Ms fire
+    // timers as they schedule; if there is no M at all yet, start one.
+    let s = sched();
+    let idle = s.lock.lock();
+    if let Some(m) = idle.ms.last() {
+        m.note.wakeup();
+        return;
+    }
+    drop(idle);
+    if s.allm.lock().is_empty() {
+        s.wakep();
+    }
 }
 
 /// A spinning M found work: stop spinning and let another M look for more (Go's
@@ -293,6 +360,8 @@ fn find_runnable(m: &'static M) -> (&'static G, bool) {
             retire(m);
             continue;
         }
+        // Due timers ready their goroutines onto this P.
+        timer::check();
         // Fairness: look at the global queue now and then even when the local one is busy.
         if p.schedtick().is_multiple_of(61) {
             if let Some(g) = s.global.pop() {

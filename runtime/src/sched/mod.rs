@@ -228,6 +228,11 @@ pub(crate) fn ready(g: &'static G) {
     s.wakep();
 }
 
+/// A timer was added (see `crate::timer`): make sure some M will fire it.
+pub(crate) fn timer_added(when: u64) {
+    m::timer_added(when);
+}
+
 /// Reads GOMAXPROCS, warning about and ignoring a malformed value.
 fn procs_from_env() -> usize {
     let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());

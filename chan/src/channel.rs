@@ -1,0 +1,613 @@
+//! The channel: Go's `hchan` (a buffer plus queues of blocked senders and receivers under
+//! one lock), with crossbeam-channel's Rust API.
+//!
+//! Every operation takes the channel's lock, first looks for a parked peer to hand the value
+//! to directly (or take it from), then at the buffer, and otherwise queues a [`Waiter`] on
+//! its own stack and parks through the runtime's park seam, so the same code serves a
+//! goroutine (which parks; its M runs others) and a plain thread (which sleeps). Wake-ups
+//! are issued after the lock is released.
+
+use crate::error::*;
+use crate::waiter::{WaitQueue, Waiter, CLOSED, DONE};
+use gort_runtime::park::{self, Token};
+use parking_lot::lock_api::RawMutex as _;
+use parking_lot::RawMutex;
+use std::cell::UnsafeCell;
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::atomic::Ordering::{AcqRel, Release};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Acquire, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Capacity of an unbounded channel.
+const UNBOUNDED: usize = usize::MAX;
+/// Buffer slots allocated up front; a larger buffer grows on demand (once) up to capacity.
+const PREALLOC: usize = 1024;
+
+/// Why a non-blocking attempt failed.
+pub(crate) enum Fail {
+    Full,
+    Empty,
+    Closed,
+}
+
+/// The shared state of a channel.
+pub(crate) struct Chan<T> {
+    lock: RawMutex,
+    inner: UnsafeCell<Inner<T>>,
+    cap: usize,
+    senders: AtomicUsize,
+    receivers: AtomicUsize,
+    closed: AtomicBool,
+}
+
+// SAFETY: `inner` is only touched with `lock` held; values of `T` move between threads.
+unsafe impl<T: Send> Sync for Chan<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Send for Chan<T> {}
+
+/// The state behind the lock.
+pub(crate) struct Inner<T> {
+    buf: VecDeque<T>,
+    /// Closed (Go's `close`, or every sender dropped): buffered values still drain.
+    closed: bool,
+    /// Every receiver dropped: sends fail with their value.
+    no_receivers: bool,
+    pub(crate) recvq: WaitQueue,
+    pub(crate) sendq: WaitQueue,
+}
+
+/// The channel's lock, held.
+pub(crate) struct Guard<'a, T> {
+    chan: &'a Chan<T>,
+}
+
+impl<T> std::ops::Deref for Guard<'_, T> {
+    type Target = Inner<T>;
+    fn deref(&self) -> &Inner<T> {
+        // SAFETY: the guard holds the lock.
+        unsafe { &*self.chan.inner.get() }
+    }
+}
+
+impl<T> std::ops::DerefMut for Guard<'_, T> {
+    fn deref_mut(&mut self) -> &mut Inner<T> {
+        // SAFETY: the guard holds the lock, and `&mut self` makes this borrow unique.
+        unsafe { &mut *self.chan.inner.get() }
+    }
+}
+
+impl<T> Drop for Guard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: the guard was created by locking.
+        unsafe { self.chan.lock.unlock() };
+    }
+}
+
+/// A value moved through a waiter's slot.
+///
+/// # Safety
+/// `slot` must be a waiter's `*mut Option<T>` for this channel's `T`; callers hold the lock.
+unsafe fn slot<'a, T>(w: &Waiter) -> &'a mut Option<T> {
+    &mut *(w.slot as *mut Option<T>)
+}
+
+impl<T> Inner<T> {
+    /// Tries to send `v` without blocking. On success returns a waiter's token to wake after
+    /// unlocking.
+    pub(crate) fn try_send(&mut self, v: T, cap: usize) -> Result<Option<Token>, (T, Fail)> {
+        if self.closed || self.no_receivers {
+            return Err((v, Fail::Closed));
+        }
+        if let Some(w) = self.recvq.claim_first() {
+            // SAFETY: receivers of this channel queue `Option<T>` slots; we hold the lock.
+            unsafe { *slot::<T>(w) = Some(v) };
+            return Ok(Some(w.complete(DONE)));
+        }
+        if self.buf.len() < cap {
+            self.buf.push_back(v);
+            return Ok(None);
+        }
+        Err((v, Fail::Full))
+    }
+
+    /// Tries to receive without blocking. On success also returns a token to wake.
+    pub(crate) fn try_recv(&mut self) -> Result<(T, Option<Token>), Fail> {
+        if let Some(v) = self.buf.pop_front() {
+            // A sender blocked on the full buffer can now put its value in.
+            let wake = self.sendq.claim_first().map(|w| {
+                // SAFETY: senders of this channel queue `Option<T>` slots holding a value.
+                let sent = unsafe { slot::<T>(w).take() }.expect("blocked sender has a value");
+                self.buf.push_back(sent);
+                w.complete(DONE)
+            });
+            return Ok((v, wake));
+        }
+        if let Some(w) = self.sendq.claim_first() {
+            // SAFETY: as above (an unbuffered hand-off).
+            let v = unsafe { slot::<T>(w).take() }.expect("blocked sender has a value");
+            return Ok((v, Some(w.complete(DONE))));
+        }
+        Err(if self.closed {
+            Fail::Closed
+        } else {
+            Fail::Empty
+        })
+    }
+
+    /// Completes every waiter of `q` as closed; returns their tokens.
+    fn fail_all(q: &mut WaitQueue, wakes: &mut Vec<Token>) {
+        for w in q.drain() {
+            // SAFETY: queued waiters are alive while we hold the lock.
+            let w = unsafe { &*w };
+            if w.claim() {
+                wakes.push(w.complete(CLOSED));
+            }
+        }
+    }
+}
+
+impl<T> Chan<T> {
+    fn new(cap: usize) -> Chan<T> {
+        let elem = std::mem::size_of::<T>().max(1);
+        if cap != UNBOUNDED
+            && cap
+                .checked_mul(elem)
+                .is_none_or(|b| b > isize::MAX as usize)
+        {
+            panic!(
+                "gort::chan::bounded({cap}): a buffer of {cap} values of {} bytes does not fit \
+                 in the address space",
+                std::mem::size_of::<T>()
+            );
+        }
+        let prealloc = if cap == UNBOUNDED {
+            0
+        } else {
+            cap.min(PREALLOC)
+        };
+        Chan {
+            lock: RawMutex::INIT,
+            inner: UnsafeCell::new(Inner {
+                buf: VecDeque::with_capacity(prealloc),
+                closed: false,
+                no_receivers: false,
+                recvq: WaitQueue::default(),
+                sendq: WaitQueue::default(),
+            }),
+            cap,
+            senders: AtomicUsize::new(1),
+            receivers: AtomicUsize::new(1),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> Guard<'_, T> {
+        self.lock.lock();
+        Guard { chan: self }
+    }
+
+    /// The raw lock (for `select`, which locks several channels at once).
+    pub(crate) fn raw_lock(&self) -> &RawMutex {
+        &self.lock
+    }
+
+    /// The state behind the lock.
+    ///
+    /// # Safety
+    /// The caller holds the lock (via `raw_lock`) and no other reference to it is live.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn inner_locked(&self) -> &mut Inner<T> {
+        &mut *self.inner.get()
+    }
+
+    pub(crate) fn cap(&self) -> usize {
+        self.cap
+    }
+
+    fn send_until(&self, v: T, deadline: Option<Instant>) -> Result<(), SendTimeoutError<T>> {
+        let mut g = self.lock();
+        let v = match g.try_send(v, self.cap) {
+            Ok(wake) => {
+                drop(g);
+                if let Some(t) = wake {
+                    t.wake();
+                }
+                return Ok(());
+            }
+            Err((v, Fail::Closed)) => return Err(SendTimeoutError::Disconnected(v)),
+            Err((v, _)) => v,
+        };
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(SendTimeoutError::Timeout(v));
+        }
+        let mut value = Some(v);
+        let mut w = Waiter::new();
+        w.arm(
+            park::prepare(),
+            std::ptr::null(),
+            0,
+            &mut value as *mut Option<T> as *mut u8,
+        );
+        g.sendq.push(&w);
+        drop(g);
+        let woken = park::park_until(deadline);
+        if !woken && self.lock().sendq.remove(&w) {
+            return Err(SendTimeoutError::Timeout(
+                value.take().expect("unsent value"),
+            ));
+        }
+        match w.state.load(Acquire) {
+            DONE => Ok(()),
+            _ => Err(SendTimeoutError::Disconnected(
+                value.take().expect("unsent value"),
+            )),
+        }
+    }
+
+    fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        let mut g = self.lock();
+        match g.try_recv() {
+            Ok((v, wake)) => {
+                drop(g);
+                if let Some(t) = wake {
+                    t.wake();
+                }
+                return Ok(v);
+            }
+            Err(Fail::Closed) => return Err(RecvTimeoutError::Disconnected),
+            Err(_) => {}
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(RecvTimeoutError::Timeout);
+        }
+        let mut value: Option<T> = None;
+        let mut w = Waiter::new();
+        w.arm(
+            park::prepare(),
+            std::ptr::null(),
+            0,
+            &mut value as *mut Option<T> as *mut u8,
+        );
+        g.recvq.push(&w);
+        drop(g);
+        let woken = park::park_until(deadline);
+        if !woken && self.lock().recvq.remove(&w) {
+            return Err(RecvTimeoutError::Timeout);
+        }
+        match w.state.load(Acquire) {
+            DONE => Ok(value.take().expect("received value")),
+            _ => Err(RecvTimeoutError::Disconnected),
+        }
+    }
+
+    fn close(&self) -> Result<(), CloseError> {
+        let mut wakes = Vec::new();
+        {
+            let mut g = self.lock();
+            if g.closed {
+                return Err(CloseError);
+            }
+            g.closed = true;
+            self.closed.store(true, Release);
+            let inner = &mut *g;
+            Inner::<T>::fail_all(&mut inner.recvq, &mut wakes);
+            Inner::<T>::fail_all(&mut inner.sendq, &mut wakes);
+        }
+        for t in wakes {
+            t.wake();
+        }
+        Ok(())
+    }
+
+    fn receivers_gone(&self) {
+        let mut wakes = Vec::new();
+        {
+            let mut g = self.lock();
+            g.no_receivers = true;
+            Inner::<T>::fail_all(&mut g.sendq, &mut wakes);
+        }
+        for t in wakes {
+            t.wake();
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.lock().buf.len()
+    }
+}
+
+/// Converts a timeout into a deadline; `None` (forever) if it overflows `Instant`.
+pub(crate) fn deadline_after(d: Duration) -> Option<Instant> {
+    Instant::now().checked_add(d)
+}
+
+/// The sending side of a channel. Clone it for more senders (MPMC).
+pub struct Sender<T> {
+    pub(crate) chan: Arc<Chan<T>>,
+}
+
+/// The receiving side of a channel. Clone it for more receivers (MPMC).
+pub struct Receiver<T> {
+    pub(crate) chan: Arc<Chan<T>>,
+}
+
+/// A channel of capacity `cap`; `bounded(0)` is Go's unbuffered channel, where a send waits
+/// for a receiver and hands the value over directly.
+///
+/// # Panics
+/// If a buffer of `cap` values cannot exist (`cap * size_of::<T>()` overflows `isize`).
+/// Buffers above 1024 slots are allocated as they fill, not up front.
+pub fn bounded<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
+    assert!(
+        cap != UNBOUNDED,
+        "gort::chan::bounded(usize::MAX): use chan::unbounded()"
+    );
+    pair(Chan::new(cap))
+}
+
+/// A channel whose sends never block.
+pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
+    pair(Chan::new(UNBOUNDED))
+}
+
+/// A receiver that never receives anything: in a `select!`, a case that is never chosen
+/// (Go's nil channel).
+pub fn never<T>() -> Receiver<T> {
+    let (s, r) = bounded(0);
+    s.retire_open();
+    r
+}
+
+fn pair<T>(c: Chan<T>) -> (Sender<T>, Receiver<T>) {
+    let chan = Arc::new(c);
+    (Sender { chan: chan.clone() }, Receiver { chan })
+}
+
+macro_rules! common_methods {
+    () => {
+        /// Values buffered now.
+        pub fn len(&self) -> usize {
+            self.chan.len()
+        }
+        /// Whether nothing is buffered.
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+        /// Whether the buffer is full (always true for an unbuffered channel).
+        pub fn is_full(&self) -> bool {
+            self.chan.cap != UNBOUNDED && self.len() >= self.chan.cap
+        }
+        /// The buffer's capacity; `None` if unbounded.
+        pub fn capacity(&self) -> Option<usize> {
+            (self.chan.cap != UNBOUNDED).then_some(self.chan.cap)
+        }
+        /// Whether the channel has been closed.
+        pub fn is_closed(&self) -> bool {
+            self.chan.closed.load(Acquire)
+        }
+        /// Closes the channel for everyone (Go's `close(ch)`): blocked and later sends fail
+        /// with their value, receivers drain what is buffered and then get an error. A second
+        /// close returns `Err(CloseError)`.
+        pub fn close(&self) -> Result<(), CloseError> {
+            self.chan.close()
+        }
+        /// Blocked (receivers, senders) queued on the channel now; for tests of the
+        /// runtime's own bookkeeping.
+        #[doc(hidden)]
+        pub fn __waiters(&self) -> (usize, usize) {
+            let g = self.chan.lock();
+            (g.recvq.len(), g.sendq.len())
+        }
+        /// Whether `self` and `other` are ends of the same channel.
+        pub fn same_channel(&self, other: &Self) -> bool {
+            Arc::ptr_eq(&self.chan, &other.chan)
+        }
+    };
+}
+
+impl<T> Sender<T> {
+    /// Sends `v`, blocking while the channel is full (unbuffered: until a receiver takes
+    /// it). Fails with the value if the channel is closed or every receiver is gone.
+    pub fn send(&self, v: T) -> Result<(), SendError<T>> {
+        self.chan
+            .send_until(v, None)
+            .map_err(|e| SendError(e.into_inner()))
+    }
+
+    /// Drops this sender without counting it as gone: the channel can then never be closed
+    /// by its senders going away (Go's channels that are simply never closed: `never`,
+    /// `time::after`). Its memory is still freed with the last receiver.
+    pub(crate) fn retire_open(self) {
+        let me = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `me` is never used again and its destructor does not run, so moving the
+        // Arc out does not double-drop it.
+        drop(unsafe { std::ptr::read(&me.chan) });
+    }
+
+    /// Whether any receiver still exists.
+    pub(crate) fn has_receivers(&self) -> bool {
+        self.chan.receivers.load(Acquire) > 0
+    }
+
+    /// Sends `v` if that can be done without blocking.
+    pub fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
+        let mut g = self.chan.lock();
+        match g.try_send(v, self.chan.cap) {
+            Ok(wake) => {
+                drop(g);
+                if let Some(t) = wake {
+                    t.wake();
+                }
+                Ok(())
+            }
+            Err((v, Fail::Closed)) => Err(TrySendError::Disconnected(v)),
+            Err((v, _)) => Err(TrySendError::Full(v)),
+        }
+    }
+
+    /// Sends `v`, waiting at most `timeout`. `Duration::MAX` waits forever.
+    pub fn send_timeout(&self, v: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
+        self.chan.send_until(v, deadline_after(timeout))
+    }
+
+    /// Sends `v`, waiting until `deadline` at most. A deadline in the past does not wait.
+    pub fn send_deadline(&self, v: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
+        self.chan.send_until(v, Some(deadline))
+    }
+
+    common_methods!();
+}
+
+impl<T> Receiver<T> {
+    /// Receives a value, blocking until one is there. Fails once the channel is closed and
+    /// drained.
+    pub fn recv(&self) -> Result<T, RecvError> {
+        self.chan.recv_until(None).map_err(|_| RecvError)
+    }
+
+    /// Receives a value if one is there now.
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        let mut g = self.chan.lock();
+        match g.try_recv() {
+            Ok((v, wake)) => {
+                drop(g);
+                if let Some(t) = wake {
+                    t.wake();
+                }
+                Ok(v)
+            }
+            Err(Fail::Closed) => Err(TryRecvError::Disconnected),
+            Err(_) => Err(TryRecvError::Empty),
+        }
+    }
+
+    /// Receives a value, waiting at most `timeout`. `Duration::MAX` waits forever.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+        self.chan.recv_until(deadline_after(timeout))
+    }
+
+    /// Receives a value, waiting until `deadline` at most.
+    pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvTimeoutError> {
+        self.chan.recv_until(Some(deadline))
+    }
+
+    /// A blocking iterator over received values; ends when the channel is closed and
+    /// drained (Go's `for v := range ch`).
+    pub fn iter(&self) -> Iter<'_, T> {
+        Iter { rx: self }
+    }
+
+    /// An iterator over the values that can be received without blocking.
+    pub fn try_iter(&self) -> TryIter<'_, T> {
+        TryIter { rx: self }
+    }
+
+    common_methods!();
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        self.chan.senders.fetch_add(1, Relaxed);
+        Sender {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> Clone for Receiver<T> {
+    fn clone(&self) -> Self {
+        self.chan.receivers.fetch_add(1, Relaxed);
+        Receiver {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        if self.chan.senders.fetch_sub(1, AcqRel) == 1 {
+            let _ = self.chan.close();
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        if self.chan.receivers.fetch_sub(1, AcqRel) == 1 {
+            self.chan.receivers_gone();
+        }
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("capacity", &self.capacity())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver")
+            .field("capacity", &self.capacity())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Blocking iterator returned by [`Receiver::iter`].
+#[derive(Debug)]
+pub struct Iter<'a, T> {
+    rx: &'a Receiver<T>,
+}
+
+impl<T> Iterator for Iter<'_, T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.rx.recv().ok()
+    }
+}
+
+/// Non-blocking iterator returned by [`Receiver::try_iter`].
+#[derive(Debug)]
+pub struct TryIter<'a, T> {
+    rx: &'a Receiver<T>,
+}
+
+impl<T> Iterator for TryIter<'_, T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.rx.try_recv().ok()
+    }
+}
+
+/// Owning blocking iterator (`for v in rx`).
+#[derive(Debug)]
+pub struct IntoIter<T> {
+    rx: Receiver<T>,
+}
+
+impl<T> Iterator for IntoIter<T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.rx.recv().ok()
+    }
+}
+
+impl<T> IntoIterator for Receiver<T> {
+    type Item = T;
+    type IntoIter = IntoIter<T>;
+    fn into_iter(self) -> IntoIter<T> {
+        IntoIter { rx: self }
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Receiver<T> {
+    type Item = T;
+    type IntoIter = Iter<'a, T>;
+    fn into_iter(self) -> Iter<'a, T> {
+        self.iter()
+    }
+}

@@ -1,0 +1,493 @@
+//! `select`: wait on several channel operations, complete exactly one (Go's `selectgo`).
+//!
+//! 1. Lock every channel involved, in address order (duplicates once), so checking the
+//!    cases and registering on them is atomic with respect to every other operation on them.
+//! 2. Poll the cases in a uniformly random order (Go's fairness) and complete the first
+//!    ready one. A receive on a closed channel is ready (it yields `Err(RecvError)`), as is a
+//!    send on one (it yields the value back).
+//! 3. Otherwise, unless non-blocking, queue one [`Waiter`] per case, all sharing a decision
+//!    word and one park token; unlock; park. A completer claims the select by a CAS on the
+//!    decision word, so exactly one case completes; a deadline claims it for "timed out".
+//! 4. On wake, lock everything again and dequeue the waiters of the cases that lost.
+//!
+//! Like Go, a send case's value is evaluated when the select starts; if another case is
+//! chosen, the value is dropped.
+
+use crate::channel::{Chan, Fail, Receiver, Sender};
+use crate::error::*;
+use crate::waiter::{Decision, Waiter, DONE, TIMED_OUT};
+use gort_runtime::park::{self, Token};
+use parking_lot::lock_api::RawMutex as _;
+use parking_lot::RawMutex;
+use std::cell::Cell;
+use std::ops::DerefMut;
+use std::sync::atomic::Ordering::{AcqRel, Acquire};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long a select may wait.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub enum Mode {
+    /// Until a case is ready.
+    Block,
+    /// Not at all (`default`).
+    NonBlock,
+    /// Until the deadline (`default(timeout)`); `None` means forever.
+    Until(Option<Instant>),
+}
+
+impl Mode {
+    /// A mode that waits at most `d`.
+    pub fn timeout(d: Duration) -> Mode {
+        Mode::Until(crate::channel::deadline_after(d))
+    }
+}
+
+/// One case of a select, type-erased. Implemented by [`RecvCase`] and [`SendCase`].
+#[doc(hidden)]
+pub trait Case {
+    /// Identity of the channel (its address): lock order and duplicate detection.
+    fn chan_id(&self) -> usize;
+    /// The channel's lock.
+    fn raw_lock(&self) -> &RawMutex;
+    /// With the lock held: completes the operation if it can be done now. Returns
+    /// `Some(token to wake after unlocking)` if it completed.
+    ///
+    /// # Safety
+    /// The channel's lock must be held.
+    unsafe fn poll(&mut self) -> Option<Option<Token>>;
+    /// With the lock held: queues this case's waiter.
+    ///
+    /// # Safety
+    /// The lock must be held; `sel` must outlive the registration; `self` must not move
+    /// until `unregister` (or until a completer has dequeued it).
+    unsafe fn register(&mut self, token: &Token, sel: *const Decision, case: usize);
+    /// With the lock held: dequeues this case's waiter if it is still queued.
+    ///
+    /// # Safety
+    /// The lock must be held.
+    unsafe fn unregister(&mut self);
+    /// After this case won while the select was parked: turn the waiter's outcome into
+    /// the case's result.
+    fn finish(&mut self);
+}
+
+/// A receive case.
+#[doc(hidden)]
+pub struct RecvCase<'a, T> {
+    chan: &'a Chan<T>,
+    slot: Option<T>,
+    waiter: Waiter,
+    result: Option<Result<T, RecvError>>,
+}
+
+impl<'a, T> RecvCase<'a, T> {
+    /// A case receiving from `r`.
+    pub fn new(r: &'a Receiver<T>) -> Self {
+        RecvCase {
+            chan: &r.chan,
+            slot: None,
+            waiter: Waiter::new(),
+            result: None,
+        }
+    }
+
+    /// The outcome, once this case was chosen.
+    pub fn take(&mut self) -> Result<T, RecvError> {
+        self.result
+            .take()
+            .expect("gort: select case taken twice or not chosen")
+    }
+}
+
+impl<T> Case for RecvCase<'_, T> {
+    fn chan_id(&self) -> usize {
+        self.chan as *const Chan<T> as usize
+    }
+    fn raw_lock(&self) -> &RawMutex {
+        self.chan.raw_lock()
+    }
+    unsafe fn poll(&mut self) -> Option<Option<Token>> {
+        match self.chan.inner_locked().try_recv() {
+            Ok((v, wake)) => {
+                self.result = Some(Ok(v));
+                Some(wake)
+            }
+            Err(Fail::Closed) => {
+                self.result = Some(Err(RecvError));
+                Some(None)
+            }
+            Err(_) => None,
+        }
+    }
+    unsafe fn register(&mut self, token: &Token, sel: *const Decision, case: usize) {
+        let slot = &mut self.slot as *mut Option<T> as *mut u8;
+        self.waiter.arm(token.clone(), sel, case, slot);
+        self.chan.inner_locked().recvq.push(&self.waiter);
+    }
+    unsafe fn unregister(&mut self) {
+        self.chan.inner_locked().recvq.remove(&self.waiter);
+    }
+    fn finish(&mut self) {
+        self.result = Some(match self.waiter.state.load(Acquire) {
+            DONE => Ok(self.slot.take().expect("received value")),
+            _ => Err(RecvError),
+        });
+    }
+}
+
+/// A send case (its value is moved in when the select starts).
+#[doc(hidden)]
+pub struct SendCase<'a, T> {
+    chan: &'a Chan<T>,
+    slot: Option<T>,
+    waiter: Waiter,
+    result: Option<Result<(), SendError<T>>>,
+}
+
+impl<'a, T> SendCase<'a, T> {
+    /// A case sending `v` on `s`.
+    pub fn new(s: &'a Sender<T>, v: T) -> Self {
+        SendCase {
+            chan: &s.chan,
+            slot: Some(v),
+            waiter: Waiter::new(),
+            result: None,
+        }
+    }
+
+    /// The outcome, once this case was chosen.
+    pub fn take(&mut self) -> Result<(), SendError<T>> {
+        self.result
+            .take()
+            .expect("gort: select case taken twice or not chosen")
+    }
+}
+
+impl<T> Case for SendCase<'_, T> {
+    fn chan_id(&self) -> usize {
+        self.chan as *const Chan<T> as usize
+    }
+    fn raw_lock(&self) -> &RawMutex {
+        self.chan.raw_lock()
+    }
+    unsafe fn poll(&mut self) -> Option<Option<Token>> {
+        let v = self.slot.take().expect("send case has its value");
+        match self.chan.inner_locked().try_send(v, self.chan.cap()) {
+            Ok(wake) => {
+                self.result = Some(Ok(()));
+                Some(wake)
+            }
+            Err((v, Fail::Closed)) => {
+                self.result = Some(Err(SendError(v)));
+                Some(None)
+            }
+            Err((v, _)) => {
+                self.slot = Some(v);
+                None
+            }
+        }
+    }
+    unsafe fn register(&mut self, token: &Token, sel: *const Decision, case: usize) {
+        let slot = &mut self.slot as *mut Option<T> as *mut u8;
+        self.waiter.arm(token.clone(), sel, case, slot);
+        self.chan.inner_locked().sendq.push(&self.waiter);
+    }
+    unsafe fn unregister(&mut self) {
+        self.chan.inner_locked().sendq.remove(&self.waiter);
+    }
+    fn finish(&mut self) {
+        self.result = Some(match self.waiter.state.load(Acquire) {
+            DONE => Ok(()),
+            _ => Err(SendError(self.slot.take().expect("unsent value"))),
+        });
+    }
+}
+
+/// Index lists kept on the stack for selects of up to this many cases.
+const INLINE: usize = 32;
+
+/// A small list of case indices (on the stack when short).
+struct Indices {
+    inline: [usize; INLINE],
+    heap: Vec<usize>,
+    len: usize,
+}
+
+impl Indices {
+    fn new(n: usize) -> Indices {
+        let mut ix = Indices {
+            inline: [0; INLINE],
+            heap: Vec::new(),
+            len: n,
+        };
+        if n > INLINE {
+            ix.heap = (0..n).collect();
+        } else {
+            for (i, v) in ix.inline[..n].iter_mut().enumerate() {
+                *v = i;
+            }
+        }
+        ix
+    }
+    fn as_mut(&mut self) -> &mut [usize] {
+        if self.len > INLINE {
+            &mut self.heap
+        } else {
+            &mut self.inline[..self.len]
+        }
+    }
+}
+
+/// A uniformly distributed number below `bound` (a per-thread xorshift; the state is read
+/// and written at once, never held across a switch).
+fn random(bound: usize) -> usize {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    static SEED: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
+    thread_local! {
+        static RNG: Cell<u64> = const { Cell::new(0) };
+    }
+    RNG.with(|r| {
+        let mut x = r.get();
+        if x == 0 {
+            x = SEED.fetch_add(0x9E37_79B9_7F4A_7C15, Relaxed) | 1;
+        }
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        r.set(x);
+        (((x >> 32) * bound as u64) >> 32) as usize
+    })
+}
+
+/// Runs a select over `cases`. Returns the index of the completed case, or `None` if the
+/// mode did not allow waiting (long enough).
+#[doc(hidden)]
+pub fn select<'c, C>(cases: &mut [C], mode: Mode) -> Option<usize>
+where
+    C: DerefMut<Target = dyn Case + 'c>,
+{
+    let n = cases.len();
+    // Uniformly random poll order (Fisher-Yates).
+    let mut order = Indices::new(n);
+    let order = order.as_mut();
+    for i in (1..n).rev() {
+        order.swap(i, random(i + 1));
+    }
+    // Lock order: by channel address, each channel once.
+    let mut locks = Indices::new(n);
+    let locks = locks.as_mut();
+    locks.sort_unstable_by_key(|&i| cases[i].chan_id());
+    let mut nlocks = 0;
+    for k in 0..n {
+        if k == 0 || cases[locks[k]].chan_id() != cases[locks[nlocks - 1]].chan_id() {
+            locks[nlocks] = locks[k];
+            nlocks += 1;
+        }
+    }
+    let locks = &locks[..nlocks];
+    let lock_all = |cases: &mut [C]| {
+        for &i in locks {
+            cases[i].raw_lock().lock();
+        }
+    };
+    let unlock_all = |cases: &mut [C]| {
+        for &i in locks.iter().rev() {
+            // SAFETY: locked by `lock_all` on this thread... or goroutine: parking_lot's raw
+            // mutex is not tied to a thread, and nothing switches while it is held.
+            unsafe { cases[i].raw_lock().unlock() };
+        }
+    };
+
+    lock_all(cases);
+    for &i in order.iter() {
+        // SAFETY: every channel of the select is locked.
+        if let Some(wake) = unsafe { cases[i].poll() } {
+            unlock_all(cases);
+            if let Some(t) = wake {
+                t.wake();
+            }
+            return Some(i);
+        }
+    }
+    let deadline = match mode {
+        Mode::Block => None,
+        Mode::NonBlock => {
+            unlock_all(cases);
+            return None;
+        }
+        Mode::Until(d) => d,
+    };
+    if deadline.is_some_and(|d| Instant::now() >= d) {
+        unlock_all(cases);
+        return None;
+    }
+
+    let decision = Decision::new(0);
+    let token = park::prepare();
+    for (i, c) in cases.iter_mut().enumerate() {
+        // SAFETY: all locked; `decision` and the cases stay put until we dequeue below.
+        unsafe { c.register(&token, &decision, i) };
+    }
+    unlock_all(cases);
+
+    let woken = park::park_until(deadline);
+    let timed_out = !woken
+        && decision
+            .compare_exchange(0, TIMED_OUT, AcqRel, Acquire)
+            .is_ok();
+    lock_all(cases);
+    for c in cases.iter_mut() {
+        // SAFETY: all locked. The winner's waiter was dequeued by its completer already.
+        unsafe { c.unregister() };
+    }
+    unlock_all(cases);
+    if timed_out {
+        return None;
+    }
+    let won = decision.load(Acquire) - 1;
+    cases[won].finish();
+    Some(won)
+}
+
+/// A select over a list of operations built at run time (for a fixed list, use
+/// [`select!`](crate::select!)).
+///
+/// Unlike crossbeam-channel, a send's value is given when the case is added (Go evaluates
+/// every send operand before selecting), and the chosen operation has already completed
+/// when `select` returns: [`SelectedOperation::recv`] and [`SelectedOperation::send`] hand
+/// over its outcome.
+pub struct Select<'a> {
+    cases: Vec<Box<dyn Case + 'a>>,
+    kinds: Vec<(usize, bool)>,
+}
+
+impl<'a> Select<'a> {
+    /// An empty select.
+    pub fn new() -> Select<'a> {
+        Select {
+            cases: Vec::new(),
+            kinds: Vec::new(),
+        }
+    }
+
+    /// Adds a receive from `r`; returns the case's index.
+    pub fn recv<T: 'a>(&mut self, r: &'a Receiver<T>) -> usize {
+        self.kinds.push((Arc::as_ptr(&r.chan) as usize, false));
+        self.cases.push(Box::new(RecvCase::new(r)));
+        self.cases.len() - 1
+    }
+
+    /// Adds a send of `v` on `s`; returns the case's index. If another case is chosen,
+    /// `v` is dropped.
+    pub fn send<T: 'a>(&mut self, s: &'a Sender<T>, v: T) -> usize {
+        self.kinds.push((Arc::as_ptr(&s.chan) as usize, true));
+        self.cases.push(Box::new(SendCase::new(s, v)));
+        self.cases.len() - 1
+    }
+
+    fn run(&mut self, mode: Mode) -> Option<SelectedOperation<'_, 'a>> {
+        let index = select(&mut self.cases, mode)?;
+        Some(SelectedOperation { sel: self, index })
+    }
+
+    /// Blocks until one operation completes. With no cases, blocks forever (Go's
+    /// `select {}`).
+    pub fn select(&mut self) -> SelectedOperation<'_, 'a> {
+        self.run(Mode::Block)
+            .expect("a blocking select always completes")
+    }
+
+    /// Completes an operation that is ready now, if any.
+    pub fn try_select(&mut self) -> Result<SelectedOperation<'_, 'a>, TrySelectError> {
+        self.run(Mode::NonBlock).ok_or(TrySelectError)
+    }
+
+    /// Like [`Select::select`], waiting at most `timeout`.
+    pub fn select_timeout(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<SelectedOperation<'_, 'a>, SelectTimeoutError> {
+        self.run(Mode::timeout(timeout)).ok_or(SelectTimeoutError)
+    }
+
+    /// Like [`Select::select`], waiting until `deadline` at most.
+    pub fn select_deadline(
+        &mut self,
+        deadline: Instant,
+    ) -> Result<SelectedOperation<'_, 'a>, SelectTimeoutError> {
+        self.run(Mode::Until(Some(deadline)))
+            .ok_or(SelectTimeoutError)
+    }
+}
+
+impl Default for Select<'_> {
+    fn default() -> Self {
+        Select::new()
+    }
+}
+
+impl std::fmt::Debug for Select<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Select")
+            .field("cases", &self.cases.len())
+            .finish()
+    }
+}
+
+/// The operation a [`Select`] completed.
+#[must_use = "the outcome of the selected operation should be handled"]
+pub struct SelectedOperation<'s, 'a> {
+    sel: &'s mut Select<'a>,
+    index: usize,
+}
+
+impl SelectedOperation<'_, '_> {
+    /// The index of the completed case.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    fn check(&self, chan: usize, send: bool, what: &str) {
+        assert!(
+            self.sel.kinds[self.index] == (chan, send),
+            "gort: SelectedOperation::{what} called with a channel that is not the one of the \
+             selected case {}",
+            self.index
+        );
+    }
+
+    /// The outcome of the selected receive from `r`.
+    ///
+    /// # Panics
+    /// If the selected case is not a receive from `r`.
+    pub fn recv<T>(self, r: &Receiver<T>) -> Result<T, RecvError> {
+        self.check(Arc::as_ptr(&r.chan) as usize, false, "recv");
+        let case = &mut self.sel.cases[self.index];
+        // SAFETY: `check` proved this case is a `RecvCase` on `r`'s channel, whose element
+        // type is `r`'s `T` (one channel has one type).
+        let case = unsafe { &mut *(&mut **case as *mut dyn Case as *mut RecvCase<'_, T>) };
+        case.take()
+    }
+
+    /// The outcome of the selected send on `s` (the value came with [`Select::send`]).
+    ///
+    /// # Panics
+    /// If the selected case is not a send on `s`.
+    pub fn send<T>(self, s: &Sender<T>) -> Result<(), SendError<T>> {
+        self.check(Arc::as_ptr(&s.chan) as usize, true, "send");
+        let case = &mut self.sel.cases[self.index];
+        // SAFETY: as in `recv`, for a `SendCase`.
+        let case = unsafe { &mut *(&mut **case as *mut dyn Case as *mut SendCase<'_, T>) };
+        case.take()
+    }
+}
+
+impl std::fmt::Debug for SelectedOperation<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SelectedOperation")
+            .field("index", &self.index)
+            .finish()
+    }
+}

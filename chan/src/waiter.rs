@@ -1,0 +1,131 @@
+//! A blocked party of a channel operation (Go's `sudog`).
+//!
+//! A `Waiter` lives on the stack of the goroutine or thread that blocks, which stays put
+//! while it is parked; channels queue raw pointers to it. Everything a completer does to a
+//! waiter happens under the channel's lock: it *claims* the waiter, moves the value through
+//! `slot`, sets `state`, and only after unlocking wakes the waiter's token. A waiter that
+//! belongs to a `select` shares one decision word with the select's other cases: claiming it
+//! is a CAS on that word, so exactly one case of a select ever completes.
+
+use gort_runtime::park::Token;
+use std::collections::VecDeque;
+use std::ptr;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::AcqRel, Ordering::Acquire};
+
+/// Not completed yet.
+pub(crate) const WAITING: u8 = 0;
+/// The value was transferred.
+pub(crate) const DONE: u8 = 1;
+/// The channel was closed (a send's value is still in `slot`).
+pub(crate) const CLOSED: u8 = 2;
+
+/// A select's decision word: 0 undecided, `i + 1` case `i` won, [`TIMED_OUT`] no case did.
+pub(crate) type Decision = AtomicUsize;
+/// Decision of a select whose deadline passed first.
+pub(crate) const TIMED_OUT: usize = usize::MAX;
+
+/// A parked party of one channel operation.
+pub(crate) struct Waiter {
+    /// Wakes the parked goroutine or thread.
+    pub(crate) token: Option<Token>,
+    /// The select's decision word, or null for a plain send/recv.
+    sel: *const Decision,
+    /// This waiter's case index in its select.
+    case: usize,
+    /// `*mut Option<T>`: the value to send, or where a received value goes.
+    pub(crate) slot: *mut u8,
+    /// [`WAITING`], [`DONE`] or [`CLOSED`]; written under the channel lock.
+    pub(crate) state: AtomicU8,
+}
+
+impl Waiter {
+    pub(crate) const fn new() -> Self {
+        Waiter {
+            token: None,
+            sel: ptr::null(),
+            case: 0,
+            slot: ptr::null_mut(),
+            state: AtomicU8::new(WAITING),
+        }
+    }
+
+    /// Arms the waiter for one blocking operation.
+    pub(crate) fn arm(&mut self, token: Token, sel: *const Decision, case: usize, slot: *mut u8) {
+        self.token = Some(token);
+        self.sel = sel;
+        self.case = case;
+        self.slot = slot;
+        self.state = AtomicU8::new(WAITING);
+    }
+
+    /// Completer (channel lock held): claims this waiter. Fails if its select already
+    /// completed another case or timed out; the caller then skips it.
+    pub(crate) fn claim(&self) -> bool {
+        if self.sel.is_null() {
+            return true;
+        }
+        // SAFETY: `sel` points at the decision word on the stack of the select that queued
+        // this waiter; it stays valid until that select has dequeued all its waiters,
+        // which it does under this channel's lock, so it is valid while we hold it.
+        let sel = unsafe { &*self.sel };
+        sel.compare_exchange(0, self.case + 1, AcqRel, Acquire)
+            .is_ok()
+    }
+
+    /// Completer (channel lock held, after `claim`): records the outcome and returns the
+    /// token to wake once the lock is released.
+    pub(crate) fn complete(&self, state: u8) -> Token {
+        self.state
+            .store(state, std::sync::atomic::Ordering::Release);
+        self.token.clone().expect("armed waiter has a token")
+    }
+}
+
+/// A FIFO of waiters (pointers to waiters parked on their own stacks).
+#[derive(Default)]
+pub(crate) struct WaitQueue {
+    q: VecDeque<*const Waiter>,
+}
+
+impl WaitQueue {
+    pub(crate) fn push(&mut self, w: *const Waiter) {
+        self.q.push_back(w);
+    }
+
+    /// Removes and claims the first waiter that can still be claimed (skipping waiters of
+    /// selects that already completed elsewhere).
+    pub(crate) fn claim_first(&mut self) -> Option<&Waiter> {
+        while let Some(w) = self.q.pop_front() {
+            // SAFETY: queued waiters are alive: their owners dequeue them (under the lock we
+            // hold) before their stack frames go away.
+            let w = unsafe { &*w };
+            if w.claim() {
+                return Some(w);
+            }
+        }
+        None
+    }
+
+    /// Removes `w` if it is queued. Returns whether it was.
+    pub(crate) fn remove(&mut self, w: *const Waiter) -> bool {
+        match self.q.iter().position(|&x| ptr::eq(x, w)) {
+            Some(i) => {
+                self.q.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.q.len()
+    }
+
+    /// Removes every waiter.
+    pub(crate) fn drain(&mut self) -> impl Iterator<Item = *const Waiter> + '_ {
+        self.q.drain(..)
+    }
+}
+
+// SAFETY: the raw pointers are only dereferenced under the owning channel's lock (see above).
+unsafe impl Send for WaitQueue {}
