@@ -1,14 +1,15 @@
 //! `select`: wait on several channel operations, complete exactly one (Go's `selectgo`).
 //!
-//! 1. Lock every channel involved, in address order (duplicates once), so checking the
-//!    cases and registering on them is atomic with respect to every other operation on them.
-//! 2. Poll the cases in a uniformly random order (Go's fairness) and complete the first
-//!    ready one. A receive on a closed channel is ready (it yields `Err(RecvError)`), as is a
-//!    send on one (it yields the value back).
-//! 3. Otherwise, unless non-blocking, queue one [`Waiter`] per case, all sharing a decision
-//!    word and one park token; unlock; park. A completer claims the select by a CAS on the
-//!    decision word, so exactly one case completes; a deadline claims it for "timed out".
-//! 4. On wake, lock everything again and dequeue the waiters of the cases that lost.
+//! 1. Poll the cases in a uniformly random order (Go's fairness), each under its own
+//!    channel's lock, and complete the first ready one. A receive on a closed channel is
+//!    ready (it yields `Err(RecvError)`), as is a send on one (it yields the value back).
+//! 2. Otherwise, unless non-blocking, lock every channel involved, in address order
+//!    (duplicates once), poll again, and queue one [`Waiter`] per case, all sharing a
+//!    decision word and one park token; unlock; park. Holding every lock makes the last
+//!    check and the registration atomic with respect to all other operations (Go's
+//!    `sellock`). A completer claims the select by a CAS on the decision word, so exactly
+//!    one case completes; a deadline claims it for "timed out".
+//! 3. On wake, lock everything again and dequeue the waiters of the cases that lost.
 //!
 //! Like Go, a send case's value is evaluated when the select starts; if another case is
 //! chosen, the value is dropped.
@@ -206,36 +207,50 @@ impl<T> Case for SendCase<'_, T> {
 }
 
 /// Index lists kept on the stack for selects of up to this many cases.
-const INLINE: usize = 32;
+const INLINE: usize = 8;
 
-/// A small list of case indices (on the stack when short).
-struct Indices {
-    inline: [usize; INLINE],
-    heap: Vec<usize>,
-    len: usize,
+/// A list of case indices `0..n`, on the stack when short.
+enum Indices {
+    Inline([u8; INLINE], u8),
+    Heap(Vec<usize>),
 }
 
 impl Indices {
     fn new(n: usize) -> Indices {
-        let mut ix = Indices {
-            inline: [0; INLINE],
-            heap: Vec::new(),
-            len: n,
-        };
-        if n > INLINE {
-            ix.heap = (0..n).collect();
+        if n <= INLINE {
+            Indices::Inline([0, 1, 2, 3, 4, 5, 6, 7], n as u8)
         } else {
-            for (i, v) in ix.inline[..n].iter_mut().enumerate() {
-                *v = i;
-            }
+            Indices::Heap((0..n).collect())
         }
-        ix
     }
-    fn as_mut(&mut self) -> &mut [usize] {
-        if self.len > INLINE {
-            &mut self.heap
-        } else {
-            &mut self.inline[..self.len]
+    fn len(&self) -> usize {
+        match self {
+            Indices::Inline(_, n) => *n as usize,
+            Indices::Heap(v) => v.len(),
+        }
+    }
+    fn get(&self, k: usize) -> usize {
+        match self {
+            Indices::Inline(a, _) => a[k] as usize,
+            Indices::Heap(v) => v[k],
+        }
+    }
+    fn swap(&mut self, i: usize, j: usize) {
+        match self {
+            Indices::Inline(a, _) => a.swap(i, j),
+            Indices::Heap(v) => v.swap(i, j),
+        }
+    }
+    fn truncate(&mut self, len: usize) {
+        match self {
+            Indices::Inline(_, n) => *n = len as u8,
+            Indices::Heap(v) => v.truncate(len),
+        }
+    }
+    fn sort_by_key(&mut self, key: impl Fn(usize) -> usize) {
+        match self {
+            Indices::Inline(a, n) => a[..*n as usize].sort_unstable_by_key(|&i| key(i as usize)),
+            Indices::Heap(v) => v.sort_unstable_by_key(|&i| key(i)),
         }
     }
 }
@@ -271,37 +286,63 @@ where
     let n = cases.len();
     // Uniformly random poll order (Fisher-Yates).
     let mut order = Indices::new(n);
-    let order = order.as_mut();
     for i in (1..n).rev() {
         order.swap(i, random(i + 1));
     }
-    // Lock order: by channel address, each channel once.
-    let mut locks = Indices::new(n);
-    let locks = locks.as_mut();
-    locks.sort_unstable_by_key(|&i| cases[i].chan_id());
-    let mut nlocks = 0;
+
+    // Fast path: try the cases one at a time, each under its own channel's lock. When a case
+    // is ready (the common case in a busy program) this locks one channel, not all of them.
     for k in 0..n {
-        if k == 0 || cases[locks[k]].chan_id() != cases[locks[nlocks - 1]].chan_id() {
-            locks[nlocks] = locks[k];
-            nlocks += 1;
+        let c = &mut cases[order.get(k)];
+        c.raw_lock().lock();
+        // SAFETY: the case's channel is locked.
+        let done = unsafe { c.poll() };
+        // SAFETY: locked just above.
+        unsafe { c.raw_lock().unlock() };
+        if let Some(wake) = done {
+            if let Some(t) = wake {
+                t.wake();
+            }
+            return Some(order.get(k));
         }
     }
-    let locks = &locks[..nlocks];
+    let deadline = match mode {
+        Mode::Block => None,
+        Mode::NonBlock => return None,
+        Mode::Until(d) => d,
+    };
+    if deadline.is_some_and(|d| Instant::now() >= d) {
+        return None;
+    }
+
+    // Slow path: lock every channel (address order, each once), poll again, and register.
+    let mut locks = Indices::new(n);
+    locks.sort_by_key(|i| cases[i].chan_id());
+    let mut kept = 0;
+    for k in 0..locks.len() {
+        let i = locks.get(k);
+        if kept == 0 || cases[i].chan_id() != cases[locks.get(kept - 1)].chan_id() {
+            locks.swap(kept, k);
+            kept += 1;
+        }
+    }
+    locks.truncate(kept);
     let lock_all = |cases: &mut [C]| {
-        for &i in locks {
-            cases[i].raw_lock().lock();
+        for k in 0..locks.len() {
+            cases[locks.get(k)].raw_lock().lock();
         }
     };
     let unlock_all = |cases: &mut [C]| {
-        for &i in locks.iter().rev() {
-            // SAFETY: locked by `lock_all` on this thread... or goroutine: parking_lot's raw
-            // mutex is not tied to a thread, and nothing switches while it is held.
-            unsafe { cases[i].raw_lock().unlock() };
+        for k in (0..locks.len()).rev() {
+            // SAFETY: locked by `lock_all`; nothing switches goroutines while they are held,
+            // and parking_lot's raw mutex is not tied to a thread anyway.
+            unsafe { cases[locks.get(k)].raw_lock().unlock() };
         }
     };
 
     lock_all(cases);
-    for &i in order.iter() {
+    for k in 0..n {
+        let i = order.get(k);
         // SAFETY: every channel of the select is locked.
         if let Some(wake) = unsafe { cases[i].poll() } {
             unlock_all(cases);
@@ -311,19 +352,6 @@ where
             return Some(i);
         }
     }
-    let deadline = match mode {
-        Mode::Block => None,
-        Mode::NonBlock => {
-            unlock_all(cases);
-            return None;
-        }
-        Mode::Until(d) => d,
-    };
-    if deadline.is_some_and(|d| Instant::now() >= d) {
-        unlock_all(cases);
-        return None;
-    }
-
     let decision = Decision::new(0);
     let token = park::prepare();
     for (i, c) in cases.iter_mut().enumerate() {

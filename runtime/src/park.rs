@@ -35,6 +35,8 @@ const NOTIFIED: u64 = 3;
 const TIMED_OUT: u64 = 4;
 const PHASE: u64 = 7;
 const SHIFT: u32 = 3;
+/// Rounds a plain thread spins and yields before it sleeps on its futex.
+const SPIN_ROUNDS: u32 = 20;
 
 /// The park state word of one goroutine or thread.
 #[derive(Debug)]
@@ -279,6 +281,21 @@ fn park_thread(t: &'static ThreadSlot, deadline: Option<Instant>) -> bool {
         return t.park.disarm(); // woken before we slept
     }
     let parked = seq << SHIFT | PARKED;
+    // The waker is usually another thread that acts within microseconds (a channel partner):
+    // spin a little, then yield, before paying for a futex sleep and wake-up (crossbeam's
+    // `Backoff` does the same).
+    for i in 0..SPIN_ROUNDS {
+        if !t.park.is(parked) {
+            return t.park.disarm();
+        }
+        if i < SPIN_ROUNDS / 2 {
+            for _ in 0..(1 << i.min(6)) {
+                std::hint::spin_loop();
+            }
+        } else {
+            std::thread::yield_now();
+        }
+    }
     loop {
         let timeout = match deadline {
             None => None,

@@ -250,7 +250,10 @@ fn execute(m: &'static M, g: &'static G, inherit: bool) -> bool {
                     s.global.push(g);
                     s.wakep();
                 } else {
-                    m.p().runq_put(g, false, &sched().global);
+                    let s = sched();
+                    if m.p().runq_put(g, false, &s.global) {
+                        s.wakep();
+                    }
                 }
                 return true;
             }
@@ -440,7 +443,7 @@ fn steal_work(m: &'static M, p: &P, s: &Sched) -> Option<&'static G> {
                 bump(&p.counters.steals);
                 return Some(g);
             }
-            if round == 3 {
+            if round == 3 && victim.has_runnext() && stuck(victim) {
                 if let Some(g) = victim.steal_runnext() {
                     bump(&p.counters.steals);
                     return Some(g);
@@ -449,6 +452,23 @@ fn steal_work(m: &'static M, p: &P, s: &Sched) -> Option<&'static G> {
         }
     }
     None
+}
+
+/// Whether `victim` stays in one goroutine for a while (Go's 3 µs back-off before stealing
+/// `runnext`). A goroutine that readies another and then blocks at once (a channel
+/// ping-pong) leaves it in `runnext` for a moment only: stealing it then would bounce the
+/// pair between threads. If the victim starts no goroutine during the back-off, it is busy
+/// in one, and its `runnext` is fair game.
+fn stuck(victim: &P) -> bool {
+    let runs = victim.counters.runs.load(Relaxed);
+    let until = std::time::Instant::now() + std::time::Duration::from_micros(3);
+    while std::time::Instant::now() < until {
+        std::hint::spin_loop();
+        if victim.counters.runs.load(Relaxed) != runs {
+            return false;
+        }
+    }
+    true
 }
 
 /// This M's P was retired by `set_procs`: move its goroutines and caches to the global

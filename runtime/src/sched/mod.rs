@@ -142,13 +142,15 @@ impl Sched {
         self.npidle.fetch_add(1, SeqCst);
     }
 
-    /// Whether any queue holds a runnable goroutine (racy; for the re-check before sleep).
+    /// Whether a queue holds a goroutine that an idle M could take now (racy; for the
+    /// re-check before sleeping). Another P's `runnext` does not count: its M runs it at its
+    /// next scheduling point, and an idle M that spun on it would only burn a CPU.
     pub(crate) fn any_work(&self) -> bool {
         if !self.global.is_empty() {
             return true;
         }
         let n = self.nprocs.load(Acquire);
-        (0..n).any(|id| self.p(id).has_work())
+        (0..n).any(|id| self.p(id).has_stealable_work())
     }
 
     /// Starts an M spinning if there is an idle P and nobody is spinning (Go's `wakep`).
@@ -218,14 +220,28 @@ impl Sched {
 }
 
 /// Makes a parked goroutine runnable: onto the current P's `runnext` if the caller holds a
-/// P (goroutine or scheduler code), else onto the global queue; then `wakep`.
+/// P (goroutine or scheduler code), else onto the global queue.
+///
+/// Unlike Go, a goroutine that lands in an empty `runnext` wakes no other M (tokio does the
+/// same with its LIFO slot): it runs on this P as soon as the current goroutine blocks,
+/// which in channel code is almost at once, and waking an M for it costs a futex call and
+/// invites that M to steal it and bounce the pair between threads (measured: a channel
+/// ping-pong took twice as long with 2 Ps as with 1). Anything that lands where other Ps
+/// can steal it (the ring, the global queue) still wakes an M. The price: a goroutine
+/// readied by one that then computes for a long time without a scheduling point waits for
+/// it (sysmon bounds that wait).
 pub(crate) fn ready(g: &'static G) {
     let s = sched();
-    match m::current_p() {
+    let stealable = match m::current_p() {
         Some(p) => p.runq_put(g, true, &s.global),
-        None => s.global.push(g),
+        None => {
+            s.global.push(g);
+            true
+        }
+    };
+    if stealable {
+        s.wakep();
     }
-    s.wakep();
 }
 
 /// A timer was added (see `crate::timer`): make sure some M will fire it.

@@ -89,12 +89,13 @@ impl P {
 
     /// Puts `g` on the local queue (overflowing into `global`); with `next`, into `runnext`
     /// (kicking the previous occupant to the tail), as Go does for a goroutine just readied
-    /// or spawned. Owner only.
-    pub(crate) fn runq_put(&self, g: &'static G, next: bool, global: &GlobalQueue) {
+    /// or spawned. Owner only. Returns whether a goroutine went into the ring, where other
+    /// Ps can steal it (and so whether waking an M can help).
+    pub(crate) fn runq_put(&self, g: &'static G, next: bool, global: &GlobalQueue) -> bool {
         let g = if next {
             let old = self.runnext.swap(g as *const G as *mut G, AcqRel);
             if old.is_null() {
-                return;
+                return false;
             }
             // SAFETY: runnext only ever holds `&'static G`s.
             unsafe { &*old }
@@ -102,6 +103,7 @@ impl P {
             g
         };
         self.runq.push(g, global);
+        true
     }
 
     /// Next goroutine to run from this P: `runnext` first (it inherits the time slice),
@@ -130,6 +132,11 @@ impl P {
         let next = self.runnext.swap(ptr::null_mut(), AcqRel);
         // SAFETY: runnext only ever holds `&'static G`s.
         unsafe { next.as_ref() }
+    }
+
+    /// Whether `runnext` holds a goroutine (racy).
+    pub(crate) fn has_runnext(&self) -> bool {
+        !self.runnext.load(Relaxed).is_null()
     }
 
     /// Steals `runnext` (from another P, when its queue is empty).
@@ -163,9 +170,14 @@ impl P {
         first
     }
 
-    /// Whether this P has queued goroutines (racy, for wake-up decisions).
+    /// Whether this P has queued goroutines, `runnext` included (racy).
     pub(crate) fn has_work(&self) -> bool {
-        !self.runq.is_empty() || !self.runnext.load(Acquire).is_null()
+        self.has_stealable_work() || !self.runnext.load(Acquire).is_null()
+    }
+
+    /// Whether this P's ring holds goroutines another P could steal now (racy).
+    pub(crate) fn has_stealable_work(&self) -> bool {
+        !self.runq.is_empty()
     }
 
     /// Whether the local ring is full (the next push would overflow to the global queue).

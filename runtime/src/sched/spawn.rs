@@ -62,6 +62,8 @@ where
         Some(p) => {
             bump(&p.counters.spawned);
             p.runq_put(g, true, &s.global);
+            // Unlike a wake-up, a new goroutine always calls for another M: `go f()` followed
+            // by more work is how Go code asks for parallelism.
             s.wakep();
             if p.runq_full() {
                 // Spawn storm back-pressure: rather than let the ring overflow into the
