@@ -8,10 +8,9 @@
 //! are issued after the lock is released.
 
 use crate::error::*;
+use crate::shim::RawLock;
 use crate::waiter::{WaitQueue, Waiter, CLOSED, DONE};
 use gort_runtime::park::{self, Token};
-use parking_lot::lock_api::RawMutex as _;
-use parking_lot::RawMutex;
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::fmt;
@@ -34,12 +33,16 @@ pub(crate) enum Fail {
 
 /// The shared state of a channel.
 pub(crate) struct Chan<T> {
-    lock: RawMutex,
+    lock: RawLock,
     inner: UnsafeCell<Inner<T>>,
     cap: usize,
     senders: AtomicUsize,
     receivers: AtomicUsize,
     closed: AtomicBool,
+    /// Creation number: under loom, `select` orders its locks by it (addresses differ
+    /// between loom's executions, creation order does not).
+    #[cfg(loom)]
+    seq: usize,
 }
 
 // SAFETY: `inner` is only touched with `lock` held; values of `T` move between threads.
@@ -168,7 +171,7 @@ impl<T> Chan<T> {
             cap.min(PREALLOC)
         };
         Chan {
-            lock: RawMutex::INIT,
+            lock: RawLock::new(),
             inner: UnsafeCell::new(Inner {
                 buf: VecDeque::with_capacity(prealloc),
                 closed: false,
@@ -180,7 +183,20 @@ impl<T> Chan<T> {
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
             closed: AtomicBool::new(false),
+            #[cfg(loom)]
+            seq: {
+                static SEQ: AtomicUsize = AtomicUsize::new(0);
+                SEQ.fetch_add(1, Relaxed)
+            },
         }
+    }
+
+    /// Identity for lock ordering and duplicate detection in `select`.
+    pub(crate) fn id(&self) -> usize {
+        #[cfg(loom)]
+        return self.seq;
+        #[cfg(not(loom))]
+        return self as *const Chan<T> as usize;
     }
 
     pub(crate) fn lock(&self) -> Guard<'_, T> {
@@ -189,7 +205,7 @@ impl<T> Chan<T> {
     }
 
     /// The raw lock (for `select`, which locks several channels at once).
-    pub(crate) fn raw_lock(&self) -> &RawMutex {
+    pub(crate) fn raw_lock(&self) -> &RawLock {
         &self.lock
     }
 

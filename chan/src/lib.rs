@@ -11,6 +11,7 @@ mod channel;
 mod error;
 mod macros;
 mod select;
+mod shim;
 pub mod time;
 mod waiter;
 
@@ -25,4 +26,5 @@ pub use select::{Select, SelectedOperation};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::select::{select, Case, Mode, RecvCase, SendCase};
+    pub use crate::shim::RawLock;
 }

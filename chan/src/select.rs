@@ -16,10 +16,10 @@
 
 use crate::channel::{Chan, Fail, Receiver, Sender};
 use crate::error::*;
+use crate::shim::RawLock;
 use crate::waiter::{Decision, Waiter, DONE, TIMED_OUT};
 use gort_runtime::park::{self, Token};
-use parking_lot::lock_api::RawMutex as _;
-use parking_lot::RawMutex;
+#[cfg(not(loom))]
 use std::cell::Cell;
 use std::ops::DerefMut;
 use std::sync::atomic::Ordering::{AcqRel, Acquire};
@@ -51,7 +51,7 @@ pub trait Case {
     /// Identity of the channel (its address): lock order and duplicate detection.
     fn chan_id(&self) -> usize;
     /// The channel's lock.
-    fn raw_lock(&self) -> &RawMutex;
+    fn raw_lock(&self) -> &RawLock;
     /// With the lock held: completes the operation if it can be done now. Returns
     /// `Some(token to wake after unlocking)` if it completed.
     ///
@@ -104,9 +104,9 @@ impl<'a, T> RecvCase<'a, T> {
 
 impl<T> Case for RecvCase<'_, T> {
     fn chan_id(&self) -> usize {
-        self.chan as *const Chan<T> as usize
+        self.chan.id()
     }
-    fn raw_lock(&self) -> &RawMutex {
+    fn raw_lock(&self) -> &RawLock {
         self.chan.raw_lock()
     }
     unsafe fn poll(&mut self) -> Option<Option<Token>> {
@@ -168,9 +168,9 @@ impl<'a, T> SendCase<'a, T> {
 
 impl<T> Case for SendCase<'_, T> {
     fn chan_id(&self) -> usize {
-        self.chan as *const Chan<T> as usize
+        self.chan.id()
     }
-    fn raw_lock(&self) -> &RawMutex {
+    fn raw_lock(&self) -> &RawLock {
         self.chan.raw_lock()
     }
     unsafe fn poll(&mut self) -> Option<Option<Token>> {
@@ -256,7 +256,16 @@ impl Indices {
 }
 
 /// A uniformly distributed number below `bound` (a per-thread xorshift; the state is read
+/// and written at once, never held across a switch). Under loom, 0: a model must be
+/// deterministic.
+#[cfg(loom)]
+fn random(_bound: usize) -> usize {
+    0
+}
+
+/// A uniformly distributed number below `bound` (a per-thread xorshift; the state is read
 /// and written at once, never held across a switch).
+#[cfg(not(loom))]
 fn random(bound: usize) -> usize {
     use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
     static SEED: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);

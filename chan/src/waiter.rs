@@ -7,10 +7,11 @@
 //! belongs to a `select` shares one decision word with the select's other cases: claiming it
 //! is a CAS on that word, so exactly one case of a select ever completes.
 
+use crate::shim::{AtomicU8, AtomicUsize};
 use gort_runtime::park::Token;
 use std::collections::VecDeque;
 use std::ptr;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering::AcqRel, Ordering::Acquire};
+use std::sync::atomic::Ordering::{AcqRel, Acquire};
 
 /// Not completed yet.
 pub(crate) const WAITING: u8 = 0;
@@ -39,7 +40,7 @@ pub(crate) struct Waiter {
 }
 
 impl Waiter {
-    pub(crate) const fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Waiter {
             token: None,
             sel: ptr::null(),
@@ -55,7 +56,8 @@ impl Waiter {
         self.sel = sel;
         self.case = case;
         self.slot = slot;
-        self.state = AtomicU8::new(WAITING);
+        self.state
+            .store(WAITING, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Completer (channel lock held): claims this waiter. Fails if its select already
