@@ -18,6 +18,7 @@ mod builder;
 mod g;
 mod join;
 pub mod local;
+mod membarrier;
 mod note;
 pub mod park;
 mod run;
@@ -25,6 +26,7 @@ mod sched;
 mod shim;
 pub mod stack;
 mod stats;
+mod sysmon;
 pub mod timer;
 
 pub use builder::{go, Builder};
@@ -32,7 +34,8 @@ pub use join::JoinHandle;
 pub use local::LocalKey;
 pub use run::run;
 pub use sched::{
-    goroutine_id, lock_os_thread, num_goroutine, procs, set_procs, unlock_os_thread, yield_now,
-    MAX_PROCS,
+    goroutine_id, lock_os_thread, num_goroutine, procs, set_max_threads, set_procs,
+    unlock_os_thread, yield_now, MAX_PROCS,
 };
 pub use stats::{stats, ProcStats, Stats};
+pub use sysmon::syscall;

@@ -301,13 +301,19 @@ fn park_thread(t: &'static ThreadSlot, deadline: Option<Instant>) -> bool {
             }
         }
     }
-    loop {
+    // Sleeping for real: sysmon's deadlock check counts this thread as unable to wake anyone,
+    // and if sysmon sleeps because the runtime is idle, this may be the last thread that
+    // could have woken a goroutine: let it look again.
+    PARKED_THREADS.fetch_add(1, SeqCst);
+    #[cfg(not(loom))]
+    crate::sysmon::wake();
+    let woken = loop {
         let timeout = match deadline {
             None => None,
             Some(d) => {
                 let now = Instant::now();
                 if now >= d {
-                    return t.park.disarm();
+                    break t.park.disarm();
                 }
                 Some(d - now)
             }
@@ -315,9 +321,19 @@ fn park_thread(t: &'static ThreadSlot, deadline: Option<Instant>) -> bool {
         t.futex.wait(0, timeout);
         t.futex.word().store(0, SeqCst);
         if !t.park.is(parked) {
-            return t.park.disarm();
+            break t.park.disarm();
         }
-    }
+    };
+    PARKED_THREADS.fetch_sub(1, SeqCst);
+    woken
+}
+
+/// Plain threads asleep in the park seam now.
+static PARKED_THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Plain threads asleep in the park seam now (sysmon's deadlock check).
+pub(crate) fn parked_threads() -> usize {
+    PARKED_THREADS.load(SeqCst)
 }
 
 fn current() -> Target {

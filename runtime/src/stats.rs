@@ -41,6 +41,14 @@ pub struct Stats {
     pub global_runq: usize,
     /// Per-P counters, for every P ever created (retired ones included).
     pub per_proc: Vec<ProcStats>,
+    /// `gort::syscall` calls so far.
+    pub syscalls: u64,
+    /// Ps sysmon handed off from an M blocked in a syscall.
+    pub handoffs: u64,
+    /// Ps sysmon took from an M whose goroutine ran 10 ms without a scheduling point.
+    pub retakes: u64,
+    /// Rounds sysmon has run (it does not run at all while the runtime is idle).
+    pub sysmon_rounds: u64,
 }
 
 /// Takes a snapshot of the scheduler's counters.
@@ -67,5 +75,9 @@ pub fn stats() -> Stats {
         spinning_threads: s.nmspinning.load(Relaxed),
         global_runq: s.global.len(),
         per_proc,
+        syscalls: s.syscalls.load(Relaxed),
+        handoffs: s.handoffs.load(Relaxed),
+        retakes: s.retakes.load(Relaxed),
+        sysmon_rounds: crate::sysmon::rounds(),
     }
 }

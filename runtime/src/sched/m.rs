@@ -13,7 +13,7 @@ use super::runq::RUNQ_SIZE;
 use super::{sched, spawn, Sched};
 use crate::g::{Switch, G};
 use crate::note::Note;
-use crate::timer;
+use crate::{membarrier, timer};
 use corosensei::CoroutineResult;
 use std::cell::Cell;
 use std::ptr;
@@ -29,19 +29,27 @@ pub(crate) struct M {
     nextp: AtomicUsize,
     /// Whether the M that hands over `nextp` counted this M as spinning.
     next_spinning: AtomicBool,
-    /// The P held (owner only).
+    /// The P this M holds (owner only). It really holds it only while `P::owner` names this
+    /// M: sysmon may take it away (see `sysmon`), which this M notices at its next check.
     p: Cell<*const P>,
-    /// The goroutine running now (owner only; null on g0).
-    curg: Cell<*const G>,
+    /// The goroutine running now (null on g0); read by sysmon's deadlock check.
+    curg: AtomicPtr<G>,
     /// Whether this M is counted in `Sched::nmspinning` (owner only).
     spinning: Cell<bool>,
     /// The goroutine locked to this M by `lock_os_thread`, or null (owner only).
     pub(crate) locked_g: Cell<*const G>,
+    /// Set while this M may be touching its P: always on g0, and briefly in goroutine code
+    /// (spawn, wake-ups). Sysmon takes a P only from an M with this clear.
+    pub(crate) in_p: AtomicBool,
+    /// Set while the running goroutine is inside `gort::syscall`.
+    pub(crate) in_syscall: AtomicBool,
+    /// Sysmon's tick when the current syscall began.
+    pub(crate) syscall_tick: AtomicU64,
     rng: Cell<u64>,
 }
 
-// SAFETY: the Cells are touched only by the thread running this M (module docs); `note`,
-// `nextp` and `next_spinning` are the synchronised hand-off fields.
+// SAFETY: the Cells are touched only by the thread running this M (module docs); the
+// atomics are the fields other threads (wakers, sysmon) read or hand over.
 unsafe impl Sync for M {}
 
 thread_local! {
@@ -60,14 +68,37 @@ pub(crate) fn current_m() -> Option<&'static M> {
 #[inline(never)]
 pub(crate) fn current_g() -> Option<&'static G> {
     // SAFETY: `curg` is null or a `&'static G` (Gs are never freed).
-    current_m().and_then(|m| unsafe { m.curg.get().as_ref() })
+    current_m().and_then(|m| unsafe { m.curg.load(Relaxed).as_ref() })
 }
 
-/// The P held by the calling thread, if any.
+/// Runs `f` with the P of the calling thread, if it holds one; `None` on a plain thread or
+/// on an M whose P sysmon took away. From goroutine code this raises the M's `in_p` flag
+/// for the duration, so sysmon cannot take the P from under `f`; `f` must not switch
+/// goroutines.
 #[inline(never)]
-pub(crate) fn current_p() -> Option<&'static P> {
+pub(crate) fn with_p<R>(f: impl FnOnce(Option<&'static P>) -> R) -> R {
+    let Some(m) = current_m() else { return f(None) };
     // SAFETY: `p` is null or points into the static scheduler.
-    current_m().and_then(|m| unsafe { m.p.get().as_ref() })
+    let Some(p) = (unsafe { m.p.get().as_ref() }) else {
+        return f(None);
+    };
+    let was = m.in_p.load(Relaxed);
+    if !was {
+        m.in_p.store(true, Relaxed);
+        membarrier::light();
+    }
+    let r = if p.owned_by(m) { f(Some(p)) } else { f(None) };
+    if !was {
+        m.in_p.store(false, Release);
+    }
+    r
+}
+
+/// The P of the calling M for code on g0 (which holds `in_p`), if it still owns one.
+fn owned_p(m: &M) -> Option<&'static P> {
+    // SAFETY: `p` is null or points into the static scheduler.
+    let p = unsafe { m.p.get().as_ref() }?;
+    p.owned_by(m).then_some(p)
 }
 
 impl M {
@@ -78,9 +109,12 @@ impl M {
             nextp: AtomicUsize::new(0),
             next_spinning: AtomicBool::new(false),
             p: Cell::new(ptr::null()),
-            curg: Cell::new(ptr::null()),
+            curg: AtomicPtr::new(ptr::null_mut()),
             spinning: Cell::new(false),
             locked_g: Cell::new(ptr::null()),
+            in_p: AtomicBool::new(true),
+            in_syscall: AtomicBool::new(false),
+            syscall_tick: AtomicU64::new(0),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1)),
         }
     }
@@ -99,9 +133,18 @@ impl M {
         unsafe { self.p.get().as_ref() }.expect("gort: M without a P")
     }
 
+    /// Takes ownership of `p`.
+    pub(crate) fn set_p(&self, p: &'static P) {
+        self.p.set(p);
+        p.set_owner(self);
+    }
+
+    /// Gives up the P this M holds.
     fn take_p(&self) -> &'static P {
         let p = self.p();
         self.p.set(ptr::null());
+        // Only if it is still ours: sysmon may have handed it to another M already.
+        p.release_owner(self);
         p
     }
 
@@ -120,7 +163,7 @@ impl M {
     fn take_next_p(&self) {
         let id = self.nextp.swap(0, SeqCst);
         assert!(id != 0, "gort: M woken without a P");
-        self.p.set(sched().p(id - 1));
+        self.set_p(sched().p(id - 1));
         self.spinning.set(self.next_spinning.swap(false, Relaxed));
     }
 
@@ -152,6 +195,11 @@ impl M {
             self.locked_g.set(ptr::null());
         }
     }
+
+    /// Whether this M is running a goroutine (for sysmon's deadlock check).
+    pub(crate) fn running(&self) -> bool {
+        !self.curg.load(Relaxed).is_null()
+    }
 }
 
 /// Creates an M (OS thread) that starts with P `p`.
@@ -159,10 +207,20 @@ pub(crate) fn newm(p: &P, spinning: bool) {
     let s = sched();
     let m: &'static M = {
         let mut all = s.allm.lock();
+        let live = all.len() - s.ms_exited.load(Relaxed);
+        let max = s.max_threads.load(Relaxed);
+        if live >= max {
+            eprintln!(
+                "fatal error: gort: program exceeds the {max}-thread limit (every M is blocked \
+                 in a syscall or locked to a goroutine; raise it with gort::set_max_threads)"
+            );
+            std::process::abort();
+        }
         let m = Box::leak(Box::new(M::new(all.len())));
         all.push(m);
         m
     };
+    crate::sysmon::start();
     m.next_spinning.store(spinning, Relaxed);
     m.nextp.store(p.id + 1, Release);
     m.note.wakeup();
@@ -187,6 +245,7 @@ fn mstart(m: &'static M) {
         std::process::abort();
     }
     // The M exits: its goroutine ended while locked to it (Go terminates such a thread).
+    sched().ms_exited.fetch_add(1, SeqCst);
     CURRENT_M.with(|c| c.set(ptr::null()));
 }
 
@@ -198,11 +257,20 @@ fn schedule(m: &'static M) {
         if let Some(g) = unsafe { m.locked_g.get().as_ref() } {
             // Our goroutine is locked to us and not running: give the P away and sleep
             // until someone finds the goroutine runnable and hands us a P to run it.
-            s.handoffp(m.take_p());
+            if owned_p(m).is_some() {
+                s.handoffp(m.take_p());
+            }
+            m.p.set(ptr::null());
             m.sleep_for_p();
             if !execute(m, g, false) {
                 return;
             }
+            continue;
+        }
+        if owned_p(m).is_none() {
+            // Sysmon took our P while a goroutine ran: wait for another.
+            m.p.set(ptr::null());
+            stopm(m);
             continue;
         }
         let (g, inherit) = find_runnable(m);
@@ -224,6 +292,13 @@ fn schedule(m: &'static M) {
     }
 }
 
+/// Puts a goroutine that cannot continue here on the global queue.
+fn requeue_global(g: &'static G) {
+    let s = sched();
+    s.global.push(g);
+    s.wakep();
+}
+
 /// Runs `g` until it parks, yields or ends. Returns `false` if this M must exit.
 fn execute(m: &'static M, g: &'static G, inherit: bool) -> bool {
     let p = m.p();
@@ -231,39 +306,50 @@ fn execute(m: &'static M, g: &'static G, inherit: bool) -> bool {
         p.tick();
     }
     bump(&p.counters.runs);
-    m.curg.set(g);
+    m.curg.store(g as *const G as *mut G, Relaxed);
     loop {
         // SAFETY: this M owns `g` now (it came off a run queue or was handed to us), so no
         // other thread touches its coroutine until we publish it again.
         let co = unsafe { (*g.co.get()).as_mut() }.expect("gort: runnable G without coroutine");
-        match co.resume(()) {
+        // While the goroutine runs, sysmon may take the P if it hogs it or blocks in a
+        // syscall; afterwards we check whether it is still ours.
+        m.in_p.store(false, Release);
+        let result = co.resume(());
+        m.in_p.store(true, Relaxed);
+        membarrier::light();
+        let owned = owned_p(m);
+        match result {
             CoroutineResult::Yield(Switch::Park) => {
                 if g.park.commit() {
                     break; // parked: whoever wakes it will make it runnable
                 }
-                // A wake-up arrived before we got here: keep running it.
+                // A wake-up arrived before we got here: keep running it, if we still can.
+                if owned.is_none() {
+                    m.curg.store(ptr::null_mut(), Relaxed);
+                    requeue_global(g);
+                    return true;
+                }
             }
             CoroutineResult::Yield(why @ (Switch::Yield | Switch::Requeue)) => {
-                m.curg.set(ptr::null());
-                if why == Switch::Requeue || ptr::eq(m.locked_g.get(), g) {
-                    let s = sched();
-                    s.global.push(g);
-                    s.wakep();
-                } else {
-                    let s = sched();
-                    if m.p().runq_put(g, false, &s.global) {
-                        s.wakep();
+                m.curg.store(ptr::null_mut(), Relaxed);
+                match owned {
+                    Some(p) if why == Switch::Yield && !ptr::eq(m.locked_g.get(), g) => {
+                        let s = sched();
+                        if p.runq_put(g, false, &s.global) {
+                            s.wakep();
+                        }
                     }
+                    _ => requeue_global(g),
                 }
                 return true;
             }
             CoroutineResult::Return(()) => {
-                m.curg.set(ptr::null());
+                m.curg.store(ptr::null_mut(), Relaxed);
                 return spawn::goexit(m, g);
             }
         }
     }
-    m.curg.set(ptr::null());
+    m.curg.store(ptr::null_mut(), Relaxed);
     true
 }
 
@@ -271,13 +357,32 @@ fn execute(m: &'static M, g: &'static G, inherit: bool) -> bool {
 /// exits. Returns `false` (the M must exit).
 pub(crate) fn drop_locked(m: &'static M) -> bool {
     m.locked_g.set(ptr::null());
-    sched().handoffp(m.take_p());
+    if owned_p(m).is_some() {
+        sched().handoffp(m.take_p());
+    }
+    m.p.set(ptr::null());
     false
 }
 
-/// The P of the running M (goroutine exit path).
-pub(crate) fn p_of(m: &'static M) -> &'static P {
-    m.p()
+/// The P of the running M if it still owns one (goroutine exit path, on g0).
+pub(crate) fn p_of(m: &'static M) -> Option<&'static P> {
+    owned_p(m)
+}
+
+/// Leaves a syscall: if sysmon handed our P to another M meanwhile, take an idle P, or
+/// else queue the goroutine and let this M wait (Go's `exitsyscall`). Called on the
+/// goroutine's stack.
+pub(crate) fn exit_syscall_slow(m: &'static M, g: &'static G) {
+    let s = sched();
+    let fresh = {
+        let mut idle = s.lock.lock();
+        s.pidleget(&mut idle)
+    };
+    match fresh {
+        Some(p) => m.set_p(p),
+        // No P free: run again when one is (the M waits for a P in `schedule`).
+        None => g.suspend(Switch::Requeue),
+    }
 }
 
 /// The idle M that sleeps until the next timer deadline, or null (see `crate::timer`).
@@ -398,7 +503,7 @@ fn find_runnable(m: &'static M) -> (&'static G, bool) {
         if !s.global.is_empty() {
             continue;
         }
-        m.p.set(ptr::null());
+        m.take_p();
         if p.id >= s.nprocs.load(Relaxed) {
             p.status.store(P_DEAD, Relaxed);
         } else {
@@ -416,7 +521,7 @@ fn find_runnable(m: &'static M) -> (&'static G, bool) {
             let mut idle = s.lock.lock();
             if let Some(p) = s.pidleget(&mut idle) {
                 drop(idle);
-                m.p.set(p);
+                m.set_p(p);
                 if was_spinning {
                     m.spinning.set(true);
                     s.nmspinning.fetch_add(1, SeqCst);

@@ -67,6 +67,16 @@ pub(crate) struct Sched {
     pub(crate) exited_off_p: AtomicU64,
     /// Set once the process has begun exiting.
     pub(crate) exiting: AtomicBool,
+    /// Ms that exited (a goroutine ended while locked to them).
+    pub(crate) ms_exited: AtomicUsize,
+    /// Most Ms that may exist (Go's 10,000-thread limit; `set_max_threads`).
+    pub(crate) max_threads: AtomicUsize,
+    /// Ps sysmon took from an M blocked in a syscall.
+    pub(crate) handoffs: AtomicU64,
+    /// Ps sysmon took from an M running one goroutine for too long.
+    pub(crate) retakes: AtomicU64,
+    /// `gort::syscall` calls.
+    pub(crate) syscalls: AtomicU64,
 }
 
 static SCHED: OnceLock<Sched> = OnceLock::new();
@@ -106,7 +116,13 @@ impl Sched {
             spawned_off_p: AtomicU64::new(0),
             exited_off_p: AtomicU64::new(0),
             exiting: AtomicBool::new(false),
+            ms_exited: AtomicUsize::new(0),
+            max_threads: AtomicUsize::new(10_000),
+            handoffs: AtomicU64::new(0),
+            retakes: AtomicU64::new(0),
+            syscalls: AtomicU64::new(0),
         };
+        crate::membarrier::init();
         for id in 0..n {
             s.p(id).status.store(P_IDLE, Relaxed);
         }
@@ -129,6 +145,7 @@ impl Sched {
     pub(crate) fn pidleget(&self, idle: &mut Idle) -> Option<&P> {
         let id = idle.ps.pop()?;
         self.npidle.fetch_sub(1, SeqCst);
+        crate::sysmon::wake(); // a P is busy again: sysmon watches it
         let p = self.p(id);
         p.status.store(P_RUNNING, Relaxed);
         Some(p)
@@ -232,13 +249,13 @@ impl Sched {
 /// it (sysmon bounds that wait).
 pub(crate) fn ready(g: &'static G) {
     let s = sched();
-    let stealable = match m::current_p() {
+    let stealable = m::with_p(|p| match p {
         Some(p) => p.runq_put(g, true, &s.global),
         None => {
             s.global.push(g);
             true
         }
-    };
+    });
     if stealable {
         s.wakep();
     }
@@ -374,4 +391,18 @@ pub fn unlock_os_thread() {
     if let (Some(m), Some(g)) = (m::current_m(), current_g()) {
         m.unlock_g(g);
     }
+}
+
+/// Sets the most OS threads the scheduler may start (Go's `debug.SetMaxThreads`; default
+/// 10,000) and returns the previous limit. Threads blocked in `gort::syscall` or locked to
+/// a goroutine count. Exceeding it is a fatal error, as in Go.
+///
+/// # Panics
+/// If `n` is 0.
+pub fn set_max_threads(n: usize) -> usize {
+    assert!(
+        n >= 1,
+        "gort::set_max_threads(0): at least one thread is needed"
+    );
+    sched().max_threads.swap(n, SeqCst)
 }

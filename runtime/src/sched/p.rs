@@ -7,13 +7,14 @@
 //! list under `Sched::lock`, `M::nextp` with release/acquire), which order those accesses.
 
 use super::globalq::GlobalQueue;
+use super::m::M;
 use super::runq::RunQueue;
 use crate::g::G;
 use crate::stack::Stack;
 use std::cell::{Cell, UnsafeCell};
 use std::ptr;
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
-use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, AtomicUsize};
 
 /// How many consecutive `runnext` picks share one time slice before the local queue gets a
 /// turn. Two goroutines that keep readying each other through `runnext` would otherwise
@@ -29,6 +30,9 @@ const GOID_BATCH: u64 = 1024;
 pub(crate) const P_IDLE: u8 = 0;
 pub(crate) const P_RUNNING: u8 = 1;
 pub(crate) const P_DEAD: u8 = 2;
+
+/// Tag on `P::owner` while sysmon decides whether to take the P from its M.
+const RETAKING: usize = 1;
 
 /// Per-P scheduler counters, readable from any thread (`gort::stats`).
 #[derive(Debug, Default)]
@@ -55,6 +59,9 @@ pub(crate) struct P {
     runq: RunQueue,
     runnext: AtomicPtr<G>,
     pub(crate) status: AtomicU8,
+    /// The M that holds this P (its address), 0 if none, or the address + [`RETAKING`]
+    /// while sysmon decides whether to take it (see `sysmon`).
+    owner: AtomicUsize,
     schedtick: Cell<u32>,
     runnext_streak: Cell<u32>,
     gfree: UnsafeCell<Vec<&'static G>>,
@@ -77,6 +84,7 @@ impl P {
             runq: RunQueue::new(),
             runnext: AtomicPtr::new(ptr::null_mut()),
             status: AtomicU8::new(P_DEAD),
+            owner: AtomicUsize::new(0),
             schedtick: Cell::new(0),
             runnext_streak: Cell::new(0),
             gfree: UnsafeCell::new(Vec::new()),
@@ -132,6 +140,59 @@ impl P {
         let next = self.runnext.swap(ptr::null_mut(), AcqRel);
         // SAFETY: runnext only ever holds `&'static G`s.
         unsafe { next.as_ref() }
+    }
+
+    /// Records that `m` holds this P.
+    pub(crate) fn set_owner(&self, m: *const M) {
+        self.owner.store(m as usize, Release);
+    }
+
+    /// Releases this P if `m` still holds it.
+    pub(crate) fn release_owner(&self, m: *const M) {
+        let _ = self.owner.compare_exchange(m as usize, 0, AcqRel, Relaxed);
+    }
+
+    /// Whether `m` holds this P. The caller has raised `m.in_p` (and fenced), so if sysmon is
+    /// deciding right now it will leave the P with `m`: wait for that verdict.
+    pub(crate) fn owned_by(&self, m: *const M) -> bool {
+        loop {
+            let o = self.owner.load(Acquire);
+            if o == m as usize {
+                return true;
+            }
+            if o != m as usize + RETAKING {
+                return false;
+            }
+            std::hint::spin_loop();
+        }
+    }
+
+    /// The M holding this P, if any (sysmon).
+    pub(crate) fn owner(&self) -> Option<&'static M> {
+        let o = self.owner.load(Acquire) & !RETAKING;
+        // SAFETY: owners are leaked `&'static M`s.
+        unsafe { (o as *const M).as_ref() }
+    }
+
+    /// Sysmon: takes this P from `m` unless `m` is using it. `heavy` is the slow side of the
+    /// asymmetric fence (`membarrier`). On success the caller owns the P and must hand it off.
+    pub(crate) fn try_retake(&self, m: &M, heavy: impl FnOnce()) -> bool {
+        let held = m as *const M as usize;
+        if self
+            .owner
+            .compare_exchange(held, held + RETAKING, SeqCst, Relaxed)
+            .is_err()
+        {
+            return false;
+        }
+        heavy();
+        if m.in_p.load(SeqCst) {
+            self.owner.store(held, Release); // it is busy with the P: leave it
+            false
+        } else {
+            self.owner.store(0, Release);
+            true
+        }
     }
 
     /// Whether `runnext` holds a goroutine (racy).

@@ -28,57 +28,62 @@ where
             "gort: cannot spawn a goroutine: the process is exiting, so the runtime has stopped",
         ));
     }
-    let p = m::current_p();
     let size = stack_size.map_or_else(stack::default_stack_size, stack::round_size);
-    let stack = get_stack(p, size)?;
-    let g = get_g(p);
-    let id = match p {
-        Some(p) => p.next_goid(&s.goid),
-        None => s.goid.fetch_add(1, Relaxed),
-    };
-    g.id.store(id, Relaxed);
-    // SAFETY: the G is free (refs == 0) and not yet published: we own all of it.
-    unsafe { *g.name.get() = name };
-    g.refs.store(2, Relaxed); // the goroutine and its JoinHandle
-    g.join_state.store(RUNNING, Relaxed);
+    let (handle, requeue) = m::with_p(|p| -> io::Result<_> {
+        let stack = get_stack(p, size)?;
+        let g = get_g(p);
+        let id = match p {
+            Some(p) => p.next_goid(&s.goid),
+            None => s.goid.fetch_add(1, Relaxed),
+        };
+        g.id.store(id, Relaxed);
+        // SAFETY: the G is free (refs == 0) and not yet published: we own all of it.
+        unsafe { *g.name.get() = name };
+        g.refs.store(2, Relaxed); // the goroutine and its JoinHandle
+        g.join_state.store(RUNNING, Relaxed);
 
-    let co = Co::with_stack(stack, move |y: &GYielder, ()| {
-        g.yielder.set(y);
-        let result = catch_unwind(AssertUnwindSafe(f));
-        crate::local::drop_all(g);
-        if g.refs.load(Acquire) == 1 {
-            // Detached (the JoinHandle is gone): drop the result here, in goroutine context.
-            let _ = catch_unwind(AssertUnwindSafe(|| drop(result)));
-        } else {
-            // SAFETY: the join slot is ours until `goexit` publishes DONE.
-            unsafe { join::store(g, result) };
-        }
-    });
-    // SAFETY: as above, the G is not yet published.
-    unsafe { *g.co.get() = Some(co) };
-
-    let handle = JoinHandle::new(g, id);
-    match p {
-        Some(p) => {
-            bump(&p.counters.spawned);
-            p.runq_put(g, true, &s.global);
-            // Unlike a wake-up, a new goroutine always calls for another M: `go f()` followed
-            // by more work is how Go code asks for parallelism.
-            s.wakep();
-            if p.runq_full() {
-                // Spawn storm back-pressure: rather than let the ring overflow into the
-                // global queue (where a million cold goroutines would wait, each stack
-                // page evicted long before it runs), the spawner steps aside to the global
-                // queue and this P runs the goroutines it just made while they are hot.
-                if let Some(me) = m::current_g() {
-                    me.suspend(Switch::Requeue);
-                }
+        let co = Co::with_stack(stack, move |y: &GYielder, ()| {
+            g.yielder.set(y);
+            let result = catch_unwind(AssertUnwindSafe(f));
+            crate::local::drop_all(g);
+            if g.refs.load(Acquire) == 1 {
+                // Detached (the JoinHandle is gone): drop the result here, in goroutine
+                // context.
+                let _ = catch_unwind(AssertUnwindSafe(|| drop(result)));
+            } else {
+                // SAFETY: the join slot is ours until `goexit` publishes DONE.
+                unsafe { join::store(g, result) };
             }
-        }
-        None => {
-            s.spawned_off_p.fetch_add(1, Relaxed);
-            s.global.push(g);
-            s.wakep();
+        });
+        // SAFETY: as above, the G is not yet published.
+        unsafe { *g.co.get() = Some(co) };
+
+        let handle = JoinHandle::new(g, id);
+        let requeue = match p {
+            Some(p) => {
+                bump(&p.counters.spawned);
+                p.runq_put(g, true, &s.global);
+                // Unlike a wake-up, a new goroutine always calls for another M: `go f()`
+                // followed by more work is how Go code asks for parallelism.
+                s.wakep();
+                p.runq_full()
+            }
+            None => {
+                s.spawned_off_p.fetch_add(1, Relaxed);
+                s.global.push(g);
+                s.wakep();
+                false
+            }
+        };
+        Ok((handle, requeue))
+    })?;
+    if requeue {
+        // Spawn storm back-pressure: rather than let the ring overflow into the global
+        // queue (where a million cold goroutines would wait, each stack page evicted long
+        // before it runs), the spawner steps aside to the global queue and this P runs the
+        // goroutines it just made while they are hot.
+        if let Some(me) = m::current_g() {
+            me.suspend(Switch::Requeue);
         }
     }
     Ok(handle)
@@ -90,8 +95,13 @@ pub(crate) fn goexit(mm: &'static M, g: &'static G) -> bool {
     let p = m::p_of(mm);
     // SAFETY: the coroutine finished on this M; nobody else refers to it.
     let co = unsafe { (*g.co.get()).take() }.expect("gort: finished G without coroutine");
-    put_stack(Some(p), co.into_stack());
-    bump(&p.counters.exited);
+    put_stack(p, co.into_stack());
+    match p {
+        Some(p) => bump(&p.counters.exited),
+        None => {
+            sched().exited_off_p.fetch_add(1, Relaxed);
+        }
+    }
     let was_locked = g.lock_count.get() > 0;
     g.lock_count.set(0);
     g.locked_m.set(std::ptr::null());
@@ -124,7 +134,7 @@ pub(crate) fn release(g: &'static G) {
         *g.name.get() = None;
         *g.joiner.get() = None;
     }
-    match m::current_p() {
+    m::with_p(|p| match p {
         Some(p) => p.with_gfree(|free| {
             free.push(g);
             if free.len() > CACHE_MAX {
@@ -133,7 +143,7 @@ pub(crate) fn release(g: &'static G) {
             }
         }),
         None => sched().gfree.lock().push(g),
-    }
+    })
 }
 
 fn get_g(p: Option<&P>) -> &'static G {

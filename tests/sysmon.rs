@@ -1,0 +1,200 @@
+//! Sysmon: blocking syscalls, unmarked blocking calls and CPU hogs do not stall the other
+//! goroutines; deadlocks are reported; an idle process gets no sysmon wake-ups.
+//! Each scenario runs in a child process with GOMAXPROCS=2 (goroutines stuck forever in a
+//! scenario must not outlive it).
+
+mod common;
+use common::{child, is_child, within};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// 1000 channel round trips between two goroutines and 100 timer sleeps, which must all
+/// complete while four goroutines are stuck in `stuck`.
+fn others_make_progress(stuck: impl Fn() + Send + Sync + 'static) {
+    let stuck = Arc::new(stuck);
+    for _ in 0..4 {
+        let stuck = stuck.clone();
+        drop(gort::go(move || stuck()));
+    }
+    within(60, || {
+        gort::run(|| {
+            let (ping, pings) = gort::chan::bounded::<u32>(0);
+            let (pong, pongs) = gort::chan::bounded::<u32>(0);
+            let echo = gort::go(move || {
+                for v in &pings {
+                    pong.send(v + 1).unwrap();
+                }
+            });
+            for i in 0..1000 {
+                ping.send(i).unwrap();
+                assert_eq!(pongs.recv().unwrap(), i + 1);
+            }
+            drop(ping);
+            echo.join().unwrap();
+            for _ in 0..100 {
+                gort::time::sleep(Duration::from_micros(500));
+            }
+        })
+    });
+}
+
+fn run_child(name: &str) {
+    let out = child(name, &[("GOMAXPROCS", "2")]);
+    assert!(
+        out.status.success(),
+        "{name} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn goroutines_blocked_in_marked_syscalls_do_not_stall_others() {
+    if !is_child("goroutines_blocked_in_marked_syscalls_do_not_stall_others") {
+        return run_child("goroutines_blocked_in_marked_syscalls_do_not_stall_others");
+    }
+    others_make_progress(|| {
+        let mut fds = [0; 2];
+        // SAFETY: pipe() fills the two descriptors.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        let mut b = [0u8; 1];
+        // Blocks forever: nobody writes to the pipe.
+        // SAFETY: reading into a live one-byte buffer.
+        gort::syscall(|| unsafe { libc::read(fds[0], b.as_mut_ptr() as *mut _, 1) });
+    });
+    assert!(gort::stats().handoffs >= 1, "{:?}", gort::stats());
+}
+
+#[test]
+fn goroutines_blocked_in_unmarked_calls_do_not_stall_others() {
+    if !is_child("goroutines_blocked_in_unmarked_calls_do_not_stall_others") {
+        return run_child("goroutines_blocked_in_unmarked_calls_do_not_stall_others");
+    }
+    others_make_progress(|| std::thread::sleep(Duration::from_secs(3)));
+    assert!(gort::stats().retakes >= 1, "{:?}", gort::stats());
+}
+
+#[test]
+fn cpu_hogs_do_not_stall_others() {
+    if !is_child("cpu_hogs_do_not_stall_others") {
+        return run_child("cpu_hogs_do_not_stall_others");
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    others_make_progress(move || {
+        while !s.load(SeqCst) {
+            std::hint::spin_loop();
+        }
+    });
+    stop.store(true, SeqCst);
+    assert!(gort::stats().retakes >= 1, "{:?}", gort::stats());
+}
+
+#[test]
+fn a_hog_gets_a_p_back_and_finishes() {
+    if !is_child("a_hog_gets_a_p_back_and_finishes") {
+        return run_child("a_hog_gets_a_p_back_and_finishes");
+    }
+    within(60, || {
+        let hs: Vec<_> = (0..6u64)
+            .map(|i| {
+                gort::go(move || {
+                    // Busy for 50 ms without a scheduling point, then use the runtime.
+                    let t = std::time::Instant::now();
+                    while t.elapsed() < Duration::from_millis(50) {
+                        std::hint::spin_loop();
+                    }
+                    let (tx, rx) = gort::chan::bounded(1);
+                    gort::go(move || tx.send(i).unwrap());
+                    rx.recv().unwrap()
+                })
+            })
+            .collect();
+        let sum: u64 = hs.into_iter().map(|h| h.join().unwrap()).sum();
+        assert_eq!(sum, 15);
+    });
+}
+
+#[test]
+fn short_syscalls_keep_the_thread_count_bounded() {
+    if !is_child("short_syscalls_keep_the_thread_count_bounded") {
+        return run_child("short_syscalls_keep_the_thread_count_bounded");
+    }
+    within(60, || {
+        gort::run(|| {
+            for _ in 0..1000 {
+                // A short real syscall, marked.
+                // SAFETY: getpid has no preconditions.
+                let pid = gort::syscall(|| unsafe { libc::getpid() });
+                assert!(pid > 0);
+                gort::time::sleep(Duration::from_micros(100));
+            }
+        });
+        let s = gort::stats();
+        assert!(s.syscalls >= 1000);
+        assert!(
+            s.threads <= 8,
+            "short syscalls started {} threads: {s:?}",
+            s.threads
+        );
+    });
+}
+
+#[test]
+fn syscall_on_a_plain_thread_just_runs() {
+    assert_eq!(gort::syscall(|| 5), 5);
+}
+
+#[test]
+fn an_idle_runtime_gets_no_sysmon_wakeups() {
+    if !is_child("an_idle_runtime_gets_no_sysmon_wakeups") {
+        return run_child("an_idle_runtime_gets_no_sysmon_wakeups");
+    }
+    gort::run(|| {
+        let hs: Vec<_> = (0..100).map(|_| gort::go(gort::yield_now)).collect();
+        hs.into_iter().for_each(|h| h.join().unwrap());
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let before = gort::stats().sysmon_rounds;
+    std::thread::sleep(Duration::from_secs(1));
+    let woke = gort::stats().sysmon_rounds - before;
+    assert!(woke <= 1, "sysmon woke {woke} times in an idle second");
+}
+
+fn example(name: &str) -> PathBuf {
+    // target/<profile>/deps/<test> -> target/<profile>/examples/<name>
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name)
+}
+
+#[test]
+fn a_deadlock_is_reported_not_hung() {
+    let out = Command::new(example("deadlock"))
+        .output()
+        .expect("run examples/deadlock");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("fatal error: all goroutines are asleep - deadlock!"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_plain_thread_that_sends_later_is_no_deadlock() {
+    let out = Command::new(example("deadlock"))
+        .arg("later")
+        .output()
+        .expect("run example");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("received 7"));
+}
