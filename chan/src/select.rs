@@ -363,9 +363,13 @@ where
     }
     let decision = Decision::new(0);
     let token = park::prepare();
-    for (i, c) in cases.iter_mut().enumerate() {
+    // Register in the random poll order too: a completer takes the first queued waiter, so
+    // registering in case order would always favour the first case (Go's
+    // TestPseudoRandomSend).
+    for k in 0..n {
+        let i = order.get(k);
         // SAFETY: all locked; `decision` and the cases stay put until we dequeue below.
-        unsafe { c.register(&token, &decision, i) };
+        unsafe { cases[i].register(&token, &decision, i) };
     }
     unlock_all(cases);
 
