@@ -29,6 +29,7 @@ pub mod chan {
     };
 }
 
+pub use gort_chan::context;
 pub use gort_chan::{select, time};
 
 pub use gort_runtime::{

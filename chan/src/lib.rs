@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod channel;
+pub mod context;
 mod error;
 mod macros;
 mod select;
