@@ -31,6 +31,7 @@ pub mod chan {
 
 pub use gort_chan::context;
 pub use gort_chan::{select, time};
+pub use gort_runtime::sync;
 
 pub use gort_runtime::{
     go, goroutine_id, local, lock_os_thread, num_goroutine, park, procs, run, set_max_threads,

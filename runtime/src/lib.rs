@@ -26,6 +26,7 @@ mod sched;
 mod shim;
 pub mod stack;
 mod stats;
+pub mod sync;
 mod sysmon;
 pub mod timer;
 

@@ -1,27 +1,39 @@
 //! The `cfg(loom)` shim: every concurrency primitive the runtime's protocols use.
 //!
-//! Protocol code (the park seam, the M sleep/wake note, run-queue hand-offs) imports its
-//! atomics, `UnsafeCell` and blocking primitive from here instead of `std`, so that
-//! `loom-tests/` can model-check the same code with `RUSTFLAGS="--cfg loom"`. Under loom:
+//! Protocol code (the park seam, the M sleep/wake note, run-queue hand-offs, and every
+//! primitive of [`crate::sync`]) imports its atomics, `UnsafeCell` and blocking primitive
+//! from here instead of `std`, so that `loom-tests/` can model-check the same code with
+//! `RUSTFLAGS="--cfg loom"`. What the shim provides, and what each becomes under loom:
 //!
-//! - atomics and `UnsafeCell` are loom's, so every interleaving of them is explored;
-//! - [`Futex`] (the one primitive that blocks an OS thread) is a loom `Mutex` + `Condvar`,
-//!   so loom threads stand in for both goroutines and plain threads.
+//! | item | normal build | `cfg(loom)` |
+//! |---|---|---|
+//! | `AtomicBool`, `AtomicI32`, `AtomicU32`, `AtomicU64`, `AtomicUsize`, `AtomicPtr`, `fence` | `std::sync::atomic` | `loom::sync::atomic`: every interleaving and weak-memory outcome is explored |
+//! | [`UnsafeCell`] (`with`, `with_mut`) | `std::cell::UnsafeCell` behind loom's closure API | `loom::cell::UnsafeCell`: an access not ordered after a conflicting one is reported |
+//! | [`Futex`] (`wait`, `wake_one`, `wake_all`) | a Linux `futex(2)` on the word | a loom `Mutex` + `Condvar` next to the word |
+//! | [`spin_loop`] | `std::hint::spin_loop` | `loom::hint::spin_loop` (lets loom run another thread) |
+//! | [`LOOM`] | `false` | `true`: code that must shrink under loom (spin counts, the mutex starvation threshold) branches on it |
 //!
-//! Outside loom these are `std`'s atomics, `std::cell::UnsafeCell` behind a loom-compatible
-//! `with`/`with_mut` API, and a real Linux futex.
+//! Loom threads stand in for both goroutines and plain threads: under loom no scheduler
+//! runs, so the park seam takes its plain-thread path, and that path sleeps on the shim's
+//! [`Futex`].
+//!
+//! Rules for code written against the shim: (1) every shared mutable field is a shim atomic
+//! or sits in a shim [`UnsafeCell`] accessed through `with`/`with_mut` (so loom checks the
+//! access); (2) loops that wait for another thread either block on a [`Futex`] / the park
+//! seam or call [`spin_loop`] and are bounded; (3) no real time under loom (it is not
+//! deterministic): use an operation count instead, gated on [`LOOM`] or `cfg(loom)`.
 
 // Not every item is used by every protocol yet; the set is the shim's contract.
 #![allow(unused_imports, dead_code)]
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{
-    fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize,
+    fence, AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize,
 };
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{
-    fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize,
+    fence, AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize,
 };
 
 /// An `UnsafeCell` with loom's closure API, so access sites are checked under loom.
@@ -33,6 +45,9 @@ pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
 impl<T> UnsafeCell<T> {
     pub(crate) const fn new(v: T) -> Self {
         UnsafeCell(std::cell::UnsafeCell::new(v))
+    }
+    pub(crate) fn into_inner(self) -> T {
+        self.0.into_inner()
     }
     #[inline(always)]
     pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
@@ -109,6 +124,20 @@ impl Futex {
         }
     }
 
+    /// Wakes at most one thread sleeping in [`Futex::wait`].
+    #[cfg(not(loom))]
+    pub(crate) fn wake_one(&self) {
+        // SAFETY: FUTEX_WAKE only uses the address as a key; the word is live.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                self.word.as_ptr(),
+                libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+                1,
+            );
+        }
+    }
+
     /// Wakes every thread sleeping in [`Futex::wait`].
     #[cfg(not(loom))]
     pub(crate) fn wake_all(&self) {
@@ -133,8 +162,26 @@ impl Futex {
     }
 
     #[cfg(loom)]
+    pub(crate) fn wake_one(&self) {
+        drop(self.lock.lock().unwrap());
+        self.cond.notify_one();
+    }
+
+    #[cfg(loom)]
     pub(crate) fn wake_all(&self) {
         drop(self.lock.lock().unwrap());
         self.cond.notify_all();
     }
+}
+
+/// Whether this build is a loom model build (`cfg(loom)`).
+pub(crate) const LOOM: bool = cfg!(loom);
+
+/// A spin-wait hint; under loom it also lets another model thread run.
+#[inline(always)]
+pub(crate) fn spin_loop() {
+    #[cfg(not(loom))]
+    std::hint::spin_loop();
+    #[cfg(loom)]
+    loom::hint::spin_loop();
 }

@@ -71,6 +71,14 @@ pub(crate) fn current_g() -> Option<&'static G> {
     current_m().and_then(|m| unsafe { m.curg.load(Relaxed).as_ref() })
 }
 
+/// The P of the calling thread, for racy read-only queries (its run-queue length) only:
+/// owner-only state must go through [`with_p`], which keeps sysmon from taking the P.
+#[inline(never)]
+pub(crate) fn current_p() -> Option<&'static P> {
+    // SAFETY: `p` is null or points into the static scheduler.
+    current_m().and_then(|m| unsafe { m.p.get().as_ref() })
+}
+
 /// Runs `f` with the P of the calling thread, if it holds one; `None` on a plain thread or
 /// on an M whose P sysmon took away. From goroutine code this raises the M's `in_p` flag
 /// for the duration, so sysmon cannot take the P from under `f`; `f` must not switch

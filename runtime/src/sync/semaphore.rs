@@ -1,0 +1,212 @@
+//! [`Semaphore`]: a weighted semaphore with FIFO waiters, after
+//! `golang.org/x/sync/semaphore`.
+//!
+//! State under one [`Locked`]: the weight held (`cur`) and a FIFO of waiters, each asking
+//! for a weight. Acquiring succeeds at once only if the weight fits *and nobody waits*;
+//! otherwise the caller queues. Releasing grants weight to waiters from the front, stopping
+//! at the first that does not fit, even if a smaller request behind it would: so a large
+//! request is never starved by a stream of small ones. Granted waiters are popped under
+//! the lock and woken after it (in rounds of [`Wakes::CAP`]), owning their weight.
+
+use super::lock::Locked;
+use super::waitq::{WaitQueue, Waiter, Wakes};
+use crate::park;
+use std::fmt;
+use std::time::Instant;
+
+struct State {
+    cur: usize,
+    waiters: WaitQueue,
+}
+
+impl State {
+    /// Takes `n` if it fits and no one is queued ahead.
+    fn try_take(&mut self, size: usize, n: usize) -> bool {
+        if size - self.cur >= n && self.waiters.is_empty() {
+            self.cur += n;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Grants weight to queued waiters in order while it fits, copying their tokens into
+    /// `wakes`. Returns `true` if `wakes` filled up and more waiters may fit.
+    fn grant(&mut self, size: usize, wakes: &mut Wakes) -> bool {
+        while let Some(front) = self.waiters.front() {
+            if size - self.cur < front.n {
+                return false; // FIFO: the first waiter goes first, whatever it asks
+            }
+            if wakes.is_full() {
+                return true;
+            }
+            self.cur += front.n;
+            let w = self.waiters.pop_front().expect("front exists");
+            wakes.push(w.token().clone());
+        }
+        false
+    }
+}
+
+/// A weighted semaphore: `size` units of some resource, acquired and released in any
+/// amounts, with goroutines parking in FIFO order while the amount they ask for is not
+/// free. `golang.org/x/sync/semaphore.Weighted`.
+///
+/// `acquire_ctx` (acquire until a `gort::context` is done) is planned once contexts land;
+/// [`acquire_until`](Self::acquire_until) covers deadlines meanwhile.
+///
+/// ```
+/// use gort_runtime::sync::Semaphore;
+///
+/// let sem = Semaphore::new(10);
+/// sem.acquire(7);
+/// assert!(!sem.try_acquire(4)); // 3 left
+/// assert!(sem.try_acquire(3));
+/// sem.release(10);
+/// ```
+pub struct Semaphore {
+    size: usize,
+    state: Locked<State>,
+}
+
+impl Semaphore {
+    loom_const_fn! {
+        /// A semaphore of `size` units, all free.
+        pub fn new(size: usize) -> Semaphore {
+            Semaphore {
+                size,
+                state: Locked::new(State {
+                    cur: 0,
+                    waiters: WaitQueue::new(),
+                }),
+            }
+        }
+    }
+
+    /// Acquires `n` units, parking until they are free and every earlier waiter has been
+    /// served.
+    ///
+    /// # Panics
+    /// If `n` exceeds the semaphore's size (it could never succeed).
+    pub fn acquire(&self, n: usize) {
+        let mut st = self.state.lock();
+        if st.with(|s| s.try_take(self.size, n)) {
+            return;
+        }
+        if n > self.size {
+            drop(st);
+            panic!(
+                "gort: Semaphore::acquire({n}) on a semaphore of size {}: it would wait forever",
+                self.size
+            );
+        }
+        let me = Waiter::new(park::prepare(), n);
+        st.with(|s| {
+            // SAFETY: `me` stays on this frame until popped: only `grant` wakes this
+            // episode, and it pops `me` first.
+            unsafe { s.waiters.push_back(&me) }
+        });
+        drop(st);
+        park::park();
+        // Woken by `grant`: the `n` units are ours.
+    }
+
+    /// Like [`acquire`](Self::acquire), but gives up at `deadline`: returns whether the
+    /// units were acquired. A request larger than the size waits for the deadline and
+    /// fails. (The basis of the coming `acquire_ctx`.)
+    pub fn acquire_until(&self, n: usize, deadline: Instant) -> bool {
+        let mut st = self.state.lock();
+        if st.with(|s| s.try_take(self.size, n)) {
+            return true;
+        }
+        if n > self.size {
+            // Doomed: do not make later requests queue behind it; wait out the deadline.
+            drop(st);
+            let _nobody_wakes_this = park::prepare();
+            let woken = park::park_until(Some(deadline));
+            debug_assert!(!woken);
+            return false;
+        }
+        let me = Waiter::new(park::prepare(), n);
+        st.with(|s| {
+            // SAFETY: `me` stays on this frame until it is popped or removed below.
+            unsafe { s.waiters.push_back(&me) }
+        });
+        drop(st);
+        if park::park_until(Some(deadline)) {
+            return true;
+        }
+        let mut wakes = Wakes::new();
+        let mut st = self.state.lock();
+        let (timed_out, more) = st.with(|s| {
+            let front = s.waiters.front().is_some_and(|f| std::ptr::eq(f, &me));
+            if !s.waiters.remove(&me) {
+                return (false, false); // granted just as the deadline passed: keep it
+            }
+            // Leaving the front may let the waiters behind us in.
+            let more = front && s.grant(self.size, &mut wakes);
+            (true, more)
+        });
+        drop(st);
+        wakes.wake();
+        if more {
+            self.wake_granted();
+        }
+        !timed_out
+    }
+
+    /// Acquires `n` units if they are free now and no one waits; never parks.
+    pub fn try_acquire(&self, n: usize) -> bool {
+        self.state.lock().with(|s| s.try_take(self.size, n))
+    }
+
+    /// Releases `n` units, waking the waiters at the front that now fit.
+    ///
+    /// # Panics
+    /// `semaphore: released more than held` if more units are released than held.
+    pub fn release(&self, n: usize) {
+        let mut wakes = Wakes::new();
+        let mut st = self.state.lock();
+        let more = st.with(|s| {
+            assert!(s.cur >= n, "semaphore: released more than held");
+            s.cur -= n;
+            s.grant(self.size, &mut wakes)
+        });
+        drop(st);
+        wakes.wake();
+        if more {
+            self.wake_granted();
+        }
+    }
+
+    /// Grants and wakes waiters round after round until no more fit.
+    fn wake_granted(&self) {
+        let mut wakes = Wakes::new();
+        loop {
+            let more = self.state.lock().with(|s| s.grant(self.size, &mut wakes));
+            wakes.wake();
+            if !more {
+                return;
+            }
+        }
+    }
+
+    /// The semaphore's size.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Units free now (racy: a snapshot for diagnostics).
+    pub fn available(&self) -> usize {
+        self.size - self.state.lock().with(|s| s.cur)
+    }
+}
+
+impl fmt::Debug for Semaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Semaphore")
+            .field("size", &self.size)
+            .field("available", &self.available())
+            .finish_non_exhaustive()
+    }
+}
