@@ -198,3 +198,30 @@ fn a_plain_thread_that_sends_later_is_no_deadlock() {
     assert!(out.status.success(), "{stderr}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("received 7"));
 }
+
+#[test]
+fn schedtrace_prints_a_line_per_interval() {
+    if is_child("schedtrace_prints_a_line_per_interval") {
+        gort::run(|| {
+            for _ in 0..30 {
+                gort::time::sleep(Duration::from_millis(10));
+            }
+        });
+        return;
+    }
+    let out = child(
+        "schedtrace_prints_a_line_per_interval",
+        &[("GORT_SCHEDTRACE", "50")],
+    );
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines = stderr.lines().filter(|l| l.starts_with("SCHED ")).count();
+    assert!(
+        lines >= 2,
+        "expected SCHED lines every 50 ms over ~300 ms:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("procs=") && stderr.contains("runqueue="),
+        "{stderr}"
+    );
+}
