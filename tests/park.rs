@@ -265,3 +265,25 @@ fn wake_and_deadline_race_exactly_one_wins() {
         }
     });
 }
+
+#[test]
+fn expire_ends_an_episode_without_a_deadline_as_not_woken() {
+    within(30, || {
+        for goroutine in [true, false] {
+            let body = || {
+                let t = park::prepare();
+                assert!(t.expire());
+                assert!(
+                    !park::park_until(None),
+                    "an expired episode is not a wake-up"
+                );
+                assert!(!t.wake());
+            };
+            if goroutine {
+                gort::go(body).join().unwrap();
+            } else {
+                body();
+            }
+        }
+    });
+}

@@ -384,3 +384,38 @@ fn barrier_has_one_leader_per_round() {
         assert_eq!(leaders.load(SeqCst), 20);
     });
 }
+
+#[test]
+fn semaphore_acquire_ctx_honours_cancellation_and_deadlines() {
+    use gort::context::{self, SemaphoreExt};
+    use gort::sync::Semaphore;
+    use std::sync::Arc;
+    use std::time::Duration;
+    common::within(60, || {
+        let sem = Arc::new(Semaphore::new(3));
+        let bg = context::background();
+        sem.acquire_ctx(&bg, 3).unwrap();
+        // Full: a cancellation ends the wait with Canceled and acquires nothing.
+        let (ctx, cancel) = bg.with_cancel();
+        let s = sem.clone();
+        let waiter = gort::go(move || s.acquire_ctx(&ctx, 2));
+        gort::time::sleep(Duration::from_millis(20));
+        cancel.cancel();
+        assert_eq!(waiter.join().unwrap(), Err(context::Error::Canceled));
+        // A deadline ends it with DeadlineExceeded, on a plain thread too.
+        let (ctx, _c) = bg.with_timeout(Duration::from_millis(20));
+        assert_eq!(
+            sem.acquire_ctx(&ctx, 1),
+            Err(context::Error::DeadlineExceeded)
+        );
+        // An already-done context fails at once, even when units are free.
+        sem.release(3);
+        let (done, cancel) = bg.with_cancel();
+        cancel.cancel();
+        assert_eq!(sem.acquire_ctx(&done, 1), Err(context::Error::Canceled));
+        // Nothing leaked: all units are back, and a plain acquire works.
+        assert_eq!(sem.available(), 3);
+        sem.acquire_ctx(&bg, 3).unwrap();
+        sem.release(3);
+    });
+}

@@ -211,12 +211,12 @@ pub fn prepare() -> Token {
     }
 }
 
-/// Blocks until the token of the current episode is woken (at once if it already was).
+/// Blocks until the token of the current episode is woken or expired (at once if it
+/// already was).
 /// In a goroutine the goroutine parks and its M runs others; on a plain thread the thread
 /// sleeps.
 pub fn park() {
-    let woken = park_until(None);
-    debug_assert!(woken);
+    park_until(None);
 }
 
 /// Like [`park`], but gives up at `deadline`. Returns `true` if woken, `false` on timeout;
@@ -249,8 +249,7 @@ fn park_goroutine(g: &'static G, deadline: Option<Instant>) -> bool {
             // The M commits WAITING -> PARKED after the switch (see sched::m), so a wake-up
             // can only reschedule us once we are fully off this stack.
             g.suspend(Switch::Park);
-            g.park.disarm();
-            true
+            g.park.disarm() // `false` if the episode was ended by `Token::expire`
         }
         Some(d) => {
             if Instant::now() >= d {

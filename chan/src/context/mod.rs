@@ -38,6 +38,7 @@
 mod afterfunc;
 mod custom;
 mod error;
+mod semaphore;
 mod tree;
 mod value;
 mod wait;
@@ -47,6 +48,7 @@ pub use afterfunc::{after_func, AfterFuncStop};
 pub use custom::__watcher_goroutines;
 pub use custom::{AfterFn, CustomContext, StopFn};
 pub use error::{is_error, Cause, Error};
+pub use semaphore::SemaphoreExt;
 pub use value::Key;
 pub use wait::{sleep_ctx, RecvCtxError};
 

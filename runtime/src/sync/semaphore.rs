@@ -113,8 +113,21 @@ impl Semaphore {
 
     /// Like [`acquire`](Self::acquire), but gives up at `deadline`: returns whether the
     /// units were acquired. A request larger than the size waits for the deadline and
-    /// fails. (The basis of the coming `acquire_ctx`.)
+    /// fails.
     pub fn acquire_until(&self, n: usize, deadline: Instant) -> bool {
+        self.acquire_cancelable(n, Some(deadline), |_| {})
+    }
+
+    /// Like [`acquire_until`](Self::acquire_until) (no deadline if `None`), and if it has to
+    /// wait, first hands `on_wait` a token whose [`expire`](park::Token::expire) gives up the
+    /// wait early (what `gort::context::SemaphoreExt::acquire_ctx` hooks a context's
+    /// cancellation to). Returns whether the units were acquired.
+    pub fn acquire_cancelable(
+        &self,
+        n: usize,
+        deadline: Option<Instant>,
+        on_wait: impl FnOnce(park::Token),
+    ) -> bool {
         let mut st = self.state.lock();
         if st.with(|s| s.try_take(self.size, n)) {
             return true;
@@ -122,18 +135,20 @@ impl Semaphore {
         if n > self.size {
             // Doomed: do not make later requests queue behind it; wait out the deadline.
             drop(st);
-            let _nobody_wakes_this = park::prepare();
-            let woken = park::park_until(Some(deadline));
+            on_wait(park::prepare());
+            let woken = park::park_until(deadline);
             debug_assert!(!woken);
             return false;
         }
-        let me = Waiter::new(park::prepare(), n);
+        let token = park::prepare();
+        let me = Waiter::new(token.clone(), n);
         st.with(|s| {
             // SAFETY: `me` stays on this frame until it is popped or removed below.
             unsafe { s.waiters.push_back(&me) }
         });
         drop(st);
-        if park::park_until(Some(deadline)) {
+        on_wait(token);
+        if park::park_until(deadline) {
             return true;
         }
         let mut wakes = Wakes::new();
