@@ -5,8 +5,6 @@
 
 mod common;
 use common::{child, is_child, within};
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
@@ -162,41 +160,6 @@ fn an_idle_runtime_gets_no_sysmon_wakeups() {
     std::thread::sleep(Duration::from_secs(1));
     let woke = gort::stats().sysmon_rounds - before;
     assert!(woke <= 1, "sysmon woke {woke} times in an idle second");
-}
-
-fn example(name: &str) -> PathBuf {
-    // target/<profile>/deps/<test> -> target/<profile>/examples/<name>
-    let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name)
-}
-
-#[test]
-fn a_deadlock_is_reported_not_hung() {
-    let out = Command::new(example("deadlock"))
-        .output()
-        .expect("run examples/deadlock");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("fatal error: all goroutines are asleep - deadlock!"),
-        "{stderr}"
-    );
-}
-
-#[test]
-fn a_plain_thread_that_sends_later_is_no_deadlock() {
-    let out = Command::new(example("deadlock"))
-        .arg("later")
-        .output()
-        .expect("run example");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("received 7"));
 }
 
 #[test]

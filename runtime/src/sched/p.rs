@@ -137,6 +137,9 @@ impl P {
     }
 
     fn take_runnext(&self) -> Option<&'static G> {
+        if self.runnext.load(Relaxed).is_null() {
+            return None; // only this P's owner fills it: no swap needed to see it empty
+        }
         let next = self.runnext.swap(ptr::null_mut(), AcqRel);
         // SAFETY: runnext only ever holds `&'static G`s.
         unsafe { next.as_ref() }
