@@ -215,7 +215,8 @@ fn deadlocked(s: &Sched) -> Option<usize> {
         let _ = ms;
         // Every thread but the scheduler's own (live Ms and sysmon) must be parked in gort:
         // a thread doing anything else might still wake a goroutine.
-        let others = process_threads()?.checked_sub(live_ms + 1)?;
+        let own = live_ms + 1 + usize::from(crate::stack::scavenger_started());
+        let others = process_threads()?.checked_sub(own)?;
         if others != crate::park::parked_threads() {
             return None;
         }

@@ -242,6 +242,7 @@ pub(crate) fn newm(p: &P, spinning: bool) {
 }
 
 fn mstart(m: &'static M) {
+    crate::stack::overflow::init_thread();
     CURRENT_M.with(|c| c.set(m));
     m.sleep_for_p();
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| schedule(m)));

@@ -166,26 +166,34 @@ fn get_stack(p: Option<&P>, size: usize) -> io::Result<Stack> {
     if size != stack::default_stack_size() {
         return stack::alloc_owned(size);
     }
-    let Some(p) = p else {
-        let mut one = Vec::with_capacity(1);
-        stack::take_batch(size, 1, &mut one)?;
-        return Ok(one.pop().expect("take_batch returned no stack"));
-    };
-    p.with_stacks(|cache| {
-        while let Some(st) = cache.pop() {
-            if st.size() == size {
-                return Ok(st);
-            }
-            stack::release(st); // left over from an earlier default size
+    let st = match p {
+        None => {
+            let mut one = Vec::with_capacity(1);
+            stack::take_batch(size, 1, &mut one)?;
+            one.pop().expect("take_batch returned no stack")
         }
-        stack::take_batch(size, stack::BATCH, cache)?;
-        Ok(cache.pop().expect("take_batch returned no stack"))
-    })
+        Some(p) => p.with_stacks(|cache| -> io::Result<Stack> {
+            while let Some(st) = cache.pop() {
+                if st.size() == size {
+                    return Ok(st);
+                }
+                stack::release(st); // left over from an earlier default size
+            }
+            stack::take_batch(size, stack::BATCH, cache)?;
+            Ok(cache.pop().expect("take_batch returned no stack"))
+        })?,
+    };
+    // Tell the scavenger this stack is in use (waits if it is releasing its pages now).
+    st.acquire();
+    Ok(st)
 }
 
 fn put_stack(p: Option<&P>, st: Stack) {
     match p {
         Some(p) if st.pooled() && st.size() == stack::default_stack_size() => {
+            // Idle from now on: the scavenger releases its pages if it stays unused for a
+            // scavenger period (see `stack::scavenge`); reused sooner, it keeps them.
+            st.set_idle();
             p.with_stacks(|cache| {
                 cache.push(st);
                 if cache.len() > CACHE_MAX {

@@ -1,0 +1,128 @@
+//! RSS per parked goroutine: `rss_per_goroutine [gort|tokio|may] [count]` starts `count`
+//! goroutines (tasks, coroutines) that all block on one channel (or semaphore), and prints
+//! the resident memory they added, per goroutine, from /proc/self/statm. One runtime per
+//! process; `benches/go/rss/run.sh` runs all of them side by side with the Go peer.
+
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+
+fn statm(field: usize) -> usize {
+    let s = std::fs::read_to_string("/proc/self/statm").expect("read /proc/self/statm");
+    let pages: usize = s.split_whitespace().nth(field).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+fn page_tables() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmPTE"))
+        .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+fn report(who: &str, n: usize, before: usize) {
+    let after = statm(1);
+    println!(
+        "{who:5} {n:8} goroutines parked: {:.2} KiB RSS each (page tables {})",
+        (after - before) as f64 / n as f64 / 1024.0,
+        page_tables()
+    );
+}
+
+fn gort_rss(n: usize) {
+    gort::run(move || {
+        let before = statm(1);
+        let (tx, rx) = gort::chan::bounded::<()>(0);
+        let parked = Arc::new(AtomicUsize::new(0));
+        let hs: Vec<_> = (0..n)
+            .map(|_| {
+                let (rx, parked) = (rx.clone(), parked.clone());
+                gort::go(move || {
+                    parked.fetch_add(1, Relaxed);
+                    let _ = rx.recv();
+                })
+            })
+            .collect();
+        while parked.load(Relaxed) < n {
+            gort::yield_now();
+        }
+        // Let the last ones reach recv.
+        for _ in 0..100 {
+            gort::yield_now();
+        }
+        report("gort", n, before);
+        drop(tx);
+        for h in hs {
+            h.join().unwrap();
+        }
+    });
+}
+
+fn tokio_rss(n: usize) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let before = statm(1);
+        let sem = Arc::new(tokio::sync::Semaphore::new(0));
+        let parked = Arc::new(AtomicUsize::new(0));
+        let hs: Vec<_> = (0..n)
+            .map(|_| {
+                let (sem, parked) = (sem.clone(), parked.clone());
+                tokio::spawn(async move {
+                    parked.fetch_add(1, Relaxed);
+                    let _p = sem.acquire().await.unwrap();
+                })
+            })
+            .collect();
+        while parked.load(Relaxed) < n {
+            tokio::task::yield_now().await;
+        }
+        report("tokio", n, before);
+        sem.add_permits(n);
+        for h in hs {
+            h.await.unwrap();
+        }
+    });
+}
+
+fn may_rss(n: usize) {
+    may::config().set_workers(2);
+    let before = statm(1);
+    let sem = Arc::new(may::sync::Semphore::new(0));
+    let parked = Arc::new(AtomicUsize::new(0));
+    let hs: Vec<_> = (0..n)
+        .map(|_| {
+            let (sem, parked) = (sem.clone(), parked.clone());
+            may::go!(move || {
+                parked.fetch_add(1, Relaxed);
+                sem.wait();
+            })
+        })
+        .collect();
+    while parked.load(Relaxed) < n {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    report("may", n, before);
+    for _ in 0..n {
+        sem.post();
+    }
+    for h in hs {
+        h.join().unwrap();
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let who = args.next().unwrap_or_else(|| "gort".into());
+    let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    match who.as_str() {
+        "gort" => gort_rss(n),
+        "tokio" => tokio_rss(n),
+        "may" => may_rss(n),
+        other => panic!("unknown runtime {other}: use gort, tokio or may"),
+    }
+}

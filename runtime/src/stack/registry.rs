@@ -1,0 +1,201 @@
+//! A table of every stack mapping, readable without locks (from a signal handler).
+//!
+//! Entries live in chunks that are allocated zeroed and never freed, linked from `HEAD`.
+//! Writers (arena carving, own mappings) serialise on `WRITER`; readers load `USED` and walk
+//! the chunks with atomic loads only, so the SIGSEGV handler may read the table. An entry is
+//! `(low, len, slot, arena)`: the mapping `[low, low + len)` holds stacks of `slot` bytes
+//! each (guard page included, at each slot's low end). Arenas are never unmapped; an own
+//! mapping is removed (its `low` zeroed) before it is unmapped, and `GEN` is bumped so the
+//! per-thread range caches of [`super::remaining`] notice.
+
+use super::page_size;
+use super::scavenge::Arena;
+use parking_lot::Mutex;
+use std::alloc::{alloc_zeroed, handle_alloc_error, Layout};
+use std::ptr;
+use std::sync::atomic::{
+    AtomicPtr, AtomicUsize,
+    Ordering::{Acquire, Relaxed, Release},
+};
+
+const CHUNK: usize = 1024;
+
+struct Entry {
+    low: AtomicUsize,
+    len: AtomicUsize,
+    slot: AtomicUsize,
+    arena: AtomicPtr<Arena>,
+}
+
+struct Chunk {
+    entries: [Entry; CHUNK],
+    next: AtomicPtr<Chunk>,
+}
+
+static HEAD: AtomicPtr<Chunk> = AtomicPtr::new(ptr::null_mut());
+/// Entries ever handed out (an upper bound for readers).
+static USED: AtomicUsize = AtomicUsize::new(0);
+/// Bumped whenever an entry is removed.
+pub(crate) static GEN: AtomicUsize = AtomicUsize::new(0);
+
+struct Writer {
+    free: Vec<usize>,
+    tail: *mut Chunk,
+    cap: usize,
+}
+
+// SAFETY: `tail` points to a leaked chunk; only used under the mutex.
+unsafe impl Send for Writer {}
+
+static WRITER: Mutex<Writer> = Mutex::new(Writer {
+    free: Vec::new(),
+    tail: ptr::null_mut(),
+    cap: 0,
+});
+
+fn new_chunk() -> *mut Chunk {
+    let layout = Layout::new::<Chunk>();
+    // SAFETY: the layout is non-zero-sized. All-zero bytes are a valid Chunk (atomics and
+    // null pointers), so the zeroed allocation is initialised.
+    let p = unsafe { alloc_zeroed(layout) } as *mut Chunk;
+    if p.is_null() {
+        handle_alloc_error(layout);
+    }
+    p
+}
+
+/// Calls `f` on each live entry until it returns `Some`. Lock-free and allocation-free:
+/// async-signal-safe.
+fn find<R>(mut f: impl FnMut(usize, usize, usize, *const Arena) -> Option<R>) -> Option<R> {
+    let used = USED.load(Acquire);
+    let mut chunk = HEAD.load(Acquire);
+    let mut i = 0;
+    while !chunk.is_null() && i < used {
+        // SAFETY: chunks are leaked, zero-initialised and only accessed through atomics.
+        let c = unsafe { &*chunk };
+        for e in &c.entries[..CHUNK.min(used - i)] {
+            let low = e.low.load(Acquire);
+            if low == 0 {
+                continue;
+            }
+            let len = e.len.load(Relaxed);
+            let slot = e.slot.load(Relaxed);
+            let arena = e.arena.load(Relaxed);
+            if e.low.load(Acquire) != low || slot == 0 {
+                continue;
+            }
+            if let Some(r) = f(low, len, slot, arena) {
+                return Some(r);
+            }
+        }
+        i += CHUNK;
+        chunk = c.next.load(Acquire);
+    }
+    None
+}
+
+/// Records a mapping of stacks; returns its index (for [`unregister`]).
+pub(crate) fn register(low: usize, len: usize, slot: usize, arena: *const Arena) -> usize {
+    let mut w = WRITER.lock();
+    let idx = match w.free.pop() {
+        Some(i) => i,
+        None => {
+            let i = USED.load(Relaxed);
+            if i == w.cap {
+                let c = new_chunk();
+                if w.tail.is_null() {
+                    HEAD.store(c, Release);
+                } else {
+                    // SAFETY: `tail` is a leaked chunk.
+                    unsafe { (*w.tail).next.store(c, Release) };
+                }
+                w.tail = c;
+                w.cap += CHUNK;
+            }
+            i
+        }
+    };
+    let e = entry(idx);
+    e.len.store(len, Relaxed);
+    e.slot.store(slot, Relaxed);
+    e.arena.store(arena as *mut Arena, Relaxed);
+    e.low.store(low, Release);
+    if idx >= USED.load(Relaxed) {
+        USED.store(idx + 1, Release);
+    }
+    idx
+}
+
+/// Removes the mapping registered at `idx` (before it is unmapped).
+pub(crate) fn unregister(idx: usize) {
+    let mut w = WRITER.lock();
+    entry(idx).low.store(0, Release);
+    GEN.fetch_add(1, Release);
+    w.free.push(idx);
+}
+
+fn entry(idx: usize) -> &'static Entry {
+    let mut c = HEAD.load(Acquire);
+    for _ in 0..idx / CHUNK {
+        // SAFETY: `idx` < capacity, so the chunk list is long enough; chunks are leaked.
+        c = unsafe { (*c).next.load(Acquire) };
+    }
+    // SAFETY: as above.
+    unsafe { &(*c).entries[idx % CHUNK] }
+}
+
+/// What [`lookup`] knows about an address inside a registered mapping.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Hit {
+    /// The stack slot's usable range `[low, high)`.
+    pub(crate) low: usize,
+    pub(crate) high: usize,
+    /// Whether the address is in the slot's guard page.
+    pub(crate) in_guard: bool,
+}
+
+/// Finds the stack slot containing `addr`. Async-signal-safe.
+pub(crate) fn lookup(addr: usize) -> Option<Hit> {
+    let page = page_size_cached();
+    find(|low, len, slot, _| {
+        if addr < low || addr >= low + len {
+            return None;
+        }
+        let slot_low = low + (addr - low) / slot * slot;
+        Some(Hit {
+            low: slot_low + page,
+            high: slot_low + slot,
+            in_guard: addr < slot_low + page,
+        })
+    })
+}
+
+/// Calls `f` on every arena's descriptor (for the scavenger).
+pub(crate) fn each_arena(mut f: impl FnMut(usize, usize, &'static Arena)) {
+    find(|low, _, slot, arena| {
+        // SAFETY: arena descriptors are leaked.
+        if let Some(a) = unsafe { arena.as_ref() } {
+            f(low, slot, a);
+        }
+        None::<()>
+    });
+}
+
+/// The page size without `OnceLock` (no lazy init in a signal handler): read once by
+/// `overflow::init`, before the handler is installed.
+fn page_size_cached() -> usize {
+    static PAGE: AtomicUsize = AtomicUsize::new(0);
+    match PAGE.load(Relaxed) {
+        0 => {
+            let p = page_size();
+            PAGE.store(p, Relaxed);
+            p
+        }
+        p => p,
+    }
+}
+
+/// Makes sure the cached page size is set (called before the signal handler exists).
+pub(crate) fn prime() {
+    page_size_cached();
+}

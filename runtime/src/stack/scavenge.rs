@@ -1,0 +1,185 @@
+//! Memory return: the stack scavenger.
+//!
+//! Policy. A stack that runs goroutines keeps the pages they touched: reusing it is then
+//! fault-free, which is what keeps spawn + exit cheap. A stack that sits idle in a P's cache
+//! or in the global pool for a whole scavenger period (between [`PERIOD`] and twice that)
+//! gives all its pages back with `MADV_DONTNEED`, so one deep recursion, or a burst of a
+//! million goroutines, does not pin memory after it is over. The spawn and exit paths pay
+//! one uncontended atomic each (`acquire`, `set_idle`) and never a system call; the
+//! scavenger thread pays one `madvise` per run of adjacent idle stacks in an arena (64
+//! stacks at most), and only for stacks that ran code since they were last released.
+//!
+//! Each arena slot has a state word: `IN_USE` (a goroutine or `grow` segment runs on it),
+//! `FRESH` (idle since this period), `SEEN` (idle for a full period), `TRIMMING` (the
+//! scavenger is releasing it), `CLEAN` (no committed pages). The spawner's `acquire` waits
+//! while a slot is `TRIMMING`, so pages are never released under running code.
+
+use super::{page_size, registry};
+use std::sync::atomic::{
+    AtomicBool, AtomicU8,
+    Ordering::{Acquire, Relaxed, Release, SeqCst},
+};
+use std::sync::Once;
+use std::time::Duration;
+
+/// How long a stack must sit idle (at least) before its pages go back to the OS.
+pub(crate) const PERIOD: Duration = Duration::from_millis(250);
+
+const IN_USE: u8 = 0;
+const FRESH: u8 = 1;
+const SEEN: u8 = 2;
+const TRIMMING: u8 = 3;
+const CLEAN: u8 = 4;
+
+/// Set when some stack went idle since the scavenger last looked.
+static ACTIVITY: AtomicBool = AtomicBool::new(false);
+/// Set while the scavenger sleeps until a stack goes idle (nothing left to release).
+static SLEEPING: AtomicBool = AtomicBool::new(false);
+/// Whether the scavenger thread was started (sysmon's deadlock check counts it).
+static STARTED: AtomicBool = AtomicBool::new(false);
+static NOTE: std::sync::LazyLock<crate::note::Note> =
+    std::sync::LazyLock::new(crate::note::Note::new);
+
+/// The scavenger state of one arena slot.
+#[derive(Debug)]
+pub(crate) struct SlotState(AtomicU8);
+
+impl SlotState {
+    pub(crate) fn acquire(&self) {
+        let mut spins = 0u32;
+        loop {
+            let s = self.0.load(Acquire);
+            if s == TRIMMING {
+                spins += 1;
+                if spins < 64 {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+                continue;
+            }
+            if s == IN_USE
+                || self
+                    .0
+                    .compare_exchange_weak(s, IN_USE, Acquire, Relaxed)
+                    .is_ok()
+            {
+                return;
+            }
+        }
+    }
+
+    pub(crate) fn set_idle(&self) {
+        self.0.store(FRESH, Release);
+        if !ACTIVITY.load(Relaxed) {
+            // At most once per scavenger period: the scavenger clears it when it looks.
+            ACTIVITY.store(true, SeqCst);
+            if SLEEPING.load(SeqCst) {
+                NOTE.wakeup();
+            }
+        }
+    }
+}
+
+/// Per-arena descriptor (leaked; the registry points at it).
+#[derive(Debug)]
+pub(crate) struct Arena {
+    pub(crate) slots: Box<[SlotState]>,
+}
+
+impl Arena {
+    /// A descriptor for `count` never-used (clean) slots.
+    pub(crate) fn new(count: usize) -> &'static Arena {
+        Box::leak(Box::new(Arena {
+            slots: (0..count)
+                .map(|_| SlotState(AtomicU8::new(CLEAN)))
+                .collect(),
+        }))
+    }
+}
+
+/// Starts the scavenger thread (once).
+pub(crate) fn start() {
+    static START: Once = Once::new();
+    START.call_once(|| {
+        // Without the thread, memory is simply not returned: not worth failing a spawn.
+        let _ = std::thread::Builder::new()
+            .name("gort-stack-scavenger".into())
+            .stack_size(64 << 10)
+            .spawn(|| {
+                let mut pending = false;
+                loop {
+                    if !pending {
+                        // Nothing left to release: sleep until a stack goes idle (no
+                        // wake-ups at all in an idle process). Announce, then re-check.
+                        SLEEPING.store(true, SeqCst);
+                        if !ACTIVITY.load(SeqCst) {
+                            NOTE.sleep();
+                            NOTE.clear();
+                        }
+                        SLEEPING.store(false, SeqCst);
+                    }
+                    // Let the idle stacks age for a period before releasing them.
+                    std::thread::sleep(PERIOD);
+                    if ACTIVITY.swap(false, Acquire) || pending {
+                        pending = sweep();
+                    }
+                }
+            })
+            .map(|_| STARTED.store(true, SeqCst));
+    });
+}
+
+/// Whether the scavenger thread runs (it is one of the runtime's own threads).
+pub(crate) fn started() -> bool {
+    STARTED.load(SeqCst)
+}
+
+/// One scavenger pass. Returns whether some stacks are idle but not yet released (they
+/// will be next period).
+fn sweep() -> bool {
+    let page = page_size();
+    let mut pending = false;
+    registry::each_arena(|low, slot, arena| {
+        let mut run: Option<usize> = None; // first slot of the current run of TRIMMING
+        let n = arena.slots.len();
+        for i in 0..=n {
+            let mut trimming = false;
+            if i < n {
+                let s = &arena.slots[i].0;
+                match s.load(Relaxed) {
+                    FRESH => {
+                        let _ = s.compare_exchange(FRESH, SEEN, Relaxed, Relaxed);
+                        pending = true;
+                    }
+                    SEEN => trimming = s.compare_exchange(SEEN, TRIMMING, Acquire, Relaxed).is_ok(),
+                    _ => {}
+                }
+            }
+            if trimming {
+                run.get_or_insert(i);
+                continue;
+            }
+            if let Some(first) = run.take() {
+                // Slots first..i: their usable ranges and the guard pages between them.
+                let from = low + first * slot + page;
+                let len = (i - first) * slot - page;
+                // SAFETY: every slot in the range is TRIMMING: no code runs on it and no
+                // one can acquire it until we publish CLEAN. Guard regions survive
+                // MADV_DONTNEED; mprotect guards are PROT_NONE and hold no pages.
+                let rc = unsafe { libc::madvise(from as *mut _, len, libc::MADV_DONTNEED) };
+                if rc != 0 {
+                    for j in first..i {
+                        let from = low + j * slot + page;
+                        // SAFETY: as above, one slot's usable range.
+                        unsafe { libc::madvise(from as *mut _, slot - page, libc::MADV_DONTNEED) };
+                    }
+                }
+                for j in first..i {
+                    arena.slots[j].0.store(CLEAN, Release);
+                }
+            }
+        }
+    });
+    pending
+}
