@@ -172,14 +172,9 @@ impl Sched {
 
     /// Starts an M spinning if there is an idle P and nobody is spinning (Go's `wakep`).
     pub(crate) fn wakep(&self) {
-        // Cheap early exit while every P is busy (always, with one P). Reading `npidle`
-        // before the fence may miss a P going idle this instant; the work that prompted
-        // this call then stays with the caller's own P or the global queue, where a running
-        // M finds it, so only a chance of parallelism is lost, never a goroutine.
-        if self.npidle.load(Relaxed) == 0 {
-            return;
-        }
-        // Pairs with the fence in `m::find_runnable` after a spinning M gives up.
+        // Pairs with the fence in `m::find_runnable` after a spinning M gives up (the
+        // protocol is model-checked in loom-tests/tests/wakeup.rs; an early exit before this
+        // fence loses wake-ups in that model).
         fence(SeqCst);
         if self.npidle.load(SeqCst) == 0 {
             return;
