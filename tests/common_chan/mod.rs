@@ -2,23 +2,12 @@
 //! of parties every scenario runs with (goroutines and plain OS threads).
 #![allow(dead_code)]
 
-use std::sync::mpsc;
 use std::time::Duration;
 
-/// Runs `f` on a fresh thread and fails the test if it takes longer than `secs`: the
-/// timeout only turns a hang into a failure, it asserts nothing about speed.
-pub fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-        let _ = tx.send(r);
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(Ok(v)) => v,
-        Ok(Err(p)) => std::panic::resume_unwind(p),
-        Err(_) => panic!("test hung: no result after {secs} s"),
-    }
-}
+#[path = "../common/mod.rs"]
+mod common;
+/// The hang guard shared by every test (see `tests/common`).
+pub use common::within;
 
 /// What the parties of a scenario are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
