@@ -33,6 +33,17 @@ pub use gort_chan::context;
 pub use gort_chan::{select, time};
 pub use gort_runtime::sync;
 
+/// Networking (Go's `net`): TCP, UDP and Unix sockets on the netpoller, with deadlines.
+/// Under a context: [`net::ContextIo`] (`with_ctx`, `read_ctx`,
+/// `write_all_ctx`), [`net::accept_ctx`] and
+/// [`net::connect_ctx`].
+pub mod net {
+    pub use gort_chan::net_ctx::{
+        accept_ctx, connect_ctx, ctx_error, ctx_guard, ContextIo, CtxGuard,
+    };
+    pub use gort_runtime::net::*;
+}
+
 pub use gort_runtime::{
     go, goroutine_id, local, lock_os_thread, num_goroutine, park, procs, run, set_max_threads,
     set_procs, stack, stats, syscall, timer, unlock_os_thread, yield_now, Builder, JoinHandle,

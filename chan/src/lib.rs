@@ -11,6 +11,7 @@ mod channel;
 pub mod context;
 mod error;
 mod macros;
+pub mod net_ctx;
 mod select;
 mod shim;
 pub mod time;

@@ -10,6 +10,7 @@
 //! - `park`: the one seam through which everything blocks; `timer`: deadlines;
 //!   `note`: M sleep/wake-up;
 //!   `shim`: the `cfg(loom)` shim for protocol code;
+//! - `netpoll`: the epoll network poller; `net`: sockets on it;
 //! - `join`, `builder`, `run`, `local`, `stats`: the public API.
 
 #![warn(missing_docs)]
@@ -19,6 +20,8 @@ mod g;
 mod join;
 pub mod local;
 mod membarrier;
+pub mod net;
+mod netpoll;
 mod note;
 pub mod park;
 mod run;

@@ -12,9 +12,11 @@
 //!   the hog keeps its thread and runs on without a P; the goroutines queued behind it move
 //!   to another M at once, and the hog waits for a P at its next scheduling point. The cost
 //!   is one more OS thread for as long as the hog runs;
-//! - fires due timers, in case every M is busy;
+//! - fires due timers, in case every M is busy, and polls the network if nobody has for
+//!   10 ms (busy Ms never reach the idle path that polls);
 //! - reports a deadlock (Go's `fatal error: all goroutines are asleep - deadlock!`) when
-//!   goroutines exist, none runs or is runnable, no timer or syscall is pending, and no
+//!   goroutines exist, none runs or is runnable, no timer, syscall or netpoll wait is
+//!   pending (a socket's peer can wake its waiter), and no
 //!   thread outside the scheduler could wake one (every other thread of the process is
 //!   itself parked in gort);
 //! - prints a line every `GORT_SCHEDTRACE` milliseconds (Go's `GODEBUG=schedtrace`).
@@ -24,7 +26,7 @@
 
 use crate::note::Note;
 use crate::sched::{self, m, Sched};
-use crate::{membarrier, timer};
+use crate::{membarrier, netpoll, timer};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::Once;
 use std::time::{Duration, Instant};
@@ -40,6 +42,8 @@ static START: Once = Once::new();
 const HOG: Duration = Duration::from_millis(10);
 /// How long an M may sit in a syscall while holding a P nobody needs.
 const SYSCALL_IDLE: Duration = Duration::from_millis(10);
+/// How long the netpoller may go unpolled while goroutines wait on it.
+const NETPOLL_STALE: Duration = Duration::from_millis(10);
 
 /// Starts sysmon (once).
 pub(crate) fn start() {
@@ -122,6 +126,10 @@ fn run() {
             continue;
         }
         timer::check();
+        // Busy Ms never reach the idle path that polls: poll if nobody has for 10 ms.
+        if netpoll::waiters() > 0 && netpoll::since_last_poll(now) >= NETPOLL_STALE {
+            netpoll::poll_now();
+        }
         if retake(s, tick, now, &mut seen) {
             idle_rounds = 0;
         } else {
@@ -205,7 +213,12 @@ fn process_threads() -> Option<usize> {
 fn deadlocked(s: &Sched) -> Option<usize> {
     let check = || -> Option<(usize, u64)> {
         let goroutines = sched::num_goroutine();
-        if goroutines == 0 || !s.global.is_empty() || timer::next() != u64::MAX {
+        // A goroutine or thread parked on the netpoller can be woken by a peer.
+        if goroutines == 0
+            || !s.global.is_empty()
+            || timer::next() != u64::MAX
+            || netpoll::waiters() > 0
+        {
             return None;
         }
         let (ms, live_ms) = {

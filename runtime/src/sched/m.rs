@@ -13,7 +13,7 @@ use super::runq::RUNQ_SIZE;
 use super::{sched, spawn, Sched};
 use crate::g::{Switch, G};
 use crate::note::Note;
-use crate::{membarrier, timer};
+use crate::{membarrier, netpoll, timer};
 use corosensei::CoroutineResult;
 use std::cell::Cell;
 use std::ptr;
@@ -132,7 +132,18 @@ impl M {
         self.next_spinning.store(spinning, Relaxed);
         let prev = self.nextp.swap(p.id + 1, SeqCst);
         debug_assert_eq!(prev, 0, "M handed two Ps");
+        self.wake();
+    }
+
+    /// Wakes this M from its note, or from `epoll_wait` if it is the poll blocker.
+    fn wake(&self) {
         self.note.wakeup();
+        // Pairs with the fence in `stopm`: either we see it blocking in epoll_wait, or it
+        // sees the note woken before it blocks.
+        fence(SeqCst);
+        if ptr::eq(POLL_BLOCKER.load(SeqCst), self) {
+            netpoll::break_wait();
+        }
     }
 
     /// The P this M holds (owner only; panics if none).
@@ -399,19 +410,33 @@ static SLEEPER: AtomicPtr<M> = AtomicPtr::new(ptr::null_mut());
 /// The deadline the sleeper sleeps until (ns since the timer epoch).
 static SLEEPER_UNTIL: AtomicU64 = AtomicU64::new(u64::MAX);
 
+/// The timer sleeper while it blocks in `epoll_wait` (see `crate::netpoll`), or null.
+static POLL_BLOCKER: AtomicPtr<M> = AtomicPtr::new(ptr::null_mut());
+
 /// Puts this M on the idle list and sleeps until it is handed a P. If timers are pending
-/// and no other idle M watches them, this M sleeps only until the next deadline, fires what
-/// is due (the goroutines it wakes go to the global queue, and `wakep` finds them an M and
-/// a P, possibly this one), and goes back to sleep.
+/// or goroutines wait on the netpoller, and no other idle M watches them, this M sleeps
+/// only until the next deadline (in `epoll_wait` when there are netpoll waiters, on its
+/// note otherwise), fires what is due and wakes the goroutines whose sockets are ready
+/// (they go to the global queue, and `wakep` finds them an M and a P, possibly this one),
+/// and goes back to sleep.
 fn stopm(m: &'static M) {
     debug_assert!(m.p.get().is_null());
     sched().lock.lock().ms.push(m);
     let me = m as *const M as *mut M;
     loop {
-        let watching = timer::next() != u64::MAX
+        let polling = netpoll::waiters() > 0;
+        let watching = (timer::next() != u64::MAX || polling)
             && SLEEPER
                 .compare_exchange(ptr::null_mut(), me, SeqCst, SeqCst)
                 .is_ok();
+        if polling && !watching && POLL_BLOCKER.load(SeqCst).is_null() {
+            // The sleeper watches only timers: poke it so it watches the sockets too.
+            let sleeper = SLEEPER.load(SeqCst);
+            if !sleeper.is_null() && sleeper != me {
+                // SAFETY: SLEEPER holds null or a leaked `&'static M`.
+                unsafe { (*sleeper).wake() };
+            }
+        }
         let deadline = if watching {
             let next = timer::next();
             SLEEPER_UNTIL.store(next, SeqCst);
@@ -419,7 +444,26 @@ fn stopm(m: &'static M) {
         } else {
             None
         };
-        m.note.sleep_until(deadline);
+        if watching && polling {
+            POLL_BLOCKER.store(me, SeqCst);
+            // Pairs with the fence in `M::wake`.
+            fence(SeqCst);
+            // Block only if nobody woke us before we published POLL_BLOCKER.
+            let woken = m.note.sleep_until(Some(std::time::Instant::now()));
+            let mut ready = Vec::new();
+            if !woken {
+                netpoll::poll_until(deadline, &mut ready);
+            }
+            POLL_BLOCKER.store(ptr::null_mut(), SeqCst);
+            if !ready.is_empty() && run_ready(m, ready) {
+                SLEEPER_UNTIL.store(u64::MAX, SeqCst);
+                SLEEPER.store(ptr::null_mut(), SeqCst);
+                m.note.clear();
+                return;
+            }
+        } else {
+            m.note.sleep_until(deadline);
+        }
         if watching {
             SLEEPER_UNTIL.store(u64::MAX, SeqCst);
             SLEEPER.store(ptr::null_mut(), SeqCst);
@@ -434,28 +478,77 @@ fn stopm(m: &'static M) {
     }
 }
 
+/// Goroutines whose sockets became ready while this idle M polled: as in Go's
+/// `findRunnable`, the M takes an idle P and runs them itself rather than waking another
+/// thread for them. Returns whether it now holds a P (else they went to the global queue).
+fn run_ready(m: &'static M, ready: Vec<netpoll::Ready>) -> bool {
+    let s = sched();
+    let mut idle = s.lock.lock();
+    // Still on the idle list (nobody is about to hand us a P)?
+    let pos = idle.ms.iter().position(|x| ptr::eq(*x, m));
+    let p = match pos {
+        Some(i) if m.nextp.load(SeqCst) == 0 => match s.pidleget(&mut idle) {
+            Some(p) => {
+                idle.ms.swap_remove(i);
+                Some(p)
+            }
+            None => None,
+        },
+        _ => None,
+    };
+    drop(idle);
+    if let Some(p) = p {
+        m.set_p(p);
+    }
+    // With a P the goroutines land on it; without, on the global queue (and wakep).
+    for r in ready {
+        r.wake();
+    }
+    p.is_some()
+}
+
 /// A timer due at `when` (ns since the timer epoch) was added: make sure an M will fire it.
 pub(crate) fn timer_added(when: u64) {
     let sleeper = SLEEPER.load(SeqCst);
     if !sleeper.is_null() {
         if when < SLEEPER_UNTIL.load(SeqCst) {
             // SAFETY: SLEEPER holds null or a leaked `&'static M`.
-            unsafe { (*sleeper).note.wakeup() };
+            unsafe { (*sleeper).wake() };
         }
         return;
     }
-    // Nobody watches the timers: poke an idle M so it becomes the sleeper. Running Ms fire
-    // timers as they schedule; if there is no M at all yet, start one.
+    poke_idle_m();
+}
+
+/// Nobody watches the timers or the poller: poke an idle M so it becomes the sleeper.
+/// Running Ms fire timers and poll as they schedule; if there is no M at all yet, start one.
+fn poke_idle_m() {
     let s = sched();
     let idle = s.lock.lock();
     if let Some(m) = idle.ms.last() {
-        m.note.wakeup();
+        m.wake();
         return;
     }
     drop(idle);
     if s.allm.lock().is_empty() {
         s.wakep();
     }
+}
+
+/// A park episode began waiting on the netpoller (see `crate::netpoll`): make sure someone
+/// will poll. A goroutine's own M does on its way to `stopm`; a plain thread's wait needs
+/// the sleeper (or an idle M that becomes it) to switch to `epoll_wait`.
+pub(crate) fn netpoll_waiter_added() {
+    if !POLL_BLOCKER.load(SeqCst).is_null() || current_g().is_some() {
+        return;
+    }
+    let sleeper = SLEEPER.load(SeqCst);
+    if !sleeper.is_null() {
+        // SAFETY: SLEEPER holds null or a leaked `&'static M`.
+        unsafe { (*sleeper).wake() };
+        return;
+    }
+    poke_idle_m();
 }
 
 /// A spinning M found work: stop spinning and let another M look for more (Go's
@@ -492,6 +585,10 @@ fn find_runnable(m: &'static M) -> (&'static G, bool) {
         let share = s.global.len() / s.nprocs.load(Relaxed).max(1) + 1;
         if let Some(g) = p.take_global(&s.global, share.min(RUNQ_SIZE / 2)) {
             return (g, false);
+        }
+        // Sockets that became ready: their goroutines land on this P.
+        if netpoll::waiters() > 0 && netpoll::poll_now() > 0 {
+            continue;
         }
         let busy = s
             .nprocs

@@ -1,0 +1,78 @@
+//! The peers of gort's network benches, run by `benches/net.sh` (not a criterion bench):
+//!
+//! - `tokio-echo ADDR`: a tokio echo server (multi-threaded runtime, task per connection);
+//! - `may-http ADDR`: may_minihttp's hello-world server.
+//!
+//! Run through `cargo bench --bench net_peers -- tokio-echo 127.0.0.1:7300`. Without a
+//! command (plain `cargo bench`) it prints how to use it and exits.
+
+use std::io;
+
+fn tokio_echo(addr: &str) -> io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let l = tokio::net::TcpListener::bind(addr).await?;
+        println!("tokio echo: serving on {}", l.local_addr()?);
+        loop {
+            let (mut c, _) = match l.accept().await {
+                Ok(x) => x,
+                Err(_) => continue,
+            };
+            let _ = c.set_nodelay(true);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                loop {
+                    match c.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            if c.write_all(&buf[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    })
+}
+
+#[derive(Clone)]
+struct Hello;
+
+impl may_minihttp::HttpService for Hello {
+    fn call(
+        &mut self,
+        _req: may_minihttp::Request,
+        rsp: &mut may_minihttp::Response,
+    ) -> io::Result<()> {
+        rsp.header("Content-Type: text/plain").body("Hello, World!");
+        Ok(())
+    }
+}
+
+fn may_http(addr: &str) -> io::Result<()> {
+    let server = may_minihttp::HttpServer(Hello).start(addr)?;
+    println!("may_minihttp: serving on {addr}");
+    server
+        .join()
+        .map_err(|_| io::Error::other("may_minihttp server panicked"))?;
+    Ok(())
+}
+
+fn main() -> io::Result<()> {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    match args.as_slice() {
+        [cmd, addr] if cmd == "tokio-echo" => tokio_echo(addr),
+        [cmd, addr] if cmd == "may-http" => may_http(addr),
+        _ => {
+            println!("net_peers: peers for benches/net.sh (tokio-echo ADDR | may-http ADDR); nothing to do");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! Networking on the netpoller (Go's `net`): std's socket API where a call that cannot
+//! complete parks the goroutine (its M runs others) or, on a plain thread, blocks the
+//! thread, both through the park seam.
+//!
+//! Beyond std: Go-style deadlines (`set_deadline`, `set_read_deadline`,
+//! `set_write_deadline`: absolute times after which calls fail with
+//! `io::ErrorKind::TimedOut`; moving one wakes a blocked call so it takes effect at once),
+//! and a [`DeadlineHandle`] that moves them from anywhere, on which `gort::context`'s
+//! cancellation of network calls is built. Names resolve inside `gort::syscall`, so a slow
+//! DNS lookup does not stall the P. Dropping a socket deregisters it from the poller.
+//!
+//! Files: `tcp.rs`, `udp.rs`, `unix.rs` (the types), `socket.rs` (the wrapper they share:
+//! registration and the try / wait / retry loop), `addr.rs` (sockaddr conversion, name
+//! resolution).
+
+mod addr;
+mod socket;
+mod tcp;
+mod udp;
+mod unix;
+
+pub use crate::netpoll::DeadlineHandle;
+pub use tcp::{Incoming, TcpListener, TcpStream};
+pub use udp::UdpSocket;
+pub use unix::{UnixDatagram, UnixListener, UnixStream};
