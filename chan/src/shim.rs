@@ -10,6 +10,29 @@ pub(crate) use std::sync::atomic::{AtomicU8, AtomicUsize};
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicU8, AtomicUsize};
 
+/// A mutex with parking_lot's API (`lock()` returns the guard): parking_lot's normally,
+/// loom's under `cfg(loom)` (the context tree's node lock).
+#[cfg(not(loom))]
+pub(crate) use parking_lot::Mutex;
+
+/// Under loom: loom's mutex behind parking_lot's API.
+#[cfg(loom)]
+#[derive(Debug, Default)]
+pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
+
+#[cfg(loom)]
+impl<T> Mutex<T> {
+    pub(crate) fn new(v: T) -> Self {
+        Mutex(loom::sync::Mutex::new(v))
+    }
+    pub(crate) fn lock(&self) -> loom::sync::MutexGuard<'_, T> {
+        self.0.lock().unwrap()
+    }
+    pub(crate) fn get_mut(&mut self) -> &mut T {
+        self.0.get_mut().unwrap()
+    }
+}
+
 /// The channel lock (public only for `select!`'s expansion): lock/unlock without a guard, so `select` can hold several at once.
 #[cfg(not(loom))]
 pub struct RawLock(parking_lot::RawMutex);

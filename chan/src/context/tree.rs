@@ -22,10 +22,10 @@
 use super::custom::{self, CustomContext};
 use super::error::{Cause, Error};
 use crate::channel::{bounded, never, Receiver, Sender};
+use crate::shim::{AtomicU8, Mutex};
 use gort_runtime::timer::{self, Action, TimerId};
-use parking_lot::Mutex;
 use std::mem;
-use std::sync::atomic::{AtomicU8, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
+use std::sync::atomic::{Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Instant;
 
@@ -92,6 +92,7 @@ pub(crate) enum Link {
 }
 
 /// The shared receiver that is never closed (`background().done()`).
+#[cfg(not(loom))]
 pub(crate) fn never_rx() -> &'static Receiver<()> {
     static NEVER: OnceLock<Receiver<()>> = OnceLock::new();
     NEVER.get_or_init(never)
@@ -99,13 +100,27 @@ pub(crate) fn never_rx() -> &'static Receiver<()> {
 
 /// The shared receiver that is already closed (`done()` of a context cancelled before
 /// anyone asked for its channel).
+#[cfg(not(loom))]
 pub(crate) fn closed_rx() -> &'static Receiver<()> {
     static CLOSED_RX: OnceLock<Receiver<()>> = OnceLock::new();
-    CLOSED_RX.get_or_init(|| {
-        let (tx, rx) = bounded(0);
-        drop(tx); // the only sender: the channel closes
-        rx
-    })
+    CLOSED_RX.get_or_init(closed_channel)
+}
+
+fn closed_channel() -> Receiver<()> {
+    let (tx, rx) = bounded(0);
+    drop(tx); // the only sender: the channel closes
+    rx
+}
+
+// Under loom a channel must not outlive the execution that made it: no shared statics.
+#[cfg(loom)]
+pub(crate) fn never_rx() -> &'static Receiver<()> {
+    Box::leak(Box::new(never()))
+}
+
+#[cfg(loom)]
+pub(crate) fn closed_rx() -> &'static Receiver<()> {
+    Box::leak(Box::new(closed_channel()))
 }
 
 fn kind(state: u8) -> Error {
