@@ -108,6 +108,16 @@ impl<S: AsRawFd> Socket<S> {
         setsockopt(self.io.as_raw_fd(), level, name, v)
     }
 
+    /// Sets `SO_REUSEADDR`.
+    pub(crate) fn set_reuseaddr(&self, on: bool) -> io::Result<()> {
+        self.setsockopt(libc::SOL_SOCKET, libc::SO_REUSEADDR, on as libc::c_int)
+    }
+
+    /// `SO_REUSEADDR`.
+    pub(crate) fn reuseaddr(&self) -> io::Result<bool> {
+        Ok(self.getsockopt(libc::SOL_SOCKET, libc::SO_REUSEADDR)? != 0)
+    }
+
     /// Reads an integer socket option.
     pub(crate) fn getsockopt(
         &self,

@@ -124,13 +124,12 @@ impl TcpListener {
 
     /// Sets `SO_REUSEADDR` (`bind` already sets it, as std does on Unix).
     pub fn set_reuseaddr(&self, on: bool) -> io::Result<()> {
-        self.sock
-            .setsockopt(libc::SOL_SOCKET, libc::SO_REUSEADDR, on as libc::c_int)
+        self.sock.set_reuseaddr(on)
     }
 
     /// `SO_REUSEADDR`.
     pub fn reuseaddr(&self) -> io::Result<bool> {
-        Ok(self.sock.getsockopt(libc::SOL_SOCKET, libc::SO_REUSEADDR)? != 0)
+        self.sock.reuseaddr()
     }
 
     /// Takes the pending socket error (`SO_ERROR`).
@@ -274,13 +273,12 @@ impl TcpStream {
 
     /// Sets `SO_REUSEADDR`.
     pub fn set_reuseaddr(&self, on: bool) -> io::Result<()> {
-        self.sock
-            .setsockopt(libc::SOL_SOCKET, libc::SO_REUSEADDR, on as libc::c_int)
+        self.sock.set_reuseaddr(on)
     }
 
     /// `SO_REUSEADDR`.
     pub fn reuseaddr(&self) -> io::Result<bool> {
-        Ok(self.sock.getsockopt(libc::SOL_SOCKET, libc::SO_REUSEADDR)? != 0)
+        self.sock.reuseaddr()
     }
 
     /// Sets `IP_TTL`.

@@ -93,13 +93,12 @@ impl UdpSocket {
 
     /// Sets `SO_REUSEADDR`.
     pub fn set_reuseaddr(&self, on: bool) -> io::Result<()> {
-        self.sock
-            .setsockopt(libc::SOL_SOCKET, libc::SO_REUSEADDR, on as libc::c_int)
+        self.sock.set_reuseaddr(on)
     }
 
     /// `SO_REUSEADDR`.
     pub fn reuseaddr(&self) -> io::Result<bool> {
-        Ok(self.sock.getsockopt(libc::SOL_SOCKET, libc::SO_REUSEADDR)? != 0)
+        self.sock.reuseaddr()
     }
 
     /// Takes the pending socket error (`SO_ERROR`).
