@@ -1,7 +1,8 @@
-//! Channel workloads side by side: gort (goroutines, and plain threads), Go, crossbeam-channel
-//! and flume (threads), may (coroutines; unbounded channels only). Units per group: a round
-//! trip (pingpong), a message (mpmc_4x4), a select (select4), a channel (create), a send+recv
-//! pair (uncontended).
+//! Channel workloads side by side: gort (goroutines, and plain threads), Go, crossbeam-channel,
+//! flume and std mpsc (threads), may (coroutines; unbounded channels only), tokio (tasks and
+//! `tokio::sync::mpsc`, which has no rendezvous and a single consumer: its ping-pong uses
+//! capacity 1 and it has no 4x4 row). Units per group: a round trip (pingpong), a message
+//! (mpmc_4x4), a select (select4), a channel (create), a send+recv pair (uncontended).
 
 #[path = "support/go_peer.rs"]
 mod go_peer;
@@ -51,6 +52,98 @@ fn gort_pingpong(n: u64) -> Duration {
         echo.join().unwrap();
         el
     })
+}
+
+fn tokio_rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(gort::procs())
+        .build()
+        .expect("tokio runtime")
+}
+
+/// tokio has no rendezvous channel: the smallest bounded mpsc (capacity 1) stands in.
+fn tokio_pingpong(rt: &tokio::runtime::Runtime, n: u64) -> Duration {
+    rt.block_on(async move {
+        let (ping_tx, mut ping_rx) = tokio::sync::mpsc::channel::<u64>(1);
+        let (pong_tx, mut pong_rx) = tokio::sync::mpsc::channel::<u64>(1);
+        let echo = tokio::spawn(async move {
+            while let Some(v) = ping_rx.recv().await {
+                pong_tx.send(v).await.unwrap();
+            }
+        });
+        tokio::spawn(async move {
+            let start = Instant::now();
+            for i in 0..n {
+                ping_tx.send(i).await.unwrap();
+                pong_rx.recv().await.unwrap();
+            }
+            let el = start.elapsed();
+            drop(ping_tx);
+            echo.await.unwrap();
+            el
+        })
+        .await
+        .unwrap()
+    })
+}
+
+fn tokio_select4(rt: &tokio::runtime::Runtime, n: u64) -> Duration {
+    rt.block_on(async move {
+        let per = n / 4;
+        let mut rxs = Vec::new();
+        for _ in 0..4 {
+            let (tx, rx) = tokio::sync::mpsc::channel::<u64>(128);
+            tokio::spawn(async move {
+                for i in 0..per {
+                    tx.send(i).await.unwrap();
+                }
+            });
+            rxs.push(rx);
+        }
+        let [mut r0, mut r1, mut r2, mut r3]: [_; 4] = rxs.try_into().unwrap();
+        // A finished producer's channel reports `None` at once; the `Some(_)` patterns
+        // disable such a branch instead of counting it.
+        tokio::spawn(async move {
+            let start = Instant::now();
+            for _ in 0..per * 4 {
+                tokio::select! {
+                    Some(_) = r0.recv() => {}
+                    Some(_) = r1.recv() => {}
+                    Some(_) = r2.recv() => {}
+                    Some(_) = r3.recv() => {}
+                }
+            }
+            start.elapsed()
+        })
+        .await
+        .unwrap()
+    })
+}
+
+/// gort's select between plain threads: the thread-side twin of crossbeam_select4.
+fn gort_threads_select4(n: u64) -> Duration {
+    let per = n / 4;
+    let chans: Vec<_> = (0..4).map(|_| gort::chan::bounded::<u64>(128)).collect();
+    let hs: Vec<_> = chans
+        .iter()
+        .map(|(tx, _)| {
+            let tx = tx.clone();
+            std::thread::spawn(move || (0..per).for_each(|i| tx.send(i).unwrap()))
+        })
+        .collect();
+    let (r0, r1, r2, r3) = (&chans[0].1, &chans[1].1, &chans[2].1, &chans[3].1);
+    let start = Instant::now();
+    for _ in 0..per * 4 {
+        gort::select! {
+            recv(r0) -> v => { v.unwrap(); }
+            recv(r1) -> v => { v.unwrap(); }
+            recv(r2) -> v => { v.unwrap(); }
+            recv(r3) -> v => { v.unwrap(); }
+        }
+    }
+    let el = start.elapsed();
+    hs.into_iter().for_each(|h| h.join().unwrap());
+    el
 }
 
 fn may_pingpong(n: u64) -> Duration {
@@ -236,6 +329,7 @@ fn go_bench(c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTi
 
 fn bench(c: &mut Criterion) {
     may::config().set_workers(gort::procs());
+    let rt = tokio_rt();
 
     let mut g = c.benchmark_group("pingpong");
     g.throughput(Throughput::Elements(1));
@@ -247,7 +341,11 @@ fn bench(c: &mut Criterion) {
         b.iter_custom(thread_pingpong!(crossbeam_channel::bounded))
     });
     g.bench_function("flume", |b| b.iter_custom(thread_pingpong!(flume::bounded)));
+    g.bench_function("std_mpsc", |b| {
+        b.iter_custom(thread_pingpong!(std::sync::mpsc::sync_channel))
+    });
     g.bench_function("may", |b| b.iter_custom(may_pingpong));
+    g.bench_function("tokio", |b| b.iter_custom(|n| tokio_pingpong(&rt, n)));
     go_bench(&mut g, "pingpong");
     g.finish();
 
@@ -279,8 +377,10 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("select4");
     g.throughput(Throughput::Elements(1));
     g.bench_function("gort", |b| b.iter_custom(gort_select4));
+    g.bench_function("gort_threads", |b| b.iter_custom(gort_threads_select4));
     g.bench_function("crossbeam", |b| b.iter_custom(crossbeam_select4));
     g.bench_function("flume", |b| b.iter_custom(flume_select4));
+    g.bench_function("tokio", |b| b.iter_custom(|n| tokio_select4(&rt, n)));
     go_bench(&mut g, "select4");
     g.finish();
 

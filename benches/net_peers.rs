@@ -1,6 +1,7 @@
-//! The peers of gort's network benches, run by `benches/net.sh` (not a criterion bench):
+//! The peers of gort's network benches, run by `benches/compare.sh` (not a criterion bench):
 //!
 //! - `tokio-echo ADDR`: a tokio echo server (multi-threaded runtime, task per connection);
+//! - `may-echo ADDR`: a may echo server (coroutine per connection, as many workers as CPUs);
 //! - `may-http ADDR`: may_minihttp's hello-world server.
 //!
 //! Run through `cargo bench --bench net_peers -- tokio-echo 127.0.0.1:7300`. Without a
@@ -39,6 +40,34 @@ fn tokio_echo(addr: &str) -> io::Result<()> {
     })
 }
 
+fn may_echo(addr: &str) -> io::Result<()> {
+    use std::io::{Read, Write};
+    may::config().set_workers(std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let l = may::net::TcpListener::bind(addr)?;
+    println!("may echo: serving on {}", l.local_addr()?);
+    for c in l.incoming() {
+        let Ok(mut c) = c else { continue };
+        let _ = c.set_nodelay(true);
+        // SAFETY (may's contract): the coroutine uses no thread-local storage.
+        unsafe {
+            may::coroutine::spawn(move || {
+                let mut buf = vec![0u8; 4096];
+                loop {
+                    match c.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            if c.write_all(&buf[..n]).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    }
+    Ok(())
+}
+
 #[derive(Clone)]
 struct Hello;
 
@@ -70,8 +99,9 @@ fn main() -> io::Result<()> {
     match args.as_slice() {
         [cmd, addr] if cmd == "tokio-echo" => tokio_echo(addr),
         [cmd, addr] if cmd == "may-http" => may_http(addr),
+        [cmd, addr] if cmd == "may-echo" => may_echo(addr),
         _ => {
-            println!("net_peers: peers for benches/net.sh (tokio-echo ADDR | may-http ADDR); nothing to do");
+            println!("net_peers: peers for benches/compare.sh (tokio-echo ADDR | may-echo ADDR | may-http ADDR); nothing to do");
             Ok(())
         }
     }
