@@ -1,0 +1,383 @@
+//! Measuring one cell: building what the workloads need, then running a criterion bench, a
+//! network server under load, the ticker, or the RSS program, as a separate process, and
+//! reading its number.
+
+use crate::workloads::{Col, How, Server};
+use std::collections::HashMap;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Sizes and durations of one run (full or `--quick`).
+#[derive(Clone, Debug)]
+pub struct Sizes {
+    /// Criterion warm-up and measurement time, seconds.
+    pub warm_up: f64,
+    pub measure: f64,
+    /// Seconds of load per echo or HTTP measurement.
+    pub net_secs: f64,
+    /// Ticks of the 1 ms ticker.
+    pub ticks: u32,
+    /// Goroutine counts for the memory measurement; the table quotes the largest.
+    pub rss_counts: Vec<usize>,
+}
+
+/// Everything built for the run, and where the results go.
+pub struct Lab {
+    pub root: PathBuf,
+    pub target: PathBuf,
+    pub sizes: Sizes,
+    criterion_home: PathBuf,
+    benches: HashMap<String, PathBuf>,
+    examples: HashMap<String, PathBuf>,
+    /// Go programs by name, when Go is installed.
+    go: HashMap<String, PathBuf>,
+    pub have_go: bool,
+    pub have_wrk: bool,
+}
+
+/// One measurement, or why there is none.
+pub type Outcome = Result<f64, String>;
+
+const BENCHES: [&str; 5] = [
+    "spawn_join",
+    "yield_switch",
+    "channels",
+    "context",
+    "net_peers",
+];
+const EXAMPLES: [&str; 4] = ["echo", "http_hello", "ticker_lateness", "rss_per_goroutine"];
+const GO_PROGRAMS: [&str; 7] = ["sched", "chan", "context", "echo", "http", "ticker", "rss"];
+
+fn run_checked(cmd: &mut Command, what: &str) -> Result<String, String> {
+    let out = cmd.output().map_err(|e| format!("{what}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{what} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .rev()
+                .take(8)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n")
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// `"executable":"<path>"` values of cargo's JSON messages for the given target names.
+fn executables(json: &str, kind_marker: &str, names: &[&str]) -> HashMap<String, PathBuf> {
+    let mut found = HashMap::new();
+    for line in json.lines().filter(|l| l.contains(kind_marker)) {
+        let Some(exe) = line.split("\"executable\":\"").nth(1) else {
+            continue;
+        };
+        let exe = &exe[..exe.find('"').unwrap_or(exe.len())];
+        for n in names {
+            if line.contains(&format!("\"name\":\"{n}\"")) {
+                found.insert(n.to_string(), PathBuf::from(exe));
+            }
+        }
+    }
+    found
+}
+
+impl Lab {
+    /// Builds the bench binaries, the examples and the Go programs.
+    pub fn build(root: &Path, sizes: Sizes) -> Result<Lab, String> {
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        let target = if target.is_absolute() {
+            target
+        } else {
+            root.join(target)
+        };
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        eprintln!("compare: building the benches and examples (release)...");
+        let mut bench = Command::new(&cargo);
+        bench
+            .current_dir(root)
+            .args(["bench", "--no-run", "--message-format=json", "-p", "gort"])
+            .stderr(Stdio::inherit());
+        for b in BENCHES {
+            bench.args(["--bench", b]);
+        }
+        let json = run_checked(&mut bench, "cargo bench --no-run")?;
+        let benches = executables(&json, "\"kind\":[\"bench\"]", &BENCHES);
+        let mut ex = Command::new(&cargo);
+        ex.current_dir(root)
+            .args(["build", "--release", "--message-format=json", "-p", "gort"])
+            .stderr(Stdio::inherit());
+        for e in EXAMPLES {
+            ex.args(["--example", e]);
+        }
+        let json = run_checked(&mut ex, "cargo build --examples")?;
+        let examples = executables(&json, "\"kind\":[\"example\"]", &EXAMPLES);
+        for n in BENCHES {
+            if !benches.contains_key(n) {
+                return Err(format!("bench binary {n} was not built"));
+            }
+        }
+        for n in EXAMPLES {
+            if !examples.contains_key(n) {
+                return Err(format!("example {n} was not built"));
+            }
+        }
+
+        // The Go programs go where benches/support/go_peer.rs looks for them.
+        let go_dir = root.join("target").join("go-bench");
+        let mut go = HashMap::new();
+        let have_go = Command::new("go").arg("version").output().is_ok();
+        if have_go {
+            std::fs::create_dir_all(&go_dir).map_err(|e| e.to_string())?;
+            for p in GO_PROGRAMS {
+                let out = go_dir.join(p);
+                run_checked(
+                    Command::new("go")
+                        .current_dir(root.join("benches").join("go"))
+                        .args(["build", "-o"])
+                        .arg(&out)
+                        .arg(format!("./{p}")),
+                    &format!("go build ./{p}"),
+                )?;
+                go.insert(p.to_string(), out);
+            }
+        } else {
+            eprintln!("compare: Go is not installed (apt-get install golang-go): no Go column");
+        }
+        let have_wrk = Command::new("wrk").arg("--version").output().is_ok();
+        if !have_wrk {
+            eprintln!("compare: wrk is not installed (apt-get install wrk): no HTTP row");
+        }
+        let criterion_home = target.join("compare-criterion");
+        Ok(Lab {
+            root: root.to_path_buf(),
+            target,
+            sizes,
+            criterion_home,
+            benches,
+            examples,
+            go,
+            have_go,
+            have_wrk,
+        })
+    }
+
+    /// Measures one cell; `procs` sets GOMAXPROCS (gort, Go, and the benches' tokio and may
+    /// worker counts follow it).
+    pub fn measure(&self, col: Col, how: &How, procs: Option<usize>) -> Outcome {
+        if col == Col::Go && !self.have_go {
+            return Err("Go not installed".into());
+        }
+        match how {
+            How::Criterion { bench, id } => self.criterion(bench, id, procs),
+            How::Echo(server) => self.echo(*server),
+            How::Http(server) => self.http(*server),
+            How::Ticker { mode } => self.ticker(col, mode),
+            How::Rss => {
+                let n = *self.sizes.rss_counts.iter().max().expect("an RSS count");
+                self.rss(col, n)
+            }
+        }
+    }
+
+    /// Runs one criterion bench id and returns its median, in ns per iteration.
+    fn criterion(&self, bench: &str, id: &str, procs: Option<usize>) -> Outcome {
+        let estimates = self
+            .criterion_home
+            .join(id)
+            .join("new")
+            .join("estimates.json");
+        let _ = std::fs::remove_file(&estimates);
+        let mut cmd = Command::new(&self.benches[bench]);
+        cmd.current_dir(&self.root)
+            .env("CRITERION_HOME", &self.criterion_home)
+            .args(["--bench", "--exact", id, "--noplot", "--warm-up-time"])
+            .arg(self.sizes.warm_up.to_string())
+            .arg("--measurement-time")
+            .arg(self.sizes.measure.to_string());
+        if let Some(p) = procs {
+            cmd.env("GOMAXPROCS", p.to_string());
+        }
+        run_checked(&mut cmd, &format!("{bench} {id}"))?;
+        let json = std::fs::read_to_string(&estimates).map_err(|_| {
+            format!("{id}: criterion wrote no estimate (not built with this peer?)")
+        })?;
+        median_estimate(&json).ok_or_else(|| format!("{id}: unreadable estimates.json"))
+    }
+
+    fn echo(&self, server: Server) -> Outcome {
+        let addr = free_addr()?;
+        let echo = &self.examples["echo"];
+        let mut cmd = match server {
+            Server::GortEcho => Command::new(echo),
+            Server::GoEcho => Command::new(&self.go["echo"]),
+            Server::TokioEcho | Server::MayEcho => Command::new(&self.benches["net_peers"]),
+            _ => unreachable!("not an echo server"),
+        };
+        match server {
+            Server::GortEcho => cmd.args(["--server", &addr]),
+            Server::TokioEcho => cmd.args(["tokio-echo", &addr]),
+            Server::MayEcho => cmd.args(["may-echo", &addr]),
+            _ => cmd.arg(&addr),
+        };
+        let _srv = self.start_server(&mut cmd, &addr)?;
+        let out = run_checked(
+            Command::new(echo).args([
+                "--client",
+                &addr,
+                "--load",
+                "100",
+                "--duration",
+                &self.sizes.net_secs.to_string(),
+            ]),
+            "echo client",
+        )?;
+        // "... in 5.00 s: 126000 msgs/s, p50 ..."
+        out.split(" msgs/s")
+            .next()
+            .and_then(|s| s.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| format!("echo client printed no rate: {out}"))
+    }
+
+    fn http(&self, server: Server) -> Outcome {
+        if !self.have_wrk {
+            return Err("wrk not installed".into());
+        }
+        let addr = free_addr()?;
+        let mut cmd = match server {
+            Server::GortHttp => Command::new(&self.examples["http_hello"]),
+            Server::GoHttp => Command::new(&self.go["http"]),
+            Server::MayHttp => Command::new(&self.benches["net_peers"]),
+            _ => unreachable!("not an HTTP server"),
+        };
+        match server {
+            Server::GortHttp => cmd.args(["--server", &addr]),
+            Server::MayHttp => cmd.args(["may-http", &addr]),
+            _ => cmd.arg(&addr),
+        };
+        let _srv = self.start_server(&mut cmd, &addr)?;
+        let secs = self.sizes.net_secs.ceil().max(1.0) as u64;
+        let out = run_checked(
+            Command::new("wrk").args([
+                "-t2",
+                "-c100",
+                &format!("-d{secs}s"),
+                &format!("http://{addr}/"),
+            ]),
+            "wrk",
+        )?;
+        out.lines()
+            .find(|l| l.starts_with("Requests/sec:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| format!("wrk printed no rate: {out}"))
+    }
+
+    /// Starts a server (output to `compare-server.log` in the target directory) and waits
+    /// until it accepts connections; it is killed when the returned value is dropped.
+    fn start_server(&self, cmd: &mut Command, addr: &str) -> Result<RunningServer, String> {
+        let log_path = self.target.join("compare-server.log");
+        let log = std::fs::File::create(&log_path).map_err(|e| format!("server log: {e}"))?;
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("start server: {e}"))?;
+        let mut srv = RunningServer(child);
+        wait_listening(addr, &mut srv.0, &log_path)?;
+        Ok(srv)
+    }
+
+    fn ticker(&self, col: Col, mode: &str) -> Outcome {
+        let ticks = self.sizes.ticks.to_string();
+        let mut cmd = match col {
+            Col::Gort => Command::new(&self.examples["ticker_lateness"]),
+            Col::Go => Command::new(&self.go["ticker"]),
+            _ => unreachable!("no ticker program for {col:?}"),
+        };
+        let out = run_checked(cmd.args([mode, &ticks]), "ticker")?;
+        // "... lateness p50=12us p99=116us max=..."
+        out.split("p99=")
+            .nth(1)
+            .and_then(|s| s.split("us").next())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| format!("ticker printed no p99: {out}"))
+    }
+
+    /// KiB of RSS per parked goroutine (task, coroutine) at `n`.
+    pub fn rss(&self, col: Col, n: usize) -> Outcome {
+        let n = n.to_string();
+        let mut cmd = match col {
+            Col::Go => {
+                if !self.have_go {
+                    return Err("Go not installed".into());
+                }
+                let mut c = Command::new(&self.go["rss"]);
+                c.arg(&n);
+                c
+            }
+            Col::Gort | Col::Tokio | Col::May => {
+                let mut c = Command::new(&self.examples["rss_per_goroutine"]);
+                c.args([col.name(), &n]);
+                c
+            }
+            _ => unreachable!("no RSS program for {col:?}"),
+        };
+        let out = run_checked(&mut cmd, &format!("rss {} {n}", col.name()))?;
+        // "... goroutines parked: 4.28 KiB RSS each"
+        out.split(" KiB RSS each")
+            .next()
+            .and_then(|s| s.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| format!("rss printed no size: {out}"))
+    }
+}
+
+/// The median point estimate from criterion's estimates.json.
+fn median_estimate(json: &str) -> Option<f64> {
+    let median = json.split("\"median\":").nth(1)?;
+    let pe = median.split("\"point_estimate\":").nth(1)?;
+    pe[..pe.find([',', '}'])?].trim().parse().ok()
+}
+
+/// A loopback address with a port that was free a moment ago.
+fn free_addr() -> Result<String, String> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
+    Ok(l.local_addr().map_err(|e| e.to_string())?.to_string())
+}
+
+/// Waits until the server accepts connections (or has exited).
+fn wait_listening(addr: &str, srv: &mut Child, log: &Path) -> Result<(), String> {
+    let until = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < until {
+        if TcpStream::connect(addr).is_ok() {
+            // Let the server finish serving that probe's close.
+            std::thread::sleep(Duration::from_millis(50));
+            return Ok(());
+        }
+        if let Ok(Some(status)) = srv.try_wait() {
+            let err = std::fs::read_to_string(log).unwrap_or_default();
+            return Err(format!("server exited ({status}): {}", err.trim()));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Err(format!("server did not listen on {addr} within 10 s"))
+}
+
+/// A server process that is killed when dropped.
+struct RunningServer(Child);
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -1,0 +1,373 @@
+//! The workloads: DESIGN.md's Targets table, one row per workload, with the cell of every
+//! runtime that can run it and the reason for every one that cannot.
+
+/// A column of the results table: the runtime (or channel library) that ran the cell.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub enum Col {
+    Gort,
+    Go,
+    Tokio,
+    May,
+    Crossbeam,
+    Flume,
+    StdMpsc,
+}
+
+impl Col {
+    /// Every column, in table order.
+    pub const ALL: [Col; 7] = [
+        Col::Gort,
+        Col::Go,
+        Col::Tokio,
+        Col::May,
+        Col::Crossbeam,
+        Col::Flume,
+        Col::StdMpsc,
+    ];
+
+    /// The column's heading.
+    pub fn name(self) -> &'static str {
+        match self {
+            Col::Gort => "gort",
+            Col::Go => "Go",
+            Col::Tokio => "tokio",
+            Col::May => "may",
+            Col::Crossbeam => "crossbeam",
+            Col::Flume => "flume",
+            Col::StdMpsc => "std mpsc",
+        }
+    }
+}
+
+/// Which way is better for a row's unit.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Better {
+    Lower,
+    Higher,
+}
+
+/// A network server measured by the echo or HTTP load.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Server {
+    GortEcho,
+    GoEcho,
+    TokioEcho,
+    MayEcho,
+    GortHttp,
+    GoHttp,
+    MayHttp,
+}
+
+/// How one cell is measured.
+#[derive(Clone, Debug)]
+pub enum How {
+    /// A criterion bench: `bench` binary, `id` = "group/function"; ns per iteration.
+    Criterion {
+        bench: &'static str,
+        id: &'static str,
+    },
+    /// The echo example's load client (100 connections, 64-byte messages) against a server;
+    /// messages per second.
+    Echo(Server),
+    /// `wrk -t2 -c100` against a server; requests per second.
+    Http(Server),
+    /// The 1 ms ticker beside 4 misbehaving goroutines (`syscalls` or `hogs`), procs=2; p99
+    /// lateness in µs.
+    Ticker { mode: &'static str },
+    /// RSS per parked goroutine at the largest count of the run, KiB.
+    Rss,
+}
+
+/// A target from DESIGN.md, checked against the run.
+#[derive(Clone, Copy, Debug)]
+pub enum Target {
+    /// gort / Go must be at most this.
+    GoAtMost(f64),
+    /// gort / Go must be at least this.
+    GoAtLeast(f64),
+    /// gort / this column must be at most this.
+    PeerAtMost(Col, f64),
+    /// gort's own value must be at most this.
+    ValueAtMost(f64),
+}
+
+impl Target {
+    /// The target as DESIGN.md states it.
+    pub fn text(self, unit: &str) -> String {
+        match self {
+            Target::GoAtMost(r) => format!("<= {r}x Go"),
+            Target::GoAtLeast(r) => format!(">= {r}x Go"),
+            Target::PeerAtMost(c, r) => format!("<= {r}x {}", c.name()),
+            Target::ValueAtMost(v) => format!("<= {v} {unit}"),
+        }
+    }
+}
+
+/// One row of the table.
+#[derive(Clone, Debug)]
+pub struct Workload {
+    /// Short key, for `--only` and the plots.
+    pub key: &'static str,
+    /// What the row measures.
+    pub title: &'static str,
+    /// The unit of every cell.
+    pub unit: &'static str,
+    pub better: Better,
+    pub target: Option<Target>,
+    /// The cells that run.
+    pub cells: Vec<(Col, How)>,
+    /// Raw measurements (ns for criterion cells) are divided by this for the unit.
+    pub scale: f64,
+    /// Footnotes per column: why a column has no cell, or how its cell differs.
+    pub notes: Vec<(Col, &'static str)>,
+}
+
+fn crit(bench: &'static str, id: &'static str) -> How {
+    How::Criterion { bench, id }
+}
+
+/// The Targets table of DESIGN.md, in its order; channel rows come twice (goroutines, then
+/// plain threads, where the peers are the thread channel libraries).
+pub fn all() -> Vec<Workload> {
+    use Col::*;
+    let threads_only = "threads: see the next row";
+    vec![
+        Workload {
+            key: "spawn",
+            title: "spawn + exit, WaitGroup join",
+            unit: "ns/goroutine",
+            better: Better::Lower,
+            target: Some(Target::GoAtMost(0.5)),
+            cells: vec![
+                (Gort, crit("spawn_join", "spawn_join/gort")),
+                (Go, crit("spawn_join", "spawn_join/go")),
+                (Tokio, crit("spawn_join", "spawn_join/tokio")),
+                (May, crit("spawn_join", "spawn_join/may")),
+            ],
+            scale: 1.0,
+            notes: vec![],
+        },
+        Workload {
+            key: "yield",
+            title: "yield between 2 goroutines on 1 P",
+            unit: "ns/switch",
+            better: Better::Lower,
+            target: Some(Target::GoAtMost(0.5)),
+            cells: vec![
+                (Gort, crit("yield_switch", "yield_switch/gort")),
+                (Go, crit("yield_switch", "yield_switch/go")),
+                (Tokio, crit("yield_switch", "yield_switch/tokio")),
+                (May, crit("yield_switch", "yield_switch/may")),
+            ],
+            scale: 1.0,
+            notes: vec![],
+        },
+        Workload {
+            key: "pingpong",
+            title: "unbuffered ping-pong, goroutines",
+            unit: "ns/round trip",
+            better: Better::Lower,
+            target: Some(Target::GoAtMost(0.6)),
+            cells: vec![
+                (Gort, crit("channels", "pingpong/gort")),
+                (Go, crit("channels", "pingpong/go")),
+                (Tokio, crit("channels", "pingpong/tokio")),
+                (May, crit("channels", "pingpong/may")),
+            ],
+            scale: 1.0,
+            notes: vec![
+                (Tokio, "no rendezvous channel: mpsc with capacity 1"),
+                (May, "no bounded channel: unbounded mpmc"),
+                (Crossbeam, threads_only),
+                (Flume, threads_only),
+                (StdMpsc, threads_only),
+            ],
+        },
+        Workload {
+            key: "pingpong_threads",
+            title: "unbuffered ping-pong, threads",
+            unit: "ns/round trip",
+            better: Better::Lower,
+            target: None,
+            cells: vec![
+                (Gort, crit("channels", "pingpong/gort_threads")),
+                (Crossbeam, crit("channels", "pingpong/crossbeam")),
+                (Flume, crit("channels", "pingpong/flume")),
+                (StdMpsc, crit("channels", "pingpong/std_mpsc")),
+            ],
+            scale: 1.0,
+            notes: vec![],
+        },
+        Workload {
+            key: "mpmc",
+            title: "buffered(128), 4 producers x 4 consumers, goroutines",
+            unit: "ns/message",
+            better: Better::Lower,
+            target: Some(Target::GoAtMost(0.8)),
+            cells: vec![
+                (Gort, crit("channels", "mpmc_4x4/gort")),
+                (Go, crit("channels", "mpmc_4x4/go")),
+                (May, crit("channels", "mpmc_4x4/may")),
+            ],
+            scale: 1.0,
+            notes: vec![
+                (Tokio, "tokio's channels have a single consumer"),
+                (May, "no bounded channel: unbounded mpmc"),
+                (Crossbeam, threads_only),
+                (Flume, threads_only),
+            ],
+        },
+        Workload {
+            key: "mpmc_threads",
+            title: "buffered(128), 4 producers x 4 consumers, threads",
+            unit: "ns/message",
+            better: Better::Lower,
+            target: Some(Target::PeerAtMost(Crossbeam, 1.2)),
+            cells: vec![
+                (Gort, crit("channels", "mpmc_4x4/gort_threads")),
+                (Crossbeam, crit("channels", "mpmc_4x4/crossbeam")),
+                (Flume, crit("channels", "mpmc_4x4/flume")),
+            ],
+            scale: 1.0,
+            notes: vec![(StdMpsc, "std mpsc has a single consumer")],
+        },
+        Workload {
+            key: "select",
+            title: "select over 4 receiving channels, goroutines",
+            unit: "ns/select",
+            better: Better::Lower,
+            target: Some(Target::GoAtMost(0.7)),
+            cells: vec![
+                (Gort, crit("channels", "select4/gort")),
+                (Go, crit("channels", "select4/go")),
+                (Tokio, crit("channels", "select4/tokio")),
+            ],
+            scale: 1.0,
+            notes: vec![
+                (
+                    May,
+                    "may's select! is not comparable (unbounded channels, coroutine-only)",
+                ),
+                (Crossbeam, threads_only),
+                (Flume, threads_only),
+            ],
+        },
+        Workload {
+            key: "select_threads",
+            title: "select over 4 receiving channels, threads",
+            unit: "ns/select",
+            better: Better::Lower,
+            target: None,
+            cells: vec![
+                (Gort, crit("channels", "select4/gort_threads")),
+                (Crossbeam, crit("channels", "select4/crossbeam")),
+                (Flume, crit("channels", "select4/flume")),
+            ],
+            scale: 1.0,
+            notes: vec![(StdMpsc, "std mpsc has no select")],
+        },
+        Workload {
+            key: "cancel_tree",
+            title: "cancel a context tree of 11,110 nodes, goroutine per leaf woken",
+            unit: "ms/tree",
+            better: Better::Lower,
+            target: Some(Target::GoAtMost(0.5)),
+            cells: vec![
+                (Gort, crit("context", "cancel_tree/gort")),
+                (Go, crit("context", "cancel_tree/go")),
+            ],
+            scale: 1e6,
+            notes: vec![
+                (
+                    Tokio,
+                    "no context tree (tokio-util's CancellationToken is not a peer here)",
+                ),
+                (May, "no context tree"),
+            ],
+        },
+        Workload {
+            key: "rss",
+            title: "goroutines parked on a channel, RSS",
+            unit: "KiB/goroutine",
+            better: Better::Lower,
+            target: Some(Target::ValueAtMost(5.0)),
+            cells: vec![
+                (Gort, How::Rss),
+                (Go, How::Rss),
+                (Tokio, How::Rss),
+                (May, How::Rss),
+            ],
+            scale: 1.0,
+            notes: vec![],
+        },
+        Workload {
+            key: "echo",
+            title: "TCP echo, 100 connections, 64-byte messages, same client",
+            unit: "msgs/s",
+            better: Better::Higher,
+            target: Some(Target::GoAtLeast(1.2)),
+            cells: vec![
+                (Gort, How::Echo(Server::GortEcho)),
+                (Go, How::Echo(Server::GoEcho)),
+                (Tokio, How::Echo(Server::TokioEcho)),
+                (May, How::Echo(Server::MayEcho)),
+            ],
+            scale: 1.0,
+            notes: vec![],
+        },
+        Workload {
+            key: "http",
+            title: "HTTP hello world, wrk -t2 -c100",
+            unit: "req/s",
+            better: Better::Higher,
+            target: Some(Target::GoAtLeast(1.3)),
+            cells: vec![
+                (Gort, How::Http(Server::GortHttp)),
+                (Go, How::Http(Server::GoHttp)),
+                (May, How::Http(Server::MayHttp)),
+            ],
+            scale: 1.0,
+            notes: vec![(
+                Tokio,
+                "no HTTP server in tokio itself (hyper is not a peer here)",
+            )],
+        },
+        Workload {
+            key: "ticker_syscalls",
+            title: "1 ms ticker, 4 goroutines blocked in syscalls, procs=2: p99 lateness",
+            unit: "µs",
+            better: Better::Lower,
+            target: Some(Target::GoAtMost(1.0)),
+            cells: vec![
+                (Gort, How::Ticker { mode: "syscalls" }),
+                (Go, How::Ticker { mode: "syscalls" }),
+            ],
+            scale: 1.0,
+            notes: vec![(
+                Tokio,
+                "async tasks have no blocking syscall hand-off to compare",
+            )],
+        },
+        Workload {
+            key: "ticker_hogs",
+            title: "1 ms ticker, 4 goroutines spinning, procs=2: p99 lateness",
+            unit: "µs",
+            better: Better::Lower,
+            target: Some(Target::ValueAtMost(25_000.0)),
+            cells: vec![
+                (Gort, How::Ticker { mode: "hogs" }),
+                (Go, How::Ticker { mode: "hogs" }),
+            ],
+            scale: 1.0,
+            notes: vec![(Tokio, "a spinning task is never preempted")],
+        },
+    ]
+}
+
+/// The workloads run again at each procs count for the scaling plot (goroutine peers only).
+pub fn scaling() -> Vec<Workload> {
+    all()
+        .into_iter()
+        .filter(|w| w.key == "spawn" || w.key == "mpmc")
+        .collect()
+}
