@@ -490,3 +490,135 @@ fn no_false_deadlock_while_waiting_on_a_socket() {
     assert!(out.status.success(), "child failed: {stdout}\n{stderr}");
     assert!(stdout.contains("woken: !"), "{stdout}\n{stderr}");
 }
+
+/// What the peer does in a round of [`short_read_then`].
+#[derive(Clone, Copy, Debug)]
+enum Then {
+    /// Sends more data after the reader's short read.
+    MoreData,
+    /// Shuts down its write side after the reader's short read.
+    Eof,
+    /// Resets the connection after the reader's short read.
+    Reset,
+    /// Nothing: the reader's deadline passes.
+    Deadline,
+    /// Shut down together with the data, before the reader's first read.
+    EofWithData,
+    /// Sends the data and shuts down at once while the reader waits for its first read
+    /// (one poller event can carry both).
+    EofWithDataWhileWaiting,
+}
+
+/// Sets SO_LINGER to zero, so that closing `s` sends a reset.
+fn linger_zero(s: &TcpStream) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt on a live socket with a correctly sized linger value.
+    let r = unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(s),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0);
+}
+
+/// After a short read the next read waits for data without a system call (see
+/// `netpoll::desc`, "Drained reads"); whatever the peer does next must still reach the
+/// reader: more data, end of stream (also when it came with the data), a reset, a deadline.
+fn short_read_then(round: usize, then: Then, on_thread: bool) {
+    let (mut a, mut b) = pair();
+    let (first_tx, first_rx) = gort::chan::bounded::<()>(1);
+    if !matches!(then, Then::EofWithDataWhileWaiting) {
+        a.write_all(b"abc").unwrap();
+    }
+    if let Then::EofWithData = then {
+        a.shutdown(Shutdown::Write).unwrap();
+        // Sometimes long enough for the poller (sysmon polls every 10 ms) to see both
+        // edges before the reader's short read.
+        gort::time::sleep(Duration::from_millis(if round.is_multiple_of(2) { 0 } else { 15 }));
+    }
+    let reader = move || {
+        let mut buf = [0u8; 64];
+        assert_eq!(
+            b.read(&mut buf).unwrap(),
+            3,
+            "round {round}: the first short read"
+        );
+        first_tx.send(()).unwrap();
+        match then {
+            Then::Deadline => {
+                b.set_read_deadline(Some(Instant::now() + Duration::from_millis(5)));
+            }
+            Then::Eof => assert_eq!(b.read(&mut buf).unwrap(), 0, "round {round}: eof"),
+            _ => {}
+        }
+        b.read(&mut buf)
+    };
+    let done = if on_thread {
+        let h = std::thread::spawn(reader);
+        Box::new(move || h.join().unwrap()) as Box<dyn FnOnce() -> std::io::Result<usize>>
+    } else {
+        let h = gort::go(reader);
+        Box::new(move || h.join().unwrap())
+    };
+    if let Then::EofWithDataWhileWaiting = then {
+        gort::time::sleep(Duration::from_millis(if round.is_multiple_of(2) { 0 } else { 2 }));
+        a.write_all(b"abc").unwrap();
+        a.shutdown(Shutdown::Write).unwrap();
+    }
+    first_rx.recv().unwrap();
+    if round.is_multiple_of(2) {
+        gort::yield_now(); // sometimes before the reader's next read, sometimes after
+    }
+    match then {
+        Then::MoreData => a.write_all(b"de").unwrap(),
+        Then::Eof => a.shutdown(Shutdown::Write).unwrap(),
+        Then::Reset => {
+            linger_zero(&a);
+            drop(a);
+            let r = done();
+            assert!(
+                r.is_err() || *r.as_ref().unwrap() == 0,
+                "round {round}: a reset must end the read, got {r:?}"
+            );
+            return;
+        }
+        Then::Deadline | Then::EofWithData | Then::EofWithDataWhileWaiting => {}
+    }
+    let r = done();
+    match then {
+        Then::MoreData => assert_eq!(r.unwrap(), 2, "round {round}: data after a short read"),
+        Then::Eof | Then::EofWithData | Then::EofWithDataWhileWaiting => {
+            assert_eq!(r.unwrap(), 0, "round {round}: eof")
+        }
+        Then::Deadline => assert_eq!(r.unwrap_err().kind(), ErrorKind::TimedOut),
+        Then::Reset => unreachable!(),
+    }
+}
+
+#[test]
+fn short_reads_do_not_lose_data_eof_resets_or_deadlines() {
+    use Then::*;
+    within(120, || {
+        gort::run(|| {
+            for round in 0..100 {
+                for then in [
+                    MoreData,
+                    Eof,
+                    Reset,
+                    Deadline,
+                    EofWithData,
+                    EofWithDataWhileWaiting,
+                ] {
+                    short_read_then(round, then, round % 4 == 3);
+                }
+            }
+        })
+    });
+}

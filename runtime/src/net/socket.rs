@@ -46,6 +46,38 @@ impl<S: AsRawFd> Socket<S> {
         }
     }
 
+    /// A read of a stream socket into `len` bytes of buffers: like [`op`](Self::op), but
+    /// when the last read came back short and no data arrived since, it waits for data
+    /// without the system call that would fail with `EAGAIN` (see `netpoll::desc`).
+    pub(crate) fn stream_read(
+        &self,
+        len: usize,
+        mut f: impl FnMut(&S) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        self.pd.check_deadline(Dir::Read)?;
+        let mut start = None;
+        if len > 0 && self.pd.read_drained() {
+            self.pd.wait(Dir::Read, &mut start)?;
+        }
+        loop {
+            let edges = self.pd.read_edges();
+            match f(&self.io) {
+                Ok(n) => {
+                    // n == 0 is end of stream: it must keep being reported.
+                    if n > 0 && n < len {
+                        self.pd.read_was_short(edges);
+                    }
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.pd.wait(Dir::Read, &mut start)?
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Fails with `TimedOut` if the deadline of `dir` has passed.
     pub(crate) fn check_deadline(&self, dir: Dir) -> io::Result<()> {
         self.pd.check_deadline(dir)
@@ -323,17 +355,16 @@ macro_rules! stream_io_impls {
     ($ty:ident) => {
         impl std::io::Read for &$ty {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-                self.sock.op($crate::netpoll::Dir::Read, |mut s| {
-                    std::io::Read::read(&mut s, buf)
-                })
+                self.sock
+                    .stream_read(buf.len(), |mut s| std::io::Read::read(&mut s, buf))
             }
             fn read_vectored(
                 &mut self,
                 bufs: &mut [std::io::IoSliceMut<'_>],
             ) -> std::io::Result<usize> {
-                self.sock.op($crate::netpoll::Dir::Read, |mut s| {
-                    std::io::Read::read_vectored(&mut s, bufs)
-                })
+                let len = bufs.iter().map(|b| b.len()).sum();
+                self.sock
+                    .stream_read(len, |mut s| std::io::Read::read_vectored(&mut s, bufs))
             }
         }
 

@@ -181,6 +181,9 @@ fn poll(timeout: Option<Duration>, mut out: Option<&mut Vec<Ready>>) -> usize {
             Some(out) => pd.take_waiters(dir, out),
             None => woken += pd.notify(dir),
         };
+        if bits & (libc::EPOLLRDHUP as u32 | err) != 0 {
+            pd.read_final();
+        }
         if bits & (libc::EPOLLIN as u32 | libc::EPOLLRDHUP as u32 | err) != 0 {
             ready(Dir::Read);
         }
