@@ -22,7 +22,8 @@ if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null; then
   fi
   if [ "$sudo" != skip ]; then
     echo "compare.sh: installing ${need[*]}" >&2
-    { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"; } >&2 ||
+    { timeout 300 $sudo apt-get update -qq &&
+      timeout 300 $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"; } >&2 ||
       echo "compare.sh: could not install ${need[*]}; going on without" >&2
   else
     echo "compare.sh: ${need[*]} missing and no root: going on without" >&2
