@@ -276,19 +276,16 @@ fn park_thread(t: &'static ThreadSlot, deadline: Option<Instant>) -> bool {
         "gort: park called without park::prepare"
     );
     let seq = t.park.seq();
-    t.futex.word().store(0, SeqCst);
-    if !t.park.commit() {
-        return t.park.disarm(); // woken before we slept
-    }
-    let parked = seq << SHIFT | PARKED;
     // The waker is usually another thread that acts within microseconds (a channel partner):
     // spin a little, then yield, before paying for a futex sleep and wake-up (crossbeam's
-    // `Backoff` does the same).
+    // `Backoff` does the same). We spin while the episode is still WAITING, not PARKED: a
+    // waker that comes now only flips the state word and skips the futex wake syscall.
     // (Not under loom: the spin adds nothing to the protocol and explodes the model.)
     #[cfg(not(loom))]
     {
+        let waiting = seq << SHIFT | WAITING;
         for i in 0..SPIN_ROUNDS {
-            if !t.park.is(parked) {
+            if !t.park.is(waiting) {
                 return t.park.disarm();
             }
             if i < SPIN_ROUNDS / 2 {
@@ -300,6 +297,11 @@ fn park_thread(t: &'static ThreadSlot, deadline: Option<Instant>) -> bool {
             }
         }
     }
+    t.futex.word().store(0, SeqCst);
+    if !t.park.commit() {
+        return t.park.disarm(); // woken before we slept
+    }
+    let parked = seq << SHIFT | PARKED;
     // Sleeping for real: sysmon's deadlock check counts this thread as unable to wake anyone,
     // and if sysmon sleeps because the runtime is idle, this may be the last thread that
     // could have woken a goroutine: let it look again.
