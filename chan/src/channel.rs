@@ -39,6 +39,10 @@ pub(crate) struct Chan<T> {
     senders: AtomicUsize,
     receivers: AtomicUsize,
     closed: AtomicBool,
+    /// `buf.len()` as of the last unlock: lets a plain thread that waits for room or for a
+    /// value poll without taking the lock (see [`Chan::backoff`]). Only a hint: every
+    /// decision is still made under the lock.
+    len_hint: AtomicUsize,
     /// Creation number: under loom, `select` orders its locks by it (addresses differ
     /// between loom's executions, creation order does not).
     #[cfg(loom)]
@@ -83,6 +87,7 @@ impl<T> std::ops::DerefMut for Guard<'_, T> {
 
 impl<T> Drop for Guard<'_, T> {
     fn drop(&mut self) {
+        self.chan.publish_len();
         // SAFETY: the guard was created by locking.
         unsafe { self.chan.lock.unlock() };
     }
@@ -183,6 +188,7 @@ impl<T> Chan<T> {
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
             closed: AtomicBool::new(false),
+            len_hint: AtomicUsize::new(0),
             #[cfg(loom)]
             seq: {
                 static SEQ: AtomicUsize = AtomicUsize::new(0);
@@ -222,21 +228,77 @@ impl<T> Chan<T> {
         self.cap
     }
 
-    fn send_until(&self, v: T, deadline: Option<Instant>) -> Result<(), SendTimeoutError<T>> {
-        let mut g = self.lock();
-        let v = match g.try_send(v, self.cap) {
-            Ok(wake) => {
-                drop(g);
-                if let Some(t) = wake {
-                    t.wake();
+    /// Lock held: refreshes `len_hint` (every path that unlocks calls this first).
+    pub(crate) fn publish_len(&self) {
+        // SAFETY: the caller holds the lock; this reads one field and forms no lasting
+        // reference.
+        let len = unsafe { (*self.inner.get()).buf.len() };
+        self.len_hint.store(len, Relaxed);
+    }
+
+    /// Whether a blocked send or receive on this channel should first spin (crossbeam's
+    /// `Backoff`) instead of queueing a waiter at once: only plain threads (a goroutine's
+    /// park is a cheap switch, a thread's is a futex sleep and wake-up) and only on a
+    /// buffered channel, where a send needs room, not a partner (on an unbuffered channel
+    /// one side must be queued for the other to complete).
+    fn spins(&self) -> bool {
+        #[cfg(loom)]
+        return false; // the retries add nothing to the protocol and explode the model
+        #[cfg(not(loom))]
+        return self.cap != 0 && self.cap != UNBOUNDED && gort_runtime::goroutine_id().is_none();
+    }
+
+    /// Spins, then yields, until `ready` (a lock-free hint) holds or the budget in `step`
+    /// runs out. Returns `false` once it has run out (the caller then queues and parks).
+    fn backoff(&self, step: &mut u32, ready: impl Fn(&Self) -> bool) -> bool {
+        /// Rounds of 2^step spins (crossbeam's `SPIN_LIMIT`), then yields up to this many.
+        const SPIN_LIMIT: u32 = 6;
+        const YIELD_LIMIT: u32 = 10;
+        while *step <= YIELD_LIMIT {
+            if *step <= SPIN_LIMIT {
+                for _ in 0..1u32 << *step {
+                    std::hint::spin_loop();
                 }
-                return Ok(());
+            } else {
+                std::thread::yield_now();
             }
-            Err((v, Fail::Closed)) => return Err(SendTimeoutError::Disconnected(v)),
-            Err((v, _)) => v,
-        };
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(SendTimeoutError::Timeout(v));
+            *step += 1;
+            if ready(self) {
+                return true;
+            }
+        }
+        false
+    }
+
+    fn send_until(&self, v: T, deadline: Option<Instant>) -> Result<(), SendTimeoutError<T>> {
+        let spun = self.spins();
+        let mut spins = spun;
+        let mut step = 0;
+        let mut v = v;
+        let mut g = self.lock();
+        loop {
+            v = match g.try_send(v, self.cap) {
+                Ok(wake) => {
+                    drop(g);
+                    if let Some(t) = wake {
+                        t.wake();
+                    }
+                    return Ok(());
+                }
+                Err((v, Fail::Closed)) => return Err(SendTimeoutError::Disconnected(v)),
+                Err((v, _)) => v,
+            };
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(SendTimeoutError::Timeout(v));
+            }
+            if !spins {
+                break;
+            }
+            drop(g);
+            let room = |c: &Self| c.len_hint.load(Relaxed) < c.cap || c.closed.load(Relaxed);
+            // Out of budget: one last look under the lock, then queue.
+            spins = self.backoff(&mut step, room);
+            g = self.lock();
         }
         let mut value = Some(v);
         let mut w = Waiter::new();
@@ -248,7 +310,11 @@ impl<T> Chan<T> {
         );
         g.sendq.push(&w);
         drop(g);
-        let woken = park::park_until(deadline);
+        let woken = if spun {
+            park::park_until_no_spin(deadline) // we spun already
+        } else {
+            park::park_until(deadline)
+        };
         if !woken && self.lock().sendq.remove(&w) {
             return Err(SendTimeoutError::Timeout(
                 value.take().expect("unsent value"),
@@ -263,20 +329,33 @@ impl<T> Chan<T> {
     }
 
     fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        let spun = self.spins();
+        let mut spins = spun;
+        let mut step = 0;
         let mut g = self.lock();
-        match g.try_recv() {
-            Ok((v, wake)) => {
-                drop(g);
-                if let Some(t) = wake {
-                    t.wake();
+        loop {
+            match g.try_recv() {
+                Ok((v, wake)) => {
+                    drop(g);
+                    if let Some(t) = wake {
+                        t.wake();
+                    }
+                    return Ok(v);
                 }
-                return Ok(v);
+                Err(Fail::Closed) => return Err(RecvTimeoutError::Disconnected),
+                Err(_) => {}
             }
-            Err(Fail::Closed) => return Err(RecvTimeoutError::Disconnected),
-            Err(_) => {}
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(RecvTimeoutError::Timeout);
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(RecvTimeoutError::Timeout);
+            }
+            if !spins {
+                break;
+            }
+            drop(g);
+            let value = |c: &Self| c.len_hint.load(Relaxed) > 0 || c.closed.load(Relaxed);
+            // Out of budget: one last look under the lock, then queue.
+            spins = self.backoff(&mut step, value);
+            g = self.lock();
         }
         let mut value: Option<T> = None;
         let mut w = Waiter::new();
@@ -288,7 +367,11 @@ impl<T> Chan<T> {
         );
         g.recvq.push(&w);
         drop(g);
-        let woken = park::park_until(deadline);
+        let woken = if spun {
+            park::park_until_no_spin(deadline) // we spun already
+        } else {
+            park::park_until(deadline)
+        };
         if !woken && self.lock().recvq.remove(&w) {
             return Err(RecvTimeoutError::Timeout);
         }

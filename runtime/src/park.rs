@@ -226,7 +226,18 @@ pub fn park() {
 pub fn park_until(deadline: Option<Instant>) -> bool {
     match current() {
         Target::Goroutine(g) => park_goroutine(g, deadline),
-        Target::Thread(t) => park_thread(t, deadline),
+        Target::Thread(t) => park_thread(t, deadline, true),
+    }
+}
+
+/// Like [`park_until`], but a plain thread goes to sleep at once instead of spinning first:
+/// for callers that already spun on their own condition before arming the episode (a
+/// channel operation on a buffered channel), where a second spin only adds wasted
+/// `sched_yield`s. A goroutine parks exactly as with [`park_until`].
+pub fn park_until_no_spin(deadline: Option<Instant>) -> bool {
+    match current() {
+        Target::Goroutine(g) => park_goroutine(g, deadline),
+        Target::Thread(t) => park_thread(t, deadline, false),
     }
 }
 
@@ -270,19 +281,21 @@ fn park_goroutine(g: &'static G, deadline: Option<Instant>) -> bool {
     }
 }
 
-fn park_thread(t: &'static ThreadSlot, deadline: Option<Instant>) -> bool {
+fn park_thread(t: &'static ThreadSlot, deadline: Option<Instant>, spin: bool) -> bool {
     assert!(
         t.park.phase() != IDLE,
         "gort: park called without park::prepare"
     );
     let seq = t.park.seq();
+    #[cfg(loom)]
+    let _ = spin;
     // The waker is usually another thread that acts within microseconds (a channel partner):
     // spin a little, then yield, before paying for a futex sleep and wake-up (crossbeam's
     // `Backoff` does the same). We spin while the episode is still WAITING, not PARKED: a
     // waker that comes now only flips the state word and skips the futex wake syscall.
     // (Not under loom: the spin adds nothing to the protocol and explodes the model.)
     #[cfg(not(loom))]
-    {
+    if spin {
         let waiting = seq << SHIFT | WAITING;
         for i in 0..SPIN_ROUNDS {
             if !t.park.is(waiting) {
