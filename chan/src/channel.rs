@@ -21,6 +21,11 @@ use std::time::{Duration, Instant};
 
 /// Capacity of an unbounded channel.
 const UNBOUNDED: usize = usize::MAX;
+/// A plain thread's back-off on a full or empty buffer (crossbeam's `Backoff`): rounds of
+/// 2^step spins up to this step...
+const SPIN_LIMIT: u32 = 6;
+/// ...then yields up to this step, then it queues and sleeps.
+const YIELD_LIMIT: u32 = 10;
 /// Buffer slots allocated up front; a larger buffer grows on demand (once) up to capacity.
 const PREALLOC: usize = 1024;
 
@@ -249,11 +254,8 @@ impl<T> Chan<T> {
     }
 
     /// Spins, then yields, until `ready` (a lock-free hint) holds or the budget in `step`
-    /// runs out. Returns `false` once it has run out (the caller then queues and parks).
-    fn backoff(&self, step: &mut u32, ready: impl Fn(&Self) -> bool) -> bool {
-        /// Rounds of 2^step spins (crossbeam's `SPIN_LIMIT`), then yields up to this many.
-        const SPIN_LIMIT: u32 = 6;
-        const YIELD_LIMIT: u32 = 10;
+    /// runs out (`step > YIELD_LIMIT`; the caller then queues and parks).
+    fn backoff(&self, step: &mut u32, ready: impl Fn(&Self) -> bool) {
         while *step <= YIELD_LIMIT {
             if *step <= SPIN_LIMIT {
                 for _ in 0..1u32 << *step {
@@ -264,15 +266,15 @@ impl<T> Chan<T> {
             }
             *step += 1;
             if ready(self) {
-                return true;
+                return;
             }
         }
-        false
     }
 
     fn send_until(&self, v: T, deadline: Option<Instant>) -> Result<(), SendTimeoutError<T>> {
-        let spun = self.spins();
-        let mut spins = spun;
+        // Whether this operation backs off before queueing: decided at its first miss, so
+        // the fast path does not pay for the check.
+        let mut spins = None;
         let mut step = 0;
         let mut v = v;
         let mut g = self.lock();
@@ -291,13 +293,12 @@ impl<T> Chan<T> {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(SendTimeoutError::Timeout(v));
             }
-            if !spins {
-                break;
+            if !*spins.get_or_insert_with(|| self.spins()) || step > YIELD_LIMIT {
+                break; // out of budget: that was the last look, queue now
             }
             drop(g);
             let room = |c: &Self| c.len_hint.load(Relaxed) < c.cap || c.closed.load(Relaxed);
-            // Out of budget: one last look under the lock, then queue.
-            spins = self.backoff(&mut step, room);
+            self.backoff(&mut step, room);
             g = self.lock();
         }
         let mut value = Some(v);
@@ -310,7 +311,7 @@ impl<T> Chan<T> {
         );
         g.sendq.push(&w);
         drop(g);
-        let woken = if spun {
+        let woken = if spins == Some(true) {
             park::park_until_no_spin(deadline) // we spun already
         } else {
             park::park_until(deadline)
@@ -329,8 +330,9 @@ impl<T> Chan<T> {
     }
 
     fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
-        let spun = self.spins();
-        let mut spins = spun;
+        // Whether this operation backs off before queueing: decided at its first miss, so
+        // the fast path does not pay for the check.
+        let mut spins = None;
         let mut step = 0;
         let mut g = self.lock();
         loop {
@@ -348,13 +350,12 @@ impl<T> Chan<T> {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(RecvTimeoutError::Timeout);
             }
-            if !spins {
-                break;
+            if !*spins.get_or_insert_with(|| self.spins()) || step > YIELD_LIMIT {
+                break; // out of budget: that was the last look, queue now
             }
             drop(g);
             let value = |c: &Self| c.len_hint.load(Relaxed) > 0 || c.closed.load(Relaxed);
-            // Out of budget: one last look under the lock, then queue.
-            spins = self.backoff(&mut step, value);
+            self.backoff(&mut step, value);
             g = self.lock();
         }
         let mut value: Option<T> = None;
@@ -367,7 +368,7 @@ impl<T> Chan<T> {
         );
         g.recvq.push(&w);
         drop(g);
-        let woken = if spun {
+        let woken = if spins == Some(true) {
             park::park_until_no_spin(deadline) // we spun already
         } else {
             park::park_until(deadline)
