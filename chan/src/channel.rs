@@ -21,6 +21,11 @@ use std::time::{Duration, Instant};
 
 /// Capacity of an unbounded channel.
 const UNBOUNDED: usize = usize::MAX;
+/// A plain thread's back-off on a full or empty buffer (crossbeam's `Backoff`): rounds of
+/// 2^step spins up to this step...
+const SPIN_LIMIT: u32 = 6;
+/// ...then yields up to this step, then it queues and sleeps.
+const YIELD_LIMIT: u32 = 10;
 /// Buffer slots allocated up front; a larger buffer grows on demand (once) up to capacity.
 const PREALLOC: usize = 1024;
 
@@ -39,6 +44,10 @@ pub(crate) struct Chan<T> {
     senders: AtomicUsize,
     receivers: AtomicUsize,
     closed: AtomicBool,
+    /// `buf.len()` as of the last unlock: lets a plain thread that waits for room or for a
+    /// value poll without taking the lock (see [`Chan::backoff`]). Only a hint: every
+    /// decision is still made under the lock.
+    len_hint: AtomicUsize,
     /// Creation number: under loom, `select` orders its locks by it (addresses differ
     /// between loom's executions, creation order does not).
     #[cfg(loom)]
@@ -83,6 +92,7 @@ impl<T> std::ops::DerefMut for Guard<'_, T> {
 
 impl<T> Drop for Guard<'_, T> {
     fn drop(&mut self) {
+        self.chan.publish_len();
         // SAFETY: the guard was created by locking.
         unsafe { self.chan.lock.unlock() };
     }
@@ -183,6 +193,7 @@ impl<T> Chan<T> {
             senders: AtomicUsize::new(1),
             receivers: AtomicUsize::new(1),
             closed: AtomicBool::new(false),
+            len_hint: AtomicUsize::new(0),
             #[cfg(loom)]
             seq: {
                 static SEQ: AtomicUsize = AtomicUsize::new(0);
@@ -222,21 +233,73 @@ impl<T> Chan<T> {
         self.cap
     }
 
-    fn send_until(&self, v: T, deadline: Option<Instant>) -> Result<(), SendTimeoutError<T>> {
-        let mut g = self.lock();
-        let v = match g.try_send(v, self.cap) {
-            Ok(wake) => {
-                drop(g);
-                if let Some(t) = wake {
-                    t.wake();
+    /// Lock held: refreshes `len_hint` (every path that unlocks calls this first).
+    pub(crate) fn publish_len(&self) {
+        // SAFETY: the caller holds the lock; this reads one field and forms no lasting
+        // reference.
+        let len = unsafe { (*self.inner.get()).buf.len() };
+        self.len_hint.store(len, Relaxed);
+    }
+
+    /// Whether a blocked send or receive on this channel should first spin (crossbeam's
+    /// `Backoff`) instead of queueing a waiter at once: only plain threads (a goroutine's
+    /// park is a cheap switch, a thread's is a futex sleep and wake-up) and only on a
+    /// buffered channel, where a send needs room, not a partner (on an unbuffered channel
+    /// one side must be queued for the other to complete).
+    fn spins(&self) -> bool {
+        #[cfg(loom)]
+        return false; // the retries add nothing to the protocol and explode the model
+        #[cfg(not(loom))]
+        return self.cap != 0 && self.cap != UNBOUNDED && gort_runtime::goroutine_id().is_none();
+    }
+
+    /// Spins, then yields, until `ready` (a lock-free hint) holds or the budget in `step`
+    /// runs out (`step > YIELD_LIMIT`; the caller then queues and parks).
+    fn backoff(&self, step: &mut u32, ready: impl Fn(&Self) -> bool) {
+        while *step <= YIELD_LIMIT {
+            if *step <= SPIN_LIMIT {
+                for _ in 0..1u32 << *step {
+                    std::hint::spin_loop();
                 }
-                return Ok(());
+            } else {
+                std::thread::yield_now();
             }
-            Err((v, Fail::Closed)) => return Err(SendTimeoutError::Disconnected(v)),
-            Err((v, _)) => v,
-        };
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(SendTimeoutError::Timeout(v));
+            *step += 1;
+            if ready(self) {
+                return;
+            }
+        }
+    }
+
+    fn send_until(&self, v: T, deadline: Option<Instant>) -> Result<(), SendTimeoutError<T>> {
+        // Whether this operation backs off before queueing: decided at its first miss, so
+        // the fast path does not pay for the check.
+        let mut spins = None;
+        let mut step = 0;
+        let mut v = v;
+        let mut g = self.lock();
+        loop {
+            v = match g.try_send(v, self.cap) {
+                Ok(wake) => {
+                    drop(g);
+                    if let Some(t) = wake {
+                        t.wake();
+                    }
+                    return Ok(());
+                }
+                Err((v, Fail::Closed)) => return Err(SendTimeoutError::Disconnected(v)),
+                Err((v, _)) => v,
+            };
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(SendTimeoutError::Timeout(v));
+            }
+            if !*spins.get_or_insert_with(|| self.spins()) || step > YIELD_LIMIT {
+                break; // out of budget: that was the last look, queue now
+            }
+            drop(g);
+            let room = |c: &Self| c.len_hint.load(Relaxed) < c.cap || c.closed.load(Relaxed);
+            self.backoff(&mut step, room);
+            g = self.lock();
         }
         let mut value = Some(v);
         let mut w = Waiter::new();
@@ -248,7 +311,11 @@ impl<T> Chan<T> {
         );
         g.sendq.push(&w);
         drop(g);
-        let woken = park::park_until(deadline);
+        let woken = if spins == Some(true) {
+            park::park_until_no_spin(deadline) // we spun already
+        } else {
+            park::park_until(deadline)
+        };
         if !woken && self.lock().sendq.remove(&w) {
             return Err(SendTimeoutError::Timeout(
                 value.take().expect("unsent value"),
@@ -263,20 +330,33 @@ impl<T> Chan<T> {
     }
 
     fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        // Whether this operation backs off before queueing: decided at its first miss, so
+        // the fast path does not pay for the check.
+        let mut spins = None;
+        let mut step = 0;
         let mut g = self.lock();
-        match g.try_recv() {
-            Ok((v, wake)) => {
-                drop(g);
-                if let Some(t) = wake {
-                    t.wake();
+        loop {
+            match g.try_recv() {
+                Ok((v, wake)) => {
+                    drop(g);
+                    if let Some(t) = wake {
+                        t.wake();
+                    }
+                    return Ok(v);
                 }
-                return Ok(v);
+                Err(Fail::Closed) => return Err(RecvTimeoutError::Disconnected),
+                Err(_) => {}
             }
-            Err(Fail::Closed) => return Err(RecvTimeoutError::Disconnected),
-            Err(_) => {}
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(RecvTimeoutError::Timeout);
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(RecvTimeoutError::Timeout);
+            }
+            if !*spins.get_or_insert_with(|| self.spins()) || step > YIELD_LIMIT {
+                break; // out of budget: that was the last look, queue now
+            }
+            drop(g);
+            let value = |c: &Self| c.len_hint.load(Relaxed) > 0 || c.closed.load(Relaxed);
+            self.backoff(&mut step, value);
+            g = self.lock();
         }
         let mut value: Option<T> = None;
         let mut w = Waiter::new();
@@ -288,7 +368,11 @@ impl<T> Chan<T> {
         );
         g.recvq.push(&w);
         drop(g);
-        let woken = park::park_until(deadline);
+        let woken = if spins == Some(true) {
+            park::park_until_no_spin(deadline) // we spun already
+        } else {
+            park::park_until(deadline)
+        };
         if !woken && self.lock().recvq.remove(&w) {
             return Err(RecvTimeoutError::Timeout);
         }

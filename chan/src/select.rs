@@ -112,6 +112,7 @@ impl<T> Case for RecvCase<'_, T> {
     unsafe fn poll(&mut self) -> Option<Option<Token>> {
         match self.chan.inner_locked().try_recv() {
             Ok((v, wake)) => {
+                self.chan.publish_len();
                 self.result = Some(Ok(v));
                 Some(wake)
             }
@@ -177,6 +178,7 @@ impl<T> Case for SendCase<'_, T> {
         let v = self.slot.take().expect("send case has its value");
         match self.chan.inner_locked().try_send(v, self.chan.cap()) {
             Ok(wake) => {
+                self.chan.publish_len();
                 self.result = Some(Ok(()));
                 Some(wake)
             }

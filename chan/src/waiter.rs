@@ -40,6 +40,7 @@ pub(crate) struct Waiter {
 }
 
 impl Waiter {
+    #[inline]
     pub(crate) fn new() -> Self {
         Waiter {
             token: None,
@@ -51,6 +52,7 @@ impl Waiter {
     }
 
     /// Arms the waiter for one blocking operation.
+    #[inline]
     pub(crate) fn arm(&mut self, token: Token, sel: *const Decision, case: usize, slot: *mut u8) {
         self.token = Some(token);
         self.sel = sel;
@@ -62,6 +64,7 @@ impl Waiter {
 
     /// Completer (channel lock held): claims this waiter. Fails if its select already
     /// completed another case or timed out; the caller then skips it.
+    #[inline]
     pub(crate) fn claim(&self) -> bool {
         if self.sel.is_null() {
             return true;
@@ -76,6 +79,7 @@ impl Waiter {
 
     /// Completer (channel lock held, after `claim`): records the outcome and returns the
     /// token to wake once the lock is released.
+    #[inline]
     pub(crate) fn complete(&self, state: u8) -> Token {
         self.state
             .store(state, std::sync::atomic::Ordering::Release);
@@ -90,12 +94,14 @@ pub(crate) struct WaitQueue {
 }
 
 impl WaitQueue {
+    #[inline]
     pub(crate) fn push(&mut self, w: *const Waiter) {
         self.q.push_back(w);
     }
 
     /// Removes and claims the first waiter that can still be claimed (skipping waiters of
     /// selects that already completed elsewhere).
+    #[inline]
     pub(crate) fn claim_first(&mut self) -> Option<&Waiter> {
         while let Some(w) = self.q.pop_front() {
             // SAFETY: queued waiters are alive: their owners dequeue them (under the lock we

@@ -226,7 +226,18 @@ pub fn park() {
 pub fn park_until(deadline: Option<Instant>) -> bool {
     match current() {
         Target::Goroutine(g) => park_goroutine(g, deadline),
-        Target::Thread(t) => park_thread(t, deadline),
+        Target::Thread(t) => park_thread(t, deadline, true),
+    }
+}
+
+/// Like [`park_until`], but a plain thread goes to sleep at once instead of spinning first:
+/// for callers that already spun on their own condition before arming the episode (a
+/// channel operation on a buffered channel), where a second spin only adds wasted
+/// `sched_yield`s. A goroutine parks exactly as with [`park_until`].
+pub fn park_until_no_spin(deadline: Option<Instant>) -> bool {
+    match current() {
+        Target::Goroutine(g) => park_goroutine(g, deadline),
+        Target::Thread(t) => park_thread(t, deadline, false),
     }
 }
 
@@ -270,25 +281,24 @@ fn park_goroutine(g: &'static G, deadline: Option<Instant>) -> bool {
     }
 }
 
-fn park_thread(t: &'static ThreadSlot, deadline: Option<Instant>) -> bool {
+fn park_thread(t: &'static ThreadSlot, deadline: Option<Instant>, spin: bool) -> bool {
     assert!(
         t.park.phase() != IDLE,
         "gort: park called without park::prepare"
     );
     let seq = t.park.seq();
-    t.futex.word().store(0, SeqCst);
-    if !t.park.commit() {
-        return t.park.disarm(); // woken before we slept
-    }
-    let parked = seq << SHIFT | PARKED;
+    #[cfg(loom)]
+    let _ = spin;
     // The waker is usually another thread that acts within microseconds (a channel partner):
     // spin a little, then yield, before paying for a futex sleep and wake-up (crossbeam's
-    // `Backoff` does the same).
+    // `Backoff` does the same). We spin while the episode is still WAITING, not PARKED: a
+    // waker that comes now only flips the state word and skips the futex wake syscall.
     // (Not under loom: the spin adds nothing to the protocol and explodes the model.)
     #[cfg(not(loom))]
-    {
+    if spin {
+        let waiting = seq << SHIFT | WAITING;
         for i in 0..SPIN_ROUNDS {
-            if !t.park.is(parked) {
+            if !t.park.is(waiting) {
                 return t.park.disarm();
             }
             if i < SPIN_ROUNDS / 2 {
@@ -300,6 +310,11 @@ fn park_thread(t: &'static ThreadSlot, deadline: Option<Instant>) -> bool {
             }
         }
     }
+    t.futex.word().store(0, SeqCst);
+    if !t.park.commit() {
+        return t.park.disarm(); // woken before we slept
+    }
+    let parked = seq << SHIFT | PARKED;
     // Sleeping for real: sysmon's deadlock check counts this thread as unable to wake anyone,
     // and if sysmon sleeps because the runtime is idle, this may be the last thread that
     // could have woken a goroutine: let it look again.

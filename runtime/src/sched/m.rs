@@ -320,7 +320,7 @@ fn requeue_global(g: &'static G) {
 }
 
 /// Runs `g` until it parks, yields or ends. Returns `false` if this M must exit.
-fn execute(m: &'static M, g: &'static G, inherit: bool) -> bool {
+fn execute(m: &'static M, mut g: &'static G, inherit: bool) -> bool {
     let p = m.p();
     if !inherit {
         p.tick();
@@ -341,7 +341,17 @@ fn execute(m: &'static M, g: &'static G, inherit: bool) -> bool {
         match result {
             CoroutineResult::Yield(Switch::Park) => {
                 if g.park.commit() {
-                    break; // parked: whoever wakes it will make it runnable
+                    // Parked: whoever wakes it will make it runnable. The goroutine it
+                    // readied just before (a channel partner, in `runnext`) runs next.
+                    match owned.and_then(|p| next_inherited(m, p)) {
+                        Some(next) => {
+                            g = next;
+                            bump(&p.counters.runs);
+                            m.curg.store(g as *const G as *mut G, Relaxed);
+                            continue;
+                        }
+                        None => break,
+                    }
                 }
                 // A wake-up arrived before we got here: keep running it, if we still can.
                 if owned.is_none() {
@@ -371,6 +381,26 @@ fn execute(m: &'static M, g: &'static G, inherit: bool) -> bool {
     }
     m.curg.store(ptr::null_mut(), Relaxed);
     true
+}
+
+/// Fast path of `schedule` after a goroutine parked, for the common case of a channel
+/// hand-off: `runnext` holds the goroutine it just readied, which inherits the time slice.
+/// Returns it to run at once, skipping the full `find_runnable` round trip, or `None` if
+/// anything needs the full scheduler (a locked M or goroutine, a retired P, a used-up time
+/// slice, an empty `runnext`). Due timers still fire first, as in `find_runnable`.
+fn next_inherited(m: &'static M, p: &'static P) -> Option<&'static G> {
+    if !m.locked_g.get().is_null() || p.id >= sched().nprocs.load(Relaxed) {
+        return None;
+    }
+    timer::check();
+    let g = p.take_runnext_inherited()?;
+    if !g.locked_m.get().is_null() {
+        // Locked to an M (this one is not locked): `schedule` hands it over.
+        p.runq_put(g, true, &sched().global);
+        p.undo_runnext_inherited();
+        return None;
+    }
+    Some(g)
 }
 
 /// Called by `spawn::goexit` when a goroutine ends while locked: the M gives up its P and

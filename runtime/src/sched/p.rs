@@ -136,6 +136,24 @@ impl P {
         self.runq.pop().map(|g| (g, false))
     }
 
+    /// `runnext`, if it holds a goroutine that may inherit the time slice (the streak is
+    /// not used up); counts it in the streak as [`P::runq_get`] does. Owner only.
+    pub(crate) fn take_runnext_inherited(&self) -> Option<&'static G> {
+        let streak = self.runnext_streak.get();
+        if streak >= RUNNEXT_STREAK {
+            return None;
+        }
+        let g = self.take_runnext()?;
+        self.runnext_streak.set(streak + 1);
+        Some(g)
+    }
+
+    /// Undoes the streak count of a [`P::take_runnext_inherited`] whose goroutine was put
+    /// back. Owner only.
+    pub(crate) fn undo_runnext_inherited(&self) {
+        self.runnext_streak.set(self.runnext_streak.get() - 1);
+    }
+
     fn take_runnext(&self) -> Option<&'static G> {
         if self.runnext.load(Relaxed).is_null() {
             return None; // only this P's owner fills it: no swap needed to see it empty
