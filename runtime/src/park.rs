@@ -186,6 +186,22 @@ impl Token {
         }
     }
 
+    /// Ends the episode as woken like [`Token::wake`], but a parked goroutine is not made
+    /// runnable here: it is added to `batch`, which readies it together with others.
+    fn wake_into(&self, batch: &mut Batch) -> bool {
+        match self.target {
+            Target::Goroutine(g) => match g.park.notify(self.seq, NOTIFIED) {
+                Some(PARKED) => {
+                    batch.push(g);
+                    true
+                }
+                Some(_) => true,
+                None => false,
+            },
+            Target::Thread(_) => self.wake(),
+        }
+    }
+
     /// Whether this token and `other` wake the same goroutine or thread.
     pub fn same_waiter(&self, other: &Token) -> bool {
         match (self.target, other.target) {
@@ -194,6 +210,47 @@ impl Token {
             _ => false,
         }
     }
+}
+
+/// Goroutines readied at once by [`wake_all`].
+const BATCH: usize = 64;
+
+/// Parked goroutines woken by [`wake_all`], not yet runnable.
+struct Batch {
+    gs: [Option<&'static G>; BATCH],
+    len: usize,
+}
+
+impl Batch {
+    fn push(&mut self, g: &'static G) {
+        self.gs[self.len] = Some(g);
+        self.len += 1;
+        if self.len == BATCH {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.len > 0 {
+            crate::sched::ready_batch(self.gs[..self.len].iter().map(|g| g.expect("filled slot")));
+            self.len = 0;
+        }
+    }
+}
+
+/// Wakes every token of `tokens` (as [`Token::wake`] each), making the goroutines among them
+/// runnable in batches: one run-queue operation and one wake-up of an idle M per batch
+/// instead of one per goroutine (Go's `injectglist`). For whoever wakes many waiters at
+/// once: closing a channel, cancelling a context tree.
+pub fn wake_all(tokens: impl IntoIterator<Item = Token>) {
+    let mut batch = Batch {
+        gs: [None; BATCH],
+        len: 0,
+    };
+    for t in tokens {
+        t.wake_into(&mut batch);
+    }
+    batch.flush();
 }
 
 /// Arms a park episode for the current goroutine (or plain thread) and returns the token
