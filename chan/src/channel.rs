@@ -300,20 +300,29 @@ impl<T> Chan<T> {
 
     fn close(&self) -> Result<(), CloseError> {
         let mut wakes = Vec::new();
-        {
-            let mut g = self.lock();
-            if g.closed {
-                return Err(CloseError);
+        let r = self.close_into(&mut wakes);
+        match wakes.len() {
+            0 => {}
+            1 => {
+                wakes[0].wake();
             }
-            g.closed = true;
-            self.closed.store(true, Release);
-            let inner = &mut *g;
-            Inner::<T>::fail_all(&mut inner.recvq, &mut wakes);
-            Inner::<T>::fail_all(&mut inner.sendq, &mut wakes);
+            _ => park::wake_all(wakes),
         }
-        for t in wakes {
-            t.wake();
+        r
+    }
+
+    /// Closes the channel like `close`, but leaves the tokens of the waiters it completed
+    /// in `wakes` for the caller to wake (after releasing its own locks).
+    fn close_into(&self, wakes: &mut Vec<Token>) -> Result<(), CloseError> {
+        let mut g = self.lock();
+        if g.closed {
+            return Err(CloseError);
         }
+        g.closed = true;
+        self.closed.store(true, Release);
+        let inner = &mut *g;
+        Inner::<T>::fail_all(&mut inner.recvq, wakes);
+        Inner::<T>::fail_all(&mut inner.sendq, wakes);
         Ok(())
     }
 
@@ -440,6 +449,19 @@ impl<T> Sender<T> {
         // SAFETY: `me` is never used again and its destructor does not run, so moving the
         // Arc out does not double-drop it.
         drop(unsafe { std::ptr::read(&me.chan) });
+    }
+
+    /// Drops this sender; if it was the last one, closes the channel and leaves the tokens
+    /// of the waiters to wake in `wakes` (the caller wakes them, e.g. with
+    /// `park::wake_all`, once it holds no lock).
+    pub(crate) fn drop_into(self, wakes: &mut Vec<Token>) {
+        let me = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `me` is never used again and its destructor does not run, so moving the
+        // Arc out does not double-drop it.
+        let chan = unsafe { std::ptr::read(&me.chan) };
+        if chan.senders.fetch_sub(1, AcqRel) == 1 {
+            let _ = chan.close_into(wakes);
+        }
     }
 
     /// Whether any receiver still exists.
