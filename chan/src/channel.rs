@@ -239,17 +239,21 @@ impl<T> Chan<T> {
             return Err(SendTimeoutError::Timeout(v));
         }
         let mut value = Some(v);
-        let mut w = Waiter::new();
+        // SAFETY: this operation is the only user of the scratch space until it returns:
+        // no code that could block on a channel runs meanwhile, and by then the waiter is
+        // dequeued (by its completer, or by us after a timeout) and nobody touches it.
+        let w = unsafe { scratch_waiter() };
         w.arm(
             park::prepare(),
             std::ptr::null(),
             0,
             &mut value as *mut Option<T> as *mut u8,
         );
-        g.sendq.push(&w);
+        let w: &Waiter = w;
+        g.sendq.push(w);
         drop(g);
         let woken = park::park_until(deadline);
-        if !woken && self.lock().sendq.remove(&w) {
+        if !woken && self.lock().sendq.remove(w) {
             return Err(SendTimeoutError::Timeout(
                 value.take().expect("unsent value"),
             ));
@@ -279,17 +283,21 @@ impl<T> Chan<T> {
             return Err(RecvTimeoutError::Timeout);
         }
         let mut value: Option<T> = None;
-        let mut w = Waiter::new();
+        // SAFETY: this operation is the only user of the scratch space until it returns:
+        // no code that could block on a channel runs meanwhile, and by then the waiter is
+        // dequeued (by its completer, or by us after a timeout) and nobody touches it.
+        let w = unsafe { scratch_waiter() };
         w.arm(
             park::prepare(),
             std::ptr::null(),
             0,
             &mut value as *mut Option<T> as *mut u8,
         );
-        g.recvq.push(&w);
+        let w: &Waiter = w;
+        g.recvq.push(w);
         drop(g);
         let woken = park::park_until(deadline);
-        if !woken && self.lock().recvq.remove(&w) {
+        if !woken && self.lock().recvq.remove(w) {
             return Err(RecvTimeoutError::Timeout);
         }
         match w.state.load(Acquire) {
@@ -341,6 +349,22 @@ impl<T> Chan<T> {
     fn len(&self) -> usize {
         self.lock().buf.len()
     }
+}
+
+/// The waiter of a plain send or receive, in the parker's scratch space (see
+/// `park::scratch`) rather than on its stack: a completer then touches the parked
+/// goroutine's control block only, which it must touch to wake it anyway.
+///
+/// # Safety
+/// As for `park::scratch`: the caller is its only user until it returns.
+unsafe fn scratch_waiter<'a>() -> &'a mut Waiter {
+    const _: () = assert!(
+        std::mem::size_of::<Waiter>() <= park::SCRATCH_BYTES
+            && std::mem::align_of::<Waiter>() <= 16
+    );
+    let w = park::scratch().cast::<Waiter>();
+    w.write(Waiter::new());
+    &mut *w
 }
 
 /// Converts a timeout into a deadline; `None` (forever) if it overflows `Instant`.

@@ -12,7 +12,7 @@
 //! of a G between Ms (run-queue push/pop, park-state CAS) orders those accesses.
 
 use crate::join::ResultBuf;
-use crate::park::ParkSlot;
+use crate::park::{ParkSlot, Scratch};
 use crate::sched::m::M;
 use crate::stack::Stack;
 use corosensei::{Coroutine, Yielder};
@@ -41,10 +41,14 @@ pub(crate) type GYielder = Yielder<(), Switch>;
 /// Goroutine-local storage: one slot per `LocalKey` id.
 pub(crate) type Locals = Vec<Option<Box<dyn Any + Send>>>;
 
-/// The goroutine control block.
+/// The goroutine control block. `repr(C)`: the park state and the scratch space, which a
+/// waker touches together, come first and share cache lines.
+#[repr(C)]
 pub(crate) struct G {
     /// Park state word (the park seam's protocol lives in `park.rs`).
     pub(crate) park: ParkSlot,
+    /// The record of the blocking operation in progress (see `park::scratch`).
+    pub(crate) scratch: Scratch,
     /// Goroutine id, unique per spawn (a recycled G gets a new one).
     pub(crate) id: AtomicU64,
     /// Owners of this G: the running goroutine and the `JoinHandle`. The last one to let go
@@ -87,6 +91,7 @@ impl G {
     pub(crate) fn alloc() -> &'static G {
         Box::leak(Box::new(G {
             park: ParkSlot::new_goroutine(),
+            scratch: Scratch::new(),
             id: AtomicU64::new(0),
             refs: AtomicUsize::new(0),
             join_state: AtomicU8::new(0),

@@ -129,11 +129,40 @@ impl ParkSlot {
     }
 }
 
-/// A plain thread's park slot: the state word and the futex the thread sleeps on.
+/// Bytes of a goroutine's or thread's [`scratch`] space (aligned to 16).
+#[doc(hidden)]
+pub const SCRATCH_BYTES: usize = 96;
+
+/// Room for the record of the one blocking operation a goroutine or thread has in
+/// progress (Go's `sudog`), kept next to its park state: whoever completes the operation
+/// touches the parker's control block to wake it anyway, and not its stack, which for
+/// thousands of parked goroutines is thousands of cold pages.
+#[repr(C, align(16))]
+pub(crate) struct Scratch(std::cell::UnsafeCell<std::mem::MaybeUninit<[u8; SCRATCH_BYTES]>>);
+
+impl Scratch {
+    pub(crate) const fn new() -> Self {
+        Scratch(std::cell::UnsafeCell::new(std::mem::MaybeUninit::uninit()))
+    }
+}
+
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scratch")
+    }
+}
+
+// SAFETY: the space is raw bytes; who may touch them, and when, is the contract of
+// `scratch`'s caller (one blocking operation at a time, its own synchronisation).
+unsafe impl Sync for Scratch {}
+
+/// A plain thread's park slot: the state word, the futex the thread sleeps on, and its
+/// scratch space.
 #[derive(Debug)]
 pub(crate) struct ThreadSlot {
     park: ParkSlot,
     futex: Futex,
+    scratch: Scratch,
 }
 
 /// What a [`Token`] wakes.
@@ -265,6 +294,25 @@ pub fn prepare() -> Token {
             target: Target::Thread(t),
             seq: t.park.arm(),
         },
+    }
+}
+
+/// The current goroutine's (or plain thread's) scratch space: [`SCRATCH_BYTES`] bytes,
+/// aligned to 16, uninitialised, in its control block next to its park state. Meant for
+/// the record of a blocking operation that the waker reads and writes (a channel's waiter),
+/// so that waking a parked goroutine touches its control block only, not its stack.
+///
+/// # Safety
+/// One user at a time: the caller must stop using the space, and make sure nobody else
+/// (another thread that was handed a pointer into it) still can, before anything that may
+/// call `scratch` again on this goroutine or thread runs. It stays valid for as long as the
+/// goroutine or thread lives; a goroutine keeps it across its parks (its G moves between
+/// threads with it).
+#[doc(hidden)]
+pub unsafe fn scratch() -> *mut u8 {
+    match current() {
+        Target::Goroutine(g) => g.scratch.0.get().cast(),
+        Target::Thread(t) => t.scratch.0.get().cast(),
     }
 }
 
@@ -440,6 +488,7 @@ mod slots {
                         state: AtomicU64::new(IDLE),
                     },
                     futex: Futex::new(0),
+                    scratch: Scratch::new(),
                 }))
             });
             c.set(slot);
@@ -465,6 +514,7 @@ mod slots {
                         state: AtomicU64::new(IDLE),
                     },
                     futex: Futex::new(0),
+                    scratch: Scratch::new(),
                 })));
             }
             // SAFETY: set above to a leaked slot.
