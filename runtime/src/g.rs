@@ -74,8 +74,6 @@ pub(crate) struct G {
     pub(crate) lock_count: Cell<u32>,
     /// Goroutine-local storage.
     pub(crate) locals: UnsafeCell<Locals>,
-    /// Next G in the global run queue (touched only under that queue's lock).
-    pub(crate) schedlink: Cell<*const G>,
 }
 
 // SAFETY: the atomics are shared; every non-atomic field is accessed only by the G's current
@@ -104,7 +102,6 @@ impl G {
             locked_m: Cell::new(std::ptr::null()),
             lock_count: Cell::new(0),
             locals: UnsafeCell::new(Vec::new()),
-            schedlink: Cell::new(std::ptr::null()),
         }))
     }
 
