@@ -359,8 +359,7 @@ impl<T> Chan<T> {
 /// As for `park::scratch`: the caller is its only user until it returns.
 unsafe fn scratch_waiter<'a>() -> &'a mut Waiter {
     const _: () = assert!(
-        std::mem::size_of::<Waiter>() <= park::SCRATCH_BYTES
-            && std::mem::align_of::<Waiter>() <= 16
+        std::mem::size_of::<Waiter>() <= park::SCRATCH_BYTES && std::mem::align_of::<Waiter>() <= 8
     );
     let w = park::scratch().cast::<Waiter>();
     w.write(Waiter::new());

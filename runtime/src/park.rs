@@ -129,15 +129,16 @@ impl ParkSlot {
     }
 }
 
-/// Bytes of a goroutine's or thread's [`scratch`] space (aligned to 16).
+/// Bytes of a goroutine's or thread's [`scratch`] space (aligned to 8): with the park state
+/// word, one cache line of the goroutine's control block.
 #[doc(hidden)]
-pub const SCRATCH_BYTES: usize = 96;
+pub const SCRATCH_BYTES: usize = 56;
 
 /// Room for the record of the one blocking operation a goroutine or thread has in
 /// progress (Go's `sudog`), kept next to its park state: whoever completes the operation
 /// touches the parker's control block to wake it anyway, and not its stack, which for
 /// thousands of parked goroutines is thousands of cold pages.
-#[repr(C, align(16))]
+#[repr(C, align(8))]
 pub(crate) struct Scratch(std::cell::UnsafeCell<std::mem::MaybeUninit<[u8; SCRATCH_BYTES]>>);
 
 impl Scratch {
@@ -298,7 +299,7 @@ pub fn prepare() -> Token {
 }
 
 /// The current goroutine's (or plain thread's) scratch space: [`SCRATCH_BYTES`] bytes,
-/// aligned to 16, uninitialised, in its control block next to its park state. Meant for
+/// aligned to 8, uninitialised, in its control block next to its park state. Meant for
 /// the record of a blocking operation that the waker reads and writes (a channel's waiter),
 /// so that waking a parked goroutine touches its control block only, not its stack.
 ///
@@ -353,6 +354,7 @@ fn park_goroutine(g: &'static G, deadline: Option<Instant>) -> bool {
         None => {
             // The M commits WAITING -> PARKED after the switch (see sched::m), so a wake-up
             // can only reschedule us once we are fully off this stack.
+            g.note_park_sp();
             g.suspend(Switch::Park);
             g.park.disarm() // `false` if the episode was ended by `Token::expire`
         }
@@ -365,6 +367,7 @@ fn park_goroutine(g: &'static G, deadline: Option<Instant>) -> bool {
                 seq: g.park.seq(),
             };
             let timer = crate::timer::add(d, crate::timer::Action::Expire(token));
+            g.note_park_sp();
             g.suspend(Switch::Park);
             let woken = g.park.disarm();
             if woken {

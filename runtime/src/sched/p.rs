@@ -21,6 +21,8 @@ use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, AtomicUsize};
 /// starve the rest of the queue (Go breaks such pairs with sysmon's 10 ms preemption; we
 /// bound the streak instead, which needs no clock).
 const RUNNEXT_STREAK: u32 = 64;
+/// How many goroutines ahead of the next one `prefetch_next` loads stacks.
+const PREFETCH_AHEAD: u32 = 1;
 /// Free Gs and stacks a P keeps before moving half to the global pools.
 pub(crate) const CACHE_MAX: usize = 256;
 /// Goroutine ids a P reserves at once from the global counter.
@@ -143,6 +145,18 @@ impl P {
         let next = self.runnext.swap(ptr::null_mut(), AcqRel);
         // SAFETY: runnext only ever holds `&'static G`s.
         unsafe { next.as_ref() }
+    }
+
+    /// Owner, before running the goroutine it just took: prefetch hints for the next ones
+    /// in the ring (the next one's stack, the control block of the one after it), so that
+    /// their cache and TLB misses overlap with the runs before them.
+    pub(crate) fn prefetch_next(&self) {
+        if let Some(g) = self.runq.peek(PREFETCH_AHEAD + 1) {
+            g.prefetch();
+        }
+        if let Some(g) = self.runq.peek(PREFETCH_AHEAD) {
+            g.prefetch_stack();
+        }
     }
 
     /// Records that `m` holds this P.
