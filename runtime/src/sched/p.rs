@@ -23,6 +23,8 @@ use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, AtomicUsize};
 const RUNNEXT_STREAK: u32 = 64;
 /// How many goroutines ahead of the next one `prefetch_next` loads stacks.
 const PREFETCH_AHEAD: u32 = 1;
+/// Queued goroutines from which `prefetch_next` bothers.
+const PREFETCH_BACKLOG: usize = 8;
 /// Free Gs and stacks a P keeps before moving half to the global pools.
 pub(crate) const CACHE_MAX: usize = 256;
 /// Goroutine ids a P reserves at once from the global counter.
@@ -150,7 +152,14 @@ impl P {
     /// Owner, before running the goroutine it just took: prefetch hints for the next ones
     /// in the ring (the next one's stack, the control block of the one after it), so that
     /// their cache and TLB misses overlap with the runs before them.
+    ///
+    /// Only with a backlog of at least [`PREFETCH_BACKLOG`]: goroutines in a short queue
+    /// ran or parked moments ago and are still in cache, and the hints would cost more
+    /// than they save (a channel ping-pong, a `select` over a few busy senders).
     pub(crate) fn prefetch_next(&self) {
+        if self.runq.len() < PREFETCH_BACKLOG {
+            return;
+        }
         if let Some(g) = self.runq.peek(PREFETCH_AHEAD + 1) {
             g.prefetch();
         }
