@@ -125,6 +125,11 @@ impl WaitQueue {
         self.q.len()
     }
 
+    /// The first queued waiter, if any (not claimed).
+    pub(crate) fn front(&self) -> Option<*const Waiter> {
+        self.q.front().copied()
+    }
+
     /// Removes every waiter.
     pub(crate) fn drain(&mut self) -> impl Iterator<Item = *const Waiter> + '_ {
         self.q.drain(..)

@@ -196,6 +196,14 @@ impl Core {
         rx
     }
 
+    /// Starts loading the goroutine parked on this core's `done()`, if any, while the
+    /// canceller closes the channel before it (see `Receiver::prefetch_receiver`).
+    fn prefetch_waiter(&self) {
+        if let Some(d) = self.done.get() {
+            d.prefetch_receiver();
+        }
+    }
+
     /// Whether `rx` is this core's `done()` channel (Go's `parentCancelCtx` identity check).
     fn done_is(&self, rx: &Receiver<()>) -> bool {
         self.done.get().is_some_and(|d| d.same_channel(rx))
@@ -252,6 +260,9 @@ impl Core {
         let mut work = Vec::new();
         f.complete(self, remove, &mut work);
         while let Some(c) = work.pop() {
+            if let Some(next) = work.last() {
+                next.prefetch_waiter();
+            }
             if let Some(f) = c.finish(err, &cause, &mut wakes) {
                 f.complete(&c, false, &mut work);
             }
