@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, AtomicUsize};
 /// starve the rest of the queue (Go breaks such pairs with sysmon's 10 ms preemption; we
 /// bound the streak instead, which needs no clock).
 const RUNNEXT_STREAK: u32 = 64;
-/// How many goroutines ahead of the next one `prefetch_next` loads stacks.
+/// How many goroutines after the next one `prefetch_next` loads a stack for.
 const PREFETCH_AHEAD: u32 = 1;
 /// Queued goroutines from which `prefetch_next` bothers.
 const PREFETCH_BACKLOG: usize = 8;
@@ -149,9 +149,10 @@ impl P {
         unsafe { next.as_ref() }
     }
 
-    /// Owner, before running the goroutine it just took: prefetch hints for the next ones
-    /// in the ring (the next one's stack, the control block of the one after it), so that
-    /// their cache and TLB misses overlap with the runs before them.
+    /// Owner, before running the goroutine it just took: prefetch hints for the ones queued
+    /// behind it (the stack of the one [`PREFETCH_AHEAD`] places after the next, the
+    /// control block of the one after that), so that their cache and TLB misses overlap
+    /// with the runs before them.
     ///
     /// Only with a backlog of at least [`PREFETCH_BACKLOG`]: goroutines in a short queue
     /// ran or parked moments ago and are still in cache, and the hints would cost more
