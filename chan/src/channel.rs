@@ -302,21 +302,25 @@ impl<T> Chan<T> {
             g = self.lock();
         }
         let mut value = Some(v);
-        let mut w = Waiter::new();
+        // SAFETY: this operation is the only user of the scratch space until it returns:
+        // no code that could block on a channel runs meanwhile, and by then the waiter is
+        // dequeued (by its completer, or by us after a timeout) and nobody touches it.
+        let w = unsafe { scratch_waiter() };
         w.arm(
             park::prepare(),
             std::ptr::null(),
             0,
             &mut value as *mut Option<T> as *mut u8,
         );
-        g.sendq.push(&w);
+        let w: &Waiter = w;
+        g.sendq.push(w);
         drop(g);
         let woken = if spins == Some(true) {
             park::park_until_no_spin(deadline) // we spun already
         } else {
             park::park_until(deadline)
         };
-        if !woken && self.lock().sendq.remove(&w) {
+        if !woken && self.lock().sendq.remove(w) {
             return Err(SendTimeoutError::Timeout(
                 value.take().expect("unsent value"),
             ));
@@ -359,21 +363,25 @@ impl<T> Chan<T> {
             g = self.lock();
         }
         let mut value: Option<T> = None;
-        let mut w = Waiter::new();
+        // SAFETY: this operation is the only user of the scratch space until it returns:
+        // no code that could block on a channel runs meanwhile, and by then the waiter is
+        // dequeued (by its completer, or by us after a timeout) and nobody touches it.
+        let w = unsafe { scratch_waiter() };
         w.arm(
             park::prepare(),
             std::ptr::null(),
             0,
             &mut value as *mut Option<T> as *mut u8,
         );
-        g.recvq.push(&w);
+        let w: &Waiter = w;
+        g.recvq.push(w);
         drop(g);
         let woken = if spins == Some(true) {
             park::park_until_no_spin(deadline) // we spun already
         } else {
             park::park_until(deadline)
         };
-        if !woken && self.lock().recvq.remove(&w) {
+        if !woken && self.lock().recvq.remove(w) {
             return Err(RecvTimeoutError::Timeout);
         }
         match w.state.load(Acquire) {
@@ -384,20 +392,29 @@ impl<T> Chan<T> {
 
     fn close(&self) -> Result<(), CloseError> {
         let mut wakes = Vec::new();
-        {
-            let mut g = self.lock();
-            if g.closed {
-                return Err(CloseError);
+        let r = self.close_into(&mut wakes);
+        match wakes.len() {
+            0 => {}
+            1 => {
+                wakes[0].wake();
             }
-            g.closed = true;
-            self.closed.store(true, Release);
-            let inner = &mut *g;
-            Inner::<T>::fail_all(&mut inner.recvq, &mut wakes);
-            Inner::<T>::fail_all(&mut inner.sendq, &mut wakes);
+            _ => park::wake_all(wakes),
         }
-        for t in wakes {
-            t.wake();
+        r
+    }
+
+    /// Closes the channel like `close`, but leaves the tokens of the waiters it completed
+    /// in `wakes` for the caller to wake (after releasing its own locks).
+    fn close_into(&self, wakes: &mut Vec<Token>) -> Result<(), CloseError> {
+        let mut g = self.lock();
+        if g.closed {
+            return Err(CloseError);
         }
+        g.closed = true;
+        self.closed.store(true, Release);
+        let inner = &mut *g;
+        Inner::<T>::fail_all(&mut inner.recvq, wakes);
+        Inner::<T>::fail_all(&mut inner.sendq, wakes);
         Ok(())
     }
 
@@ -416,6 +433,34 @@ impl<T> Chan<T> {
     fn len(&self) -> usize {
         self.lock().buf.len()
     }
+}
+
+/// The waiter of a plain send or receive, in the parker's scratch space (see
+/// `park::scratch`) rather than on its stack: a completer then touches the parked
+/// goroutine's control block only, which it must touch to wake it anyway.
+///
+/// # Safety
+/// As for `park::scratch`: the caller is its only user until it returns.
+unsafe fn scratch_waiter<'a>() -> &'a mut Waiter {
+    const _: () = assert!(
+        std::mem::size_of::<Waiter>() <= park::SCRATCH_BYTES && std::mem::align_of::<Waiter>() <= 8
+    );
+    let w = park::scratch().cast::<Waiter>();
+    w.write(Waiter::new());
+    &mut *w
+}
+
+/// Hints the CPU to load the cache line at `addr` (never faults, whatever `addr` is).
+#[inline(always)]
+fn prefetch(addr: usize) {
+    #[cfg(all(target_arch = "x86_64", not(loom)))]
+    // SAFETY: a prefetch is only a hint: it never faults and does not change the program's
+    // state, whatever the address; SSE is part of the x86_64 baseline.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(addr as *const i8, std::arch::x86_64::_MM_HINT_T0)
+    };
+    #[cfg(not(all(target_arch = "x86_64", not(loom))))]
+    let _ = addr;
 }
 
 /// Converts a timeout into a deadline; `None` (forever) if it overflows `Instant`.
@@ -526,6 +571,19 @@ impl<T> Sender<T> {
         drop(unsafe { std::ptr::read(&me.chan) });
     }
 
+    /// Drops this sender; if it was the last one, closes the channel and leaves the tokens
+    /// of the waiters to wake in `wakes` (the caller wakes them, e.g. with
+    /// `park::wake_all`, once it holds no lock).
+    pub(crate) fn drop_into(self, wakes: &mut Vec<Token>) {
+        let me = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `me` is never used again and its destructor does not run, so moving the
+        // Arc out does not double-drop it.
+        let chan = unsafe { std::ptr::read(&me.chan) };
+        if chan.senders.fetch_sub(1, AcqRel) == 1 {
+            let _ = chan.close_into(wakes);
+        }
+    }
+
     /// Whether any receiver still exists.
     pub(crate) fn has_receivers(&self) -> bool {
         self.chan.receivers.load(Acquire) > 0
@@ -561,6 +619,17 @@ impl<T> Sender<T> {
 }
 
 impl<T> Receiver<T> {
+    /// Starts loading the first receiver parked on this channel (its waiter, which sits in
+    /// its goroutine's control block, next to the park state a wake-up touches): for
+    /// whoever is about to close many channels in a row (cancelling a context tree), so
+    /// that each one's miss overlaps with closing the one before. Only a hint.
+    pub(crate) fn prefetch_receiver(&self) {
+        let g = self.chan.lock();
+        if let Some(w) = g.recvq.front() {
+            prefetch(w as usize);
+        }
+    }
+
     /// Receives a value, blocking until one is there. Fails once the channel is closed and
     /// drained.
     pub fn recv(&self) -> Result<T, RecvError> {

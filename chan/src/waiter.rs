@@ -1,7 +1,9 @@
 //! A blocked party of a channel operation (Go's `sudog`).
 //!
-//! A `Waiter` lives on the stack of the goroutine or thread that blocks, which stays put
-//! while it is parked; channels queue raw pointers to it. Everything a completer does to a
+//! A `Waiter` stays put while its goroutine or thread is parked; channels queue raw pointers
+//! to it. A plain send or receive keeps it in the parker's scratch space (`park::scratch`,
+//! next to its park state in its control block), so that completing it touches no cold
+//! stack page; a `select` keeps one per case on its stack. Everything a completer does to a
 //! waiter happens under the channel's lock: it *claims* the waiter, moves the value through
 //! `slot`, sets `state`, and only after unlocking wakes the waiter's token. A waiter that
 //! belongs to a `select` shares one decision word with the select's other cases: claiming it
@@ -127,6 +129,11 @@ impl WaitQueue {
 
     pub(crate) fn len(&self) -> usize {
         self.q.len()
+    }
+
+    /// The first queued waiter, if any (not claimed).
+    pub(crate) fn front(&self) -> Option<*const Waiter> {
+        self.q.front().copied()
     }
 
     /// Removes every waiter.

@@ -45,3 +45,28 @@ fn child_and_parent_cancel_at_once() {
         assert_eq!(parent.__children(), 0);
     });
 }
+
+/// Cancelling a tree wakes the receivers parked on its `done()` channels in one batch
+/// (`park::wake_all` after every channel of the tree is closed): each of them, whatever
+/// point of its receive the cancellation hits, is woken and finds the error.
+#[test]
+fn cancel_wakes_every_waiter_of_the_tree() {
+    loom::model(|| {
+        let (parent, cancel) = context::background().with_cancel();
+        let (child, _cancel_child) = parent.with_cancel();
+        let waiters: Vec<_> = [parent, child]
+            .into_iter()
+            .map(|c| {
+                thread::spawn(move || {
+                    let done = c.done();
+                    let _ = done.recv();
+                    c.err()
+                })
+            })
+            .collect();
+        cancel.cancel();
+        for w in waiters {
+            assert_eq!(w.join().unwrap(), Some(Error::Canceled));
+        }
+    });
+}

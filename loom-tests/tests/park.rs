@@ -120,3 +120,29 @@ fn ping_pong_two_rounds() {
         other.join().unwrap();
     });
 }
+
+/// `wake_all` wakes every token it is given, each parker at any point of its prepare/park
+/// sequence, and a stale token among them wakes nobody.
+#[test]
+fn wake_all_wakes_every_token() {
+    loom::model(|| {
+        let (tx, rx) = loom::sync::mpsc::channel();
+        let parkers: Vec<_> = (0..2)
+            .map(|_| {
+                let tx = tx.clone();
+                thread::spawn(move || {
+                    let stale = park::prepare();
+                    park::cancel();
+                    tx.send(stale).unwrap();
+                    tx.send(park::prepare()).unwrap();
+                    park::park();
+                })
+            })
+            .collect();
+        let tokens: Vec<park::Token> = (0..4).map(|_| rx.recv().unwrap()).collect();
+        park::wake_all(tokens);
+        for p in parkers {
+            p.join().unwrap();
+        }
+    });
+}

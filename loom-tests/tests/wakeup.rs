@@ -110,3 +110,68 @@ fn a_readied_goroutine_is_never_left_with_every_m_asleep() {
         assert!(got, "the readied goroutine was not run");
     });
 }
+
+/// `ready_batch` (Go's `injectglist`): a waker publishes a whole batch of goroutines with
+/// one queue operation and calls `wakep` once. The spinning M that finds the first one
+/// stops spinning (`resetspinning`: `nmspinning -= 1`, then `wakep`), runs it and looks
+/// again: the batch is run whole, and no goroutine of it is left with every M asleep.
+#[test]
+fn a_readied_batch_is_run_whole() {
+    loom::model(|| {
+        let s = Arc::new(Sched {
+            queue: AtomicUsize::new(0),
+            npidle: AtomicUsize::new(0),
+            nmspinning: AtomicUsize::new(1),
+            note: Mutex::new(false),
+            cond: Condvar::new(),
+        });
+        let waker = {
+            let s = s.clone();
+            thread::spawn(move || {
+                s.queue.fetch_add(2, SeqCst); // one push_batch of two goroutines
+                s.wakep();
+            })
+        };
+        let mut ran = 0;
+        let mut spinning = true;
+        while ran < 2 {
+            if s.take() {
+                if spinning {
+                    spinning = false;
+                    s.nmspinning.fetch_sub(1, SeqCst);
+                    s.wakep();
+                }
+                ran += 1;
+                continue;
+            }
+            assert!(spinning, "a goroutine of the batch went missing");
+            // Give up the P, stop spinning, fence, look again, else sleep until handed one.
+            s.npidle.fetch_add(1, SeqCst);
+            s.nmspinning.fetch_sub(1, SeqCst);
+            spinning = false;
+            fence(SeqCst);
+            let mut n = s.npidle.load(SeqCst);
+            let mut have_p = false;
+            if s.queue.load(SeqCst) > 0 {
+                while n > 0 {
+                    match s.npidle.compare_exchange(n, n - 1, SeqCst, SeqCst) {
+                        Ok(_) => {
+                            have_p = true;
+                            break;
+                        }
+                        Err(m) => n = m,
+                    }
+                }
+            }
+            if !have_p {
+                let mut handed = s.note.lock().unwrap();
+                while !*handed {
+                    handed = s.cond.wait(handed).unwrap();
+                }
+                // Handed a P by `wakep`, counted as spinning.
+                spinning = true;
+            }
+        }
+        waker.join().unwrap();
+    });
+}

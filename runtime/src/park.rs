@@ -129,11 +129,41 @@ impl ParkSlot {
     }
 }
 
-/// A plain thread's park slot: the state word and the futex the thread sleeps on.
+/// Bytes of a goroutine's or thread's [`scratch`] space (aligned to 8): with the park state
+/// word, one cache line of the goroutine's control block.
+#[doc(hidden)]
+pub const SCRATCH_BYTES: usize = 56;
+
+/// Room for the record of the one blocking operation a goroutine or thread has in
+/// progress (Go's `sudog`), kept next to its park state: whoever completes the operation
+/// touches the parker's control block to wake it anyway, and not its stack, which for
+/// thousands of parked goroutines is thousands of cold pages.
+#[repr(C, align(8))]
+pub(crate) struct Scratch(std::cell::UnsafeCell<std::mem::MaybeUninit<[u8; SCRATCH_BYTES]>>);
+
+impl Scratch {
+    pub(crate) const fn new() -> Self {
+        Scratch(std::cell::UnsafeCell::new(std::mem::MaybeUninit::uninit()))
+    }
+}
+
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scratch")
+    }
+}
+
+// SAFETY: the space is raw bytes; who may touch them, and when, is the contract of
+// `scratch`'s caller (one blocking operation at a time, its own synchronisation).
+unsafe impl Sync for Scratch {}
+
+/// A plain thread's park slot: the state word, the futex the thread sleeps on, and its
+/// scratch space.
 #[derive(Debug)]
 pub(crate) struct ThreadSlot {
     park: ParkSlot,
     futex: Futex,
+    scratch: Scratch,
 }
 
 /// What a [`Token`] wakes.
@@ -186,6 +216,22 @@ impl Token {
         }
     }
 
+    /// Ends the episode as woken like [`Token::wake`], but a parked goroutine is not made
+    /// runnable here: it is added to `batch`, which readies it together with others.
+    fn wake_into(&self, batch: &mut Batch) -> bool {
+        match self.target {
+            Target::Goroutine(g) => match g.park.notify(self.seq, NOTIFIED) {
+                Some(PARKED) => {
+                    batch.push(g);
+                    true
+                }
+                Some(_) => true,
+                None => false,
+            },
+            Target::Thread(_) => self.wake(),
+        }
+    }
+
     /// Whether this token and `other` wake the same goroutine or thread.
     pub fn same_waiter(&self, other: &Token) -> bool {
         match (self.target, other.target) {
@@ -194,6 +240,47 @@ impl Token {
             _ => false,
         }
     }
+}
+
+/// Goroutines readied at once by [`wake_all`].
+const BATCH: usize = 64;
+
+/// Parked goroutines woken by [`wake_all`], not yet runnable.
+struct Batch {
+    gs: [Option<&'static G>; BATCH],
+    len: usize,
+}
+
+impl Batch {
+    fn push(&mut self, g: &'static G) {
+        self.gs[self.len] = Some(g);
+        self.len += 1;
+        if self.len == BATCH {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.len > 0 {
+            crate::sched::ready_batch(self.gs[..self.len].iter().map(|g| g.expect("filled slot")));
+            self.len = 0;
+        }
+    }
+}
+
+/// Wakes every token of `tokens` (as [`Token::wake`] each), making the goroutines among them
+/// runnable in batches: one run-queue operation and one wake-up of an idle M per batch
+/// instead of one per goroutine (Go's `injectglist`). For whoever wakes many waiters at
+/// once: closing a channel, cancelling a context tree.
+pub fn wake_all(tokens: impl IntoIterator<Item = Token>) {
+    let mut batch = Batch {
+        gs: [None; BATCH],
+        len: 0,
+    };
+    for t in tokens {
+        t.wake_into(&mut batch);
+    }
+    batch.flush();
 }
 
 /// Arms a park episode for the current goroutine (or plain thread) and returns the token
@@ -208,6 +295,25 @@ pub fn prepare() -> Token {
             target: Target::Thread(t),
             seq: t.park.arm(),
         },
+    }
+}
+
+/// The current goroutine's (or plain thread's) scratch space: [`SCRATCH_BYTES`] bytes,
+/// aligned to 8, uninitialised, in its control block next to its park state. Meant for
+/// the record of a blocking operation that the waker reads and writes (a channel's waiter),
+/// so that waking a parked goroutine touches its control block only, not its stack.
+///
+/// # Safety
+/// One user at a time: the caller must stop using the space, and make sure nobody else
+/// (another thread that was handed a pointer into it) still can, before anything that may
+/// call `scratch` again on this goroutine or thread runs. It stays valid for as long as the
+/// goroutine or thread lives; a goroutine keeps it across its parks (its G moves between
+/// threads with it).
+#[doc(hidden)]
+pub unsafe fn scratch() -> *mut u8 {
+    match current() {
+        Target::Goroutine(g) => g.scratch.0.get().cast(),
+        Target::Thread(t) => t.scratch.0.get().cast(),
     }
 }
 
@@ -259,6 +365,7 @@ fn park_goroutine(g: &'static G, deadline: Option<Instant>) -> bool {
         None => {
             // The M commits WAITING -> PARKED after the switch (see sched::m), so a wake-up
             // can only reschedule us once we are fully off this stack.
+            g.note_park_sp();
             g.suspend(Switch::Park);
             g.park.disarm() // `false` if the episode was ended by `Token::expire`
         }
@@ -271,6 +378,7 @@ fn park_goroutine(g: &'static G, deadline: Option<Instant>) -> bool {
                 seq: g.park.seq(),
             };
             let timer = crate::timer::add(d, crate::timer::Action::Expire(token));
+            g.note_park_sp();
             g.suspend(Switch::Park);
             let woken = g.park.disarm();
             if woken {
@@ -398,6 +506,7 @@ mod slots {
                         state: AtomicU64::new(IDLE),
                     },
                     futex: Futex::new(0),
+                    scratch: Scratch::new(),
                 }))
             });
             c.set(slot);
@@ -423,6 +532,7 @@ mod slots {
                         state: AtomicU64::new(IDLE),
                     },
                     futex: Futex::new(0),
+                    scratch: Scratch::new(),
                 })));
             }
             // SAFETY: set above to a leaked slot.

@@ -23,6 +23,7 @@ use super::custom::{self, CustomContext};
 use super::error::{Cause, Error};
 use crate::channel::{bounded, never, Receiver, Sender};
 use crate::shim::{AtomicU8, Mutex};
+use gort_runtime::park::{self, Token};
 use gort_runtime::timer::{self, Action, TimerId};
 use std::mem;
 use std::sync::atomic::{Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
@@ -37,6 +38,9 @@ const DEADLINE: u8 = 2;
 const KIND: u8 = 3;
 /// Set once `done()` is closed (after the error is stored).
 const CLOSED: u8 = 4;
+
+/// Waiters woken together while a tree is cancelled (see [`Core::cancel`]).
+const WAKE_BATCH: usize = 64;
 
 /// What a context's cancellation hangs on.
 #[derive(Clone)]
@@ -192,6 +196,14 @@ impl Core {
         rx
     }
 
+    /// Starts loading the goroutine parked on this core's `done()`, if any, while the
+    /// canceller closes the channel before it (see `Receiver::prefetch_receiver`).
+    fn prefetch_waiter(&self) {
+        if let Some(d) = self.done.get() {
+            d.prefetch_receiver();
+        }
+    }
+
     /// Whether `rx` is this core's `done()` channel (Go's `parentCancelCtx` identity check).
     fn done_is(&self, rx: &Receiver<()>) -> bool {
         self.done.get().is_some_and(|d| d.same_channel(rx))
@@ -235,21 +247,41 @@ impl Core {
     /// Cancels this core and every core below it. `remove`: also leave the parent (the
     /// canceller is this context's own cancel function or timer, not an ancestor).
     /// A second cancel is a no-op.
+    ///
+    /// The goroutines parked on the `done()` channels are woken in batches of
+    /// [`WAKE_BATCH`] (`park::wake_all`: one run-queue operation and one M wake-up per
+    /// batch), each batch as soon as it is complete, so idle Ps start running them while
+    /// the rest of the tree is still being cancelled.
     pub(crate) fn cancel(self: &Arc<Self>, remove: bool, err: Error, cause: Option<Cause>) {
-        let Some(f) = self.finish(err, &cause) else {
+        let mut wakes = Vec::new();
+        let Some(f) = self.finish(err, &cause, &mut wakes) else {
             return;
         };
         let mut work = Vec::new();
         f.complete(self, remove, &mut work);
         while let Some(c) = work.pop() {
-            if let Some(f) = c.finish(err, &cause) {
+            if let Some(next) = work.last() {
+                next.prefetch_waiter();
+            }
+            if let Some(f) = c.finish(err, &cause, &mut wakes) {
                 f.complete(&c, false, &mut work);
             }
+            if wakes.len() >= WAKE_BATCH {
+                park::wake_all(wakes.drain(..));
+            }
         }
+        park::wake_all(wakes);
     }
 
-    /// Cancels this core alone, under its lock; `None` if it already was.
-    fn finish(&self, err: Error, cause: &Option<Cause>) -> Option<Finished> {
+    /// Cancels this core alone, under its lock; `None` if it already was. The tokens of
+    /// the waiters its `done()` channel released go to `wakes`, to be woken by the caller
+    /// once no lock is held.
+    fn finish(
+        &self,
+        err: Error,
+        cause: &Option<Cause>,
+        wakes: &mut Vec<Token>,
+    ) -> Option<Finished> {
         let mut g = self.inner.lock();
         if self.state.load(Relaxed) != LIVE {
             return None;
@@ -257,7 +289,9 @@ impl Core {
         g.cause = cause.clone();
         self.state.store(code(err), Release);
         // Dropping the only sender closes the channel (one channel lock, not two).
-        drop(g.done_tx.take());
+        if let Some(tx) = g.done_tx.take() {
+            tx.drop_into(wakes);
+        }
         self.state.store(code(err) | CLOSED, Release);
         Some(Finished {
             children: mem::take(&mut g.children),

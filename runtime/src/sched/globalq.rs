@@ -1,59 +1,47 @@
-//! The global run queue: an intrusive FIFO list of Gs under a lock (Go's `sched.runq`).
+//! The global run queue: a FIFO of Gs under a lock (Go's `sched.runq`).
 //!
 //! Why not crossbeam-deque's `Injector` (the first design): the `Injector` allocates a block
 //! every 63 pushes and frees it through the epoch collector, so every goroutine woken by a
-//! plain thread or spawned from one cost an allocation share. Linking Gs through their own
-//! `schedlink` field allocates nothing; the lock is taken only on the slow paths (a P's ring
-//! overflowed or ran dry, a plain thread readied a goroutine, the 1-in-61 fairness check),
-//! and `len` is readable without it for the emptiness checks of the wake-up protocol.
+//! plain thread or spawned from one cost an allocation share. A `VecDeque` of pointers keeps
+//! its capacity: once it has grown to the largest backlog seen, pushing and popping allocate
+//! nothing. The lock is taken only on the slow paths (a P's ring overflowed or ran dry, a
+//! plain thread readied a goroutine, the 1-in-61 fairness check), and `len` is readable
+//! without it for the emptiness checks of the wake-up protocol.
+//!
+//! Why not Go's intrusive list (linked through the Gs, the second design): moving a batch
+//! out of the list walks it G by G, and the Gs of a large batch (thousands of goroutines
+//! woken by one cancellation, queued by another P) are cold on the taker's CPU: each step of
+//! the walk waited for a cache miss. Here a batch is a copy of contiguous pointers.
 
 use crate::g::G;
 use parking_lot::Mutex;
-use std::ptr;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
-struct List {
-    head: *const G,
-    tail: *const G,
-}
-
-// SAFETY: the raw pointers are `&'static G`s, only touched under the mutex.
-unsafe impl Send for List {}
+/// Capacity kept when the queue drains; above it the memory is returned.
+const KEEP: usize = 64 * 1024;
 
 /// The global run queue.
 pub(crate) struct GlobalQueue {
-    list: Mutex<List>,
+    q: Mutex<VecDeque<&'static G>>,
     len: AtomicUsize,
 }
 
 impl GlobalQueue {
     pub(crate) fn new() -> Self {
         GlobalQueue {
-            list: Mutex::new(List {
-                head: ptr::null(),
-                tail: ptr::null(),
-            }),
+            q: Mutex::new(VecDeque::new()),
             len: AtomicUsize::new(0),
         }
     }
 
     /// Appends goroutines in order.
     pub(crate) fn push_batch(&self, gs: impl IntoIterator<Item = &'static G>) {
-        let mut l = self.list.lock();
-        let mut n = 0;
-        for g in gs {
-            g.schedlink.set(ptr::null());
-            if l.tail.is_null() {
-                l.head = g;
-            } else {
-                // SAFETY: `tail` is a `&'static G` in this list; links change under the lock.
-                unsafe { (*l.tail).schedlink.set(g) };
-            }
-            l.tail = g;
-            n += 1;
-        }
+        let mut q = self.q.lock();
+        let before = q.len();
+        q.extend(gs);
         // SeqCst: pairs with the fences of the wake-up protocol (see `sched`).
-        self.len.fetch_add(n, SeqCst);
+        self.len.fetch_add(q.len() - before, SeqCst);
     }
 
     /// Appends one goroutine.
@@ -66,18 +54,13 @@ impl GlobalQueue {
         if self.is_empty() {
             return 0;
         }
-        let mut l = self.list.lock();
-        let mut n = 0;
-        while n < max && !l.head.is_null() {
-            // SAFETY: list members are `&'static G`s.
-            let g: &'static G = unsafe { &*l.head };
-            l.head = g.schedlink.get();
-            if l.head.is_null() {
-                l.tail = ptr::null();
-            }
-            g.schedlink.set(ptr::null());
+        let mut q = self.q.lock();
+        let n = max.min(q.len());
+        for g in q.drain(..n) {
             each(g);
-            n += 1;
+        }
+        if q.is_empty() && q.capacity() > KEEP {
+            *q = VecDeque::new();
         }
         self.len.fetch_sub(n, SeqCst);
         n

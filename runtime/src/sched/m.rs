@@ -306,6 +306,9 @@ fn schedule(m: &'static M) {
                 continue;
             }
         }
+        if let Some(p) = owned_p(m) {
+            p.prefetch_next();
+        }
         if !execute(m, g, inherit) {
             return;
         }
@@ -334,6 +337,8 @@ fn execute(m: &'static M, mut g: &'static G, inherit: bool) -> bool {
         // While the goroutine runs, sysmon may take the P if it hogs it or blocks in a
         // syscall; afterwards we check whether it is still ours.
         m.in_p.store(false, Release);
+        // Not parked any more: no stack to prefetch for it until it parks again.
+        g.park_sp.store(0, Relaxed);
         let result = co.resume(());
         m.in_p.store(true, Relaxed);
         membarrier::light();

@@ -263,6 +263,33 @@ pub(crate) fn ready(g: &'static G) {
     }
 }
 
+/// Makes several parked goroutines runnable at once (Go's `injectglist`). With a P, one
+/// goroutine per idle P goes to the global queue, where the M that `wakep` starts finds
+/// it, and the rest to this P's queue, whence idle Ms steal; without a P, all go to the
+/// global queue in one lock. Either way the batch costs one `wakep` (its fence first, as in
+/// `ready`), and none goes to `runnext`: a batch is not a hand-off to one partner.
+pub(crate) fn ready_batch(gs: impl ExactSizeIterator<Item = &'static G>) {
+    let n = gs.len();
+    if n == 0 {
+        return;
+    }
+    let s = sched();
+    m::with_p(|p| match p {
+        Some(p) => {
+            let mut gs = gs;
+            let idle = s.npidle.load(Relaxed).min(n);
+            if idle > 0 {
+                s.global.push_batch(gs.by_ref().take(idle));
+            }
+            for g in gs {
+                p.runq_put(g, false, &s.global);
+            }
+        }
+        None => s.global.push_batch(gs),
+    });
+    s.wakep();
+}
+
 /// A timer was added (see `crate::timer`): make sure some M will fire it.
 pub(crate) fn timer_added(when: u64) {
     m::timer_added(when);

@@ -21,6 +21,10 @@ use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, AtomicUsize};
 /// starve the rest of the queue (Go breaks such pairs with sysmon's 10 ms preemption; we
 /// bound the streak instead, which needs no clock).
 const RUNNEXT_STREAK: u32 = 64;
+/// How many goroutines after the next one `prefetch_next` loads a stack for.
+const PREFETCH_AHEAD: u32 = 1;
+/// Queued goroutines from which `prefetch_next` bothers.
+const PREFETCH_BACKLOG: usize = 8;
 /// Free Gs and stacks a P keeps before moving half to the global pools.
 pub(crate) const CACHE_MAX: usize = 256;
 /// Goroutine ids a P reserves at once from the global counter.
@@ -161,6 +165,26 @@ impl P {
         let next = self.runnext.swap(ptr::null_mut(), AcqRel);
         // SAFETY: runnext only ever holds `&'static G`s.
         unsafe { next.as_ref() }
+    }
+
+    /// Owner, before running the goroutine it just took: prefetch hints for the ones queued
+    /// behind it (the stack of the one [`PREFETCH_AHEAD`] places after the next, the
+    /// control block of the one after that), so that their cache and TLB misses overlap
+    /// with the runs before them.
+    ///
+    /// Only with a backlog of at least [`PREFETCH_BACKLOG`]: goroutines in a short queue
+    /// ran or parked moments ago and are still in cache, and the hints would cost more
+    /// than they save (a channel ping-pong, a `select` over a few busy senders).
+    pub(crate) fn prefetch_next(&self) {
+        if self.runq.len() < PREFETCH_BACKLOG {
+            return;
+        }
+        if let Some(g) = self.runq.peek(PREFETCH_AHEAD + 1) {
+            g.prefetch();
+        }
+        if let Some(g) = self.runq.peek(PREFETCH_AHEAD) {
+            g.prefetch_stack();
+        }
     }
 
     /// Records that `m` holds this P.

@@ -77,6 +77,19 @@ impl RunQueue {
         }
     }
 
+    /// Owner: the goroutine `k` places from the front, if there is one. Racy (a thief may
+    /// take it meanwhile): for hints only.
+    pub(crate) fn peek(&self, k: u32) -> Option<&'static G> {
+        let h = self.head.load(Acquire);
+        let t = self.tail.load(Relaxed);
+        if t.wrapping_sub(h) <= k {
+            return None;
+        }
+        let g = self.slots[slot(h.wrapping_add(k))].load(Relaxed);
+        // SAFETY: slots only ever hold null or `&'static G`s, which are never freed.
+        unsafe { g.as_ref() }
+    }
+
     /// Owner: takes the oldest goroutine.
     pub(crate) fn pop(&self) -> Option<&'static G> {
         loop {

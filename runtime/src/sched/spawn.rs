@@ -41,6 +41,8 @@ where
         unsafe { *g.name.get() = name };
         g.refs.store(2, Relaxed); // the goroutine and its JoinHandle
         g.join_state.store(RUNNING, Relaxed);
+        g.stack_top.store(stack.range().1, Relaxed);
+        g.park_sp.store(0, Relaxed);
 
         let co = Co::with_stack(stack, move |y: &GYielder, ()| {
             g.yielder.set(y);
