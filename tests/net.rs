@@ -541,7 +541,8 @@ fn short_read_then(round: usize, then: Then, on_thread: bool) {
         a.shutdown(Shutdown::Write).unwrap();
         // Sometimes long enough for the poller (sysmon polls every 10 ms) to see both
         // edges before the reader's short read.
-        gort::time::sleep(Duration::from_millis(if round.is_multiple_of(2) { 0 } else { 15 }));
+        let pause = if round.is_multiple_of(2) { 0 } else { 15 };
+        gort::time::sleep(Duration::from_millis(pause));
     }
     let reader = move || {
         let mut buf = [0u8; 64];
@@ -568,7 +569,8 @@ fn short_read_then(round: usize, then: Then, on_thread: bool) {
         Box::new(move || h.join().unwrap())
     };
     if let Then::EofWithDataWhileWaiting = then {
-        gort::time::sleep(Duration::from_millis(if round.is_multiple_of(2) { 0 } else { 2 }));
+        let pause = if round.is_multiple_of(2) { 0 } else { 2 };
+        gort::time::sleep(Duration::from_millis(pause));
         a.write_all(b"abc").unwrap();
         a.shutdown(Shutdown::Write).unwrap();
     }
