@@ -21,6 +21,36 @@ fn page_tables() -> String {
         .unwrap_or_default()
 }
 
+/// Watches the count of parked goroutines: exits with an error if it stops growing for 10 s
+/// before reaching `n` (a runtime that failed to create one, e.g. may once its stack
+/// mappings exceed `vm.max_map_count`, would otherwise leave this program waiting forever).
+struct Stall {
+    last: usize,
+    since: std::time::Instant,
+}
+
+impl Stall {
+    fn new() -> Stall {
+        Stall {
+            last: 0,
+            since: std::time::Instant::now(),
+        }
+    }
+    fn check(&mut self, who: &str, parked: usize, n: usize) {
+        if parked != self.last {
+            self.last = parked;
+            self.since = std::time::Instant::now();
+        } else if self.since.elapsed() > std::time::Duration::from_secs(10) {
+            let maps = std::fs::read_to_string("/proc/sys/vm/max_map_count").unwrap_or_default();
+            eprintln!(
+                "{who}: only {parked} of {n} started after 10 s without progress (vm.max_map_count = {})",
+                maps.trim()
+            );
+            std::process::exit(1);
+        }
+    }
+}
+
 fn report(who: &str, n: usize, before: usize) {
     let after = statm(1);
     println!(
@@ -44,8 +74,10 @@ fn gort_rss(n: usize) {
                 })
             })
             .collect();
+        let mut stall = Stall::new();
         while parked.load(Relaxed) < n {
             gort::yield_now();
+            stall.check("gort", parked.load(Relaxed), n);
         }
         // Let the last ones reach recv.
         for _ in 0..100 {
@@ -77,8 +109,10 @@ fn tokio_rss(n: usize) {
                 })
             })
             .collect();
+        let mut stall = Stall::new();
         while parked.load(Relaxed) < n {
             tokio::task::yield_now().await;
+            stall.check("tokio", parked.load(Relaxed), n);
         }
         report("tokio", n, before);
         sem.add_permits(n);
@@ -102,8 +136,10 @@ fn may_rss(n: usize) {
             })
         })
         .collect();
+    let mut stall = Stall::new();
     while parked.load(Relaxed) < n {
         std::thread::sleep(std::time::Duration::from_millis(10));
+        stall.check("may", parked.load(Relaxed), n);
     }
     std::thread::sleep(std::time::Duration::from_millis(100));
     report("may", n, before);
@@ -117,9 +153,21 @@ fn may_rss(n: usize) {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let who = args.next().unwrap_or_else(|| "gort".into());
+    let who: &'static str = args.next().unwrap_or_else(|| "gort".into()).leak();
     let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(100_000);
-    match who.as_str() {
+    // A runtime that runs out of mappings panics in its spawn while memory is short, and the
+    // default hook's backtrace then hangs the process: report the panic in one line and exit.
+    std::panic::set_hook(Box::new(move |info| {
+        let p = info.payload();
+        let msg = p
+            .downcast_ref::<&str>()
+            .copied()
+            .or(p.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("panic");
+        eprintln!("{who}: failed at {n} goroutines: {msg}");
+        std::process::exit(1);
+    }));
+    match who {
         "gort" => gort_rss(n),
         "tokio" => tokio_rss(n),
         "may" => may_rss(n),

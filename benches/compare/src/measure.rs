@@ -50,22 +50,63 @@ const BENCHES: [&str; 5] = [
 const EXAMPLES: [&str; 4] = ["echo", "http_hello", "ticker_lateness", "rss_per_goroutine"];
 const GO_PROGRAMS: [&str; 7] = ["sched", "chan", "context", "echo", "http", "ticker", "rss"];
 
+/// The longest any one measurement may take before it counts as hung.
+const HANG_LIMIT: Duration = Duration::from_secs(300);
+
+/// Runs `cmd` to completion (killing it after [`HANG_LIMIT`]) and returns its stdout, or an
+/// error with the end of its stderr.
 fn run_checked(cmd: &mut Command, what: &str) -> Result<String, String> {
-    let out = cmd.output().map_err(|e| format!("{what}: {e}"))?;
+    // Output goes to files, so a chatty child never blocks on a full pipe while we wait.
+    let dir = std::env::temp_dir();
+    let tag = format!("gort-compare-{}", std::process::id());
+    let (out_path, err_path) = (
+        dir.join(format!("{tag}.out")),
+        dir.join(format!("{tag}.err")),
+    );
+    let file = |p: &Path| std::fs::File::create(p).map_err(|e| format!("{what}: {e}"));
+    let mut child = cmd
+        .stdout(file(&out_path)?)
+        .stderr(file(&err_path)?)
+        .spawn()
+        .map_err(|e| format!("{what}: {e}"))?;
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| format!("{what}: {e}"))? {
+            break Some(status);
+        }
+        if started.elapsed() > HANG_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
+    let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
+    let _ = std::fs::remove_file(&out_path);
+    let _ = std::fs::remove_file(&err_path);
+    let tail = || {
+        let lines: Vec<&str> = stderr.lines().collect();
+        lines[lines.len().saturating_sub(8)..].join("\n")
+    };
+    match status {
+        None => Err(format!(
+            "{what}: no result after {} s, killed",
+            HANG_LIMIT.as_secs()
+        )),
+        Some(s) if !s.success() => Err(format!("{what} failed ({s}): {}", tail())),
+        Some(_) => Ok(stdout),
+    }
+}
+
+/// Runs a build step (its progress on our stderr, no time limit) and returns its stdout.
+fn run_build(cmd: &mut Command, what: &str) -> Result<String, String> {
+    let out = cmd
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("{what}: {e}"))?;
     if !out.status.success() {
-        return Err(format!(
-            "{what} failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .rev()
-                .take(8)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect::<Vec<_>>()
-                .join("\n")
-        ));
+        return Err(format!("{what} failed ({})", out.status));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -103,21 +144,19 @@ impl Lab {
         let mut bench = Command::new(&cargo);
         bench
             .current_dir(root)
-            .args(["bench", "--no-run", "--message-format=json", "-p", "gort"])
-            .stderr(Stdio::inherit());
+            .args(["bench", "--no-run", "--message-format=json", "-p", "gort"]);
         for b in BENCHES {
             bench.args(["--bench", b]);
         }
-        let json = run_checked(&mut bench, "cargo bench --no-run")?;
+        let json = run_build(&mut bench, "cargo bench --no-run")?;
         let benches = executables(&json, "\"kind\":[\"bench\"]", &BENCHES);
         let mut ex = Command::new(&cargo);
         ex.current_dir(root)
-            .args(["build", "--release", "--message-format=json", "-p", "gort"])
-            .stderr(Stdio::inherit());
+            .args(["build", "--release", "--message-format=json", "-p", "gort"]);
         for e in EXAMPLES {
             ex.args(["--example", e]);
         }
-        let json = run_checked(&mut ex, "cargo build --examples")?;
+        let json = run_build(&mut ex, "cargo build --examples")?;
         let examples = executables(&json, "\"kind\":[\"example\"]", &EXAMPLES);
         for n in BENCHES {
             if !benches.contains_key(n) {
@@ -138,7 +177,7 @@ impl Lab {
             std::fs::create_dir_all(&go_dir).map_err(|e| e.to_string())?;
             for p in GO_PROGRAMS {
                 let out = go_dir.join(p);
-                run_checked(
+                run_build(
                     Command::new("go")
                         .current_dir(root.join("benches").join("go"))
                         .args(["build", "-o"])
