@@ -120,32 +120,6 @@ fn tokio_select4(rt: &tokio::runtime::Runtime, n: u64) -> Duration {
     })
 }
 
-/// gort's select between plain threads: the thread-side twin of crossbeam_select4.
-fn gort_threads_select4(n: u64) -> Duration {
-    let per = n / 4;
-    let chans: Vec<_> = (0..4).map(|_| gort::chan::bounded::<u64>(128)).collect();
-    let hs: Vec<_> = chans
-        .iter()
-        .map(|(tx, _)| {
-            let tx = tx.clone();
-            std::thread::spawn(move || (0..per).for_each(|i| tx.send(i).unwrap()))
-        })
-        .collect();
-    let (r0, r1, r2, r3) = (&chans[0].1, &chans[1].1, &chans[2].1, &chans[3].1);
-    let start = Instant::now();
-    for _ in 0..per * 4 {
-        gort::select! {
-            recv(r0) -> v => { v.unwrap(); }
-            recv(r1) -> v => { v.unwrap(); }
-            recv(r2) -> v => { v.unwrap(); }
-            recv(r3) -> v => { v.unwrap(); }
-        }
-    }
-    let el = start.elapsed();
-    hs.into_iter().for_each(|h| h.join().unwrap());
-    el
-}
-
 fn may_pingpong(n: u64) -> Duration {
     let (ping_tx, ping_rx) = may::sync::mpmc::channel::<u64>();
     let (pong_tx, pong_rx) = may::sync::mpmc::channel::<u64>();
@@ -238,31 +212,35 @@ fn gort_select4(n: u64) -> Duration {
     })
 }
 
-fn crossbeam_select4(n: u64) -> Duration {
-    let per = n / 4;
-    let chans: Vec<_> = (0..4)
-        .map(|_| crossbeam_channel::bounded::<u64>(128))
-        .collect();
-    let hs: Vec<_> = chans
-        .iter()
-        .map(|(tx, _)| {
-            let tx = tx.clone();
-            std::thread::spawn(move || (0..per).for_each(|i| tx.send(i).unwrap()))
-        })
-        .collect();
-    let (r0, r1, r2, r3) = (&chans[0].1, &chans[1].1, &chans[2].1, &chans[3].1);
-    let start = Instant::now();
-    for _ in 0..per * 4 {
-        crossbeam_channel::select! {
-            recv(r0) -> v => { v.unwrap(); }
-            recv(r1) -> v => { v.unwrap(); }
-            recv(r2) -> v => { v.unwrap(); }
-            recv(r3) -> v => { v.unwrap(); }
+/// Select over 4 buffered channels fed by 4 producer threads, on plain threads: `$bounded`
+/// makes a channel, `$($select)::+` is a crossbeam-syntax `select!` (crossbeam's, gort's).
+macro_rules! thread_select4 {
+    ($bounded:path, $($select:ident)::+) => {
+        |n: u64| {
+            let per = n / 4;
+            let chans: Vec<(_, _)> = (0..4).map(|_| $bounded(128)).collect();
+            let hs: Vec<_> = chans
+                .iter()
+                .map(|(tx, _)| {
+                    let tx = tx.clone();
+                    std::thread::spawn(move || (0..per).for_each(|i| tx.send(i).unwrap()))
+                })
+                .collect();
+            let (r0, r1, r2, r3) = (&chans[0].1, &chans[1].1, &chans[2].1, &chans[3].1);
+            let start = Instant::now();
+            for _ in 0..per * 4 {
+                $($select)::+! {
+                    recv(r0) -> v => { v.unwrap(); }
+                    recv(r1) -> v => { v.unwrap(); }
+                    recv(r2) -> v => { v.unwrap(); }
+                    recv(r3) -> v => { v.unwrap(); }
+                }
+            }
+            let el = start.elapsed();
+            hs.into_iter().for_each(|h| h.join().unwrap());
+            el
         }
-    }
-    let el = start.elapsed();
-    hs.into_iter().for_each(|h| h.join().unwrap());
-    el
+    };
 }
 
 fn flume_select4(n: u64) -> Duration {
@@ -377,8 +355,15 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("select4");
     g.throughput(Throughput::Elements(1));
     g.bench_function("gort", |b| b.iter_custom(gort_select4));
-    g.bench_function("gort_threads", |b| b.iter_custom(gort_threads_select4));
-    g.bench_function("crossbeam", |b| b.iter_custom(crossbeam_select4));
+    g.bench_function("gort_threads", |b| {
+        b.iter_custom(thread_select4!(gort::chan::bounded, gort::select))
+    });
+    g.bench_function("crossbeam", |b| {
+        b.iter_custom(thread_select4!(
+            crossbeam_channel::bounded,
+            crossbeam_channel::select
+        ))
+    });
     g.bench_function("flume", |b| b.iter_custom(flume_select4));
     g.bench_function("tokio", |b| b.iter_custom(|n| tokio_select4(&rt, n)));
     go_bench(&mut g, "select4");

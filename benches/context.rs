@@ -14,56 +14,15 @@
 #[path = "support/go_peer.rs"]
 mod go_peer;
 
+#[path = "support/ctx_tree.rs"]
+mod ctx_tree;
+use ctx_tree::{build_tree, Wg};
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use gort::context::{self, Context, Key};
+use gort::context::{self, Key};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering::AcqRel, Ordering::Acquire};
 use std::time::{Duration, Instant};
-
-const FANOUT: usize = 10;
-const DEPTH: usize = 4;
-
-/// A minimal WaitGroup over the park seam (as in `spawn_join.rs`), leaked per tree so
-/// goroutines capture a plain reference.
-struct Wg {
-    n: AtomicUsize,
-    waiter: gort::park::Token,
-}
-
-impl Wg {
-    fn new(n: usize) -> &'static Wg {
-        Box::leak(Box::new(Wg {
-            n: AtomicUsize::new(n + 1),
-            waiter: gort::park::prepare(),
-        }))
-    }
-    fn done(&self) {
-        if self.n.fetch_sub(1, AcqRel) == 1 {
-            self.waiter.wake();
-        }
-    }
-    fn wait(&self) {
-        if self.n.fetch_sub(1, AcqRel) == 1 {
-            gort::park::cancel();
-        } else {
-            gort::park::park();
-        }
-    }
-}
-
-fn build_tree(root: &Context) -> Vec<Context> {
-    let mut level = vec![root.clone()];
-    for _ in 0..DEPTH {
-        let mut next = Vec::with_capacity(level.len() * FANOUT);
-        for p in &level {
-            for _ in 0..FANOUT {
-                next.push(p.with_cancel().0); // the root's cancel ends them
-            }
-        }
-        level = next;
-    }
-    level
-}
 
 /// One tree (on the calling goroutine): (whole, cancel-to-all-woken).
 fn cancel_tree() -> (Duration, Duration) {

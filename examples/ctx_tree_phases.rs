@@ -10,48 +10,13 @@
 //! mkfifo /tmp/ctl
 //! PERF_CTL=/tmp/ctl perf record -D -1 --control fifo:/tmp/ctl target/release/examples/ctx_tree_phases 200
 //! ```
-use gort::context::{self, Context};
+#[path = "../benches/support/ctx_tree.rs"]
+mod ctx_tree;
+use ctx_tree::{build_tree, Wg};
+
+use gort::context;
 use std::sync::atomic::{AtomicUsize, Ordering::AcqRel, Ordering::Acquire};
 use std::time::{Duration, Instant};
-
-struct Wg {
-    n: AtomicUsize,
-    waiter: gort::park::Token,
-}
-impl Wg {
-    fn new(n: usize) -> &'static Wg {
-        Box::leak(Box::new(Wg {
-            n: AtomicUsize::new(n + 1),
-            waiter: gort::park::prepare(),
-        }))
-    }
-    fn done(&self) {
-        if self.n.fetch_sub(1, AcqRel) == 1 {
-            self.waiter.wake();
-        }
-    }
-    fn wait(&self) {
-        if self.n.fetch_sub(1, AcqRel) == 1 {
-            gort::park::cancel();
-        } else {
-            gort::park::park();
-        }
-    }
-}
-
-fn build_tree(root: &Context) -> Vec<Context> {
-    let mut level = vec![root.clone()];
-    for _ in 0..4 {
-        let mut next = Vec::with_capacity(level.len() * 10);
-        for p in &level {
-            for _ in 0..10 {
-                next.push(p.with_cancel().0);
-            }
-        }
-        level = next;
-    }
-    level
-}
 
 fn cpu(clock: libc::clockid_t) -> Duration {
     let mut ts = libc::timespec {
