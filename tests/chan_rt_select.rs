@@ -469,3 +469,83 @@ fn select_duplicate_channel_threads() {
     select_duplicate_channel(Kind::Thread, 30, false);
     select_duplicate_channel(Kind::Thread, 30, true);
 }
+
+/// A sharper `TestNonblockSelectRace`: a long-lived checker and the main party start each
+/// round together (spinning on a round counter, not spawning), so the checker's
+/// non-blocking select over c1, c2 and six never-ready unbuffered channels overlaps the
+/// main party's `c2 <- 1; <-c1` as closely as the machine allows. At every instant c1 or
+/// c2 holds a value, so the select must never take `default`: it has to judge all its
+/// cases at one instant (Go locks them all), not one after another.
+fn nonblock_select_one_instant(kind: Kind, rounds: usize) {
+    use std::sync::atomic::{AtomicUsize, Ordering::*};
+    use std::sync::Arc;
+    scenario(120, kind, move || {
+        let (c1_tx, c1) = chan::bounded::<i32>(1);
+        let (c2_tx, c2) = chan::bounded::<i32>(1);
+        let pads: Vec<(Sender<i32>, Receiver<i32>)> = (0..6).map(|_| chan::bounded(0)).collect();
+        let round = Arc::new(AtomicUsize::new(0));
+        let done = Arc::new(AtomicUsize::new(0));
+        let failures = Arc::new(AtomicUsize::new(0));
+        let wait = move |a: &AtomicUsize, r: usize| {
+            while a.load(Acquire) != r {
+                std::hint::spin_loop();
+                if kind == Kind::Goroutine {
+                    gort::yield_now();
+                }
+            }
+        };
+        let checker = {
+            let (c1, c2) = (c1.clone(), c2.clone());
+            let pads: Vec<Receiver<i32>> = pads.iter().map(|(_, r)| r.clone()).collect();
+            let (round, done, failures) = (round.clone(), done.clone(), failures.clone());
+            spawn(kind, move || {
+                for r in 1..=rounds {
+                    let mut sel = Select::new();
+                    sel.recv(&c1);
+                    sel.recv(&c2);
+                    for p in &pads {
+                        sel.recv(p);
+                    }
+                    wait(&round, r);
+                    if sel.try_select().is_err() {
+                        failures.fetch_add(1, Relaxed);
+                    }
+                    done.store(r, Release);
+                }
+            })
+        };
+        let mut rng = Rng::new(7);
+        for r in 1..=rounds {
+            while c1.try_recv().is_ok() || c2.try_recv().is_ok() {}
+            c1_tx.send(1).unwrap();
+            // A varying head start for the checker, so that over the rounds the pair of
+            // operations below lands everywhere inside its select.
+            let lead = rng.below(400);
+            round.store(r, Release);
+            for _ in 0..lead {
+                std::hint::spin_loop();
+            }
+            c2_tx.send(1).unwrap();
+            let _ = c1.try_recv();
+            wait(&done, r);
+        }
+        checker();
+        drop(pads);
+        let failures = failures.load(Relaxed);
+        assert_eq!(
+            failures, 0,
+            "a non-blocking select took `default` while a case was ready, {failures} times in \
+             {rounds} rounds"
+        );
+    })
+}
+
+#[test]
+fn nonblock_select_one_instant_goroutines() {
+    nonblock_select_one_instant(Kind::Goroutine, 100_000);
+}
+
+#[test]
+fn nonblock_select_one_instant_threads() {
+    nonblock_select_one_instant(Kind::Thread, 100_000);
+}

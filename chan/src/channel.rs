@@ -45,8 +45,8 @@ pub(crate) struct Chan<T> {
     receivers: AtomicUsize,
     closed: AtomicBool,
     /// `buf.len()` as of the last unlock: lets a plain thread that waits for room or for a
-    /// value poll without taking the lock (see [`Chan::backoff`]). Only a hint: every
-    /// decision is still made under the lock.
+    /// value, and `select`'s fast path, look without taking the lock (see [`Chan::backoff`],
+    /// [`Chan::recv_hint`]). Only a hint: every decision is still made under the lock.
     len_hint: AtomicUsize,
     /// Creation number: under loom, `select` orders its locks by it (addresses differ
     /// between loom's executions, creation order does not).
@@ -238,7 +238,33 @@ impl<T> Chan<T> {
         // SAFETY: the caller holds the lock; this reads one field and forms no lasting
         // reference.
         let len = unsafe { (*self.inner.get()).buf.len() };
-        self.len_hint.store(len, Relaxed);
+        // Release, so that whoever reads this length (Acquire, in `recv_hint`) also sees the
+        // `closed` flag set before it: after a close and a drain, 0 then closed.
+        self.len_hint.store(len, Release);
+    }
+
+    /// Lock-free hint for `select`'s fast path: `false` only if, as of the last unlock,
+    /// a receive could not complete (an empty buffer, not closed). An unbuffered channel's
+    /// readiness depends on its queue of senders, which is not published: always `true`.
+    #[inline]
+    pub(crate) fn recv_hint(&self) -> bool {
+        #[cfg(loom)]
+        return true; // the models check the locked protocol; keep every poll in them
+        #[cfg(not(loom))]
+        return self.cap == 0 || self.len_hint.load(Acquire) > 0 || self.closed.load(Relaxed);
+    }
+
+    /// Like [`Chan::recv_hint`], for a send: `false` only if the buffer was full and the
+    /// channel open with receivers.
+    #[inline]
+    pub(crate) fn send_hint(&self) -> bool {
+        #[cfg(loom)]
+        return true;
+        #[cfg(not(loom))]
+        return self.cap == 0
+            || self.len_hint.load(Acquire) < self.cap
+            || self.closed.load(Relaxed)
+            || self.receivers.load(Relaxed) == 0;
     }
 
     /// Whether a blocked send or receive on this channel should first spin (crossbeam's

@@ -52,6 +52,18 @@ pub trait Case {
     fn chan_id(&self) -> usize;
     /// The channel's lock.
     fn raw_lock(&self) -> &RawLock;
+    /// Lock-free and only a hint: whether the operation might complete now. `false` only if
+    /// the channel's last published state says it cannot (see `Chan::recv_hint`).
+    fn maybe_ready(&self) -> bool;
+    /// Locks the channel, [`Case::poll`]s, unlocks: the fast path's single look.
+    fn poll_once(&mut self) -> Option<Option<Token>> {
+        self.raw_lock().lock();
+        // SAFETY: the case's channel is locked.
+        let done = unsafe { self.poll() };
+        // SAFETY: locked just above.
+        unsafe { self.raw_lock().unlock() };
+        done
+    }
     /// With the lock held: completes the operation if it can be done now. Returns
     /// `Some(token to wake after unlocking)` if it completed.
     ///
@@ -108,6 +120,10 @@ impl<T> Case for RecvCase<'_, T> {
     }
     fn raw_lock(&self) -> &RawLock {
         self.chan.raw_lock()
+    }
+    #[inline]
+    fn maybe_ready(&self) -> bool {
+        self.chan.recv_hint()
     }
     unsafe fn poll(&mut self) -> Option<Option<Token>> {
         match self.chan.inner_locked().try_recv() {
@@ -173,6 +189,10 @@ impl<T> Case for SendCase<'_, T> {
     }
     fn raw_lock(&self) -> &RawLock {
         self.chan.raw_lock()
+    }
+    #[inline]
+    fn maybe_ready(&self) -> bool {
+        self.chan.send_hint()
     }
     unsafe fn poll(&mut self) -> Option<Option<Token>> {
         let v = self.slot.take().expect("send case has its value");
@@ -257,18 +277,18 @@ impl Indices {
     }
 }
 
-/// A uniformly distributed number below `bound` (a per-thread xorshift; the state is read
-/// and written at once, never held across a switch). Under loom, 0: a model must be
-/// deterministic.
+/// A random 64-bit number (a per-thread xorshift; the state is read and written at once,
+/// never held across a switch). Under loom, 0: a model must be deterministic.
 #[cfg(loom)]
-fn random(_bound: usize) -> usize {
+fn random_u64() -> u64 {
     0
 }
 
-/// A uniformly distributed number below `bound` (a per-thread xorshift; the state is read
-/// and written at once, never held across a switch).
+/// A random 64-bit number (a per-thread xorshift; the state is read and written at once,
+/// never held across a switch).
 #[cfg(not(loom))]
-fn random(bound: usize) -> usize {
+#[inline]
+fn random_u64() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
     static SEED: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
     thread_local! {
@@ -283,8 +303,42 @@ fn random(bound: usize) -> usize {
         x ^= x >> 7;
         x ^= x << 17;
         r.set(x);
-        (((x >> 32) * bound as u64) >> 32) as usize
+        x
     })
+}
+
+/// Bounded random draws, several from one 64-bit random number (Lemire's batched draws:
+/// each multiplies the remaining randomness by its bound and takes the high word). A fresh
+/// number is drawn once the bounds used from the current one multiply past 2^32, so each
+/// draw stays within 2^-32 of uniform; a select of up to 8 cases (8! < 2^16) shuffles with
+/// one call into the generator.
+struct Draws {
+    bits: u64,
+    used: u64,
+}
+
+impl Draws {
+    #[inline]
+    fn new() -> Draws {
+        Draws {
+            bits: random_u64(),
+            used: 1,
+        }
+    }
+
+    /// A number below `bound` (which is at least 1).
+    #[inline]
+    fn below(&mut self, bound: usize) -> usize {
+        let bound = bound as u64;
+        if self.used.saturating_mul(bound) > 1 << 32 {
+            self.bits = random_u64();
+            self.used = 1;
+        }
+        self.used *= bound;
+        let product = self.bits as u128 * bound as u128;
+        self.bits = product as u64;
+        (product >> 64) as usize
+    }
 }
 
 /// Runs a select over `cases`. Returns the index of the completed case, or `None` if the
@@ -297,36 +351,43 @@ where
     let n = cases.len();
     // Uniformly random poll order (Fisher-Yates).
     let mut order = Indices::new(n);
+    let mut draws = Draws::new();
     for i in (1..n).rev() {
-        order.swap(i, random(i + 1));
+        order.swap(i, draws.below(i + 1));
     }
 
-    // Fast path: try the cases one at a time, each under its own channel's lock. When a case
-    // is ready (the common case in a busy program) this locks one channel, not all of them.
+    // Fast path: try the cases one at a time, each under its own channel's lock, skipping
+    // those whose channel's published state says they cannot complete (without touching
+    // their locks). When a case is ready (the common case in a busy program) this locks one
+    // channel, not all of them. A skip is safe: a blocking select looks at every case again
+    // under all the locks below; a non-blocking one reads state published before any
+    // operation that happened before it (as Go's non-blocking fast path does).
     for k in 0..n {
         let c = &mut cases[order.get(k)];
-        c.raw_lock().lock();
-        // SAFETY: the case's channel is locked.
-        let done = unsafe { c.poll() };
-        // SAFETY: locked just above.
-        unsafe { c.raw_lock().unlock() };
-        if let Some(wake) = done {
+        if !c.maybe_ready() {
+            continue;
+        }
+        if let Some(wake) = c.poll_once() {
             if let Some(t) = wake {
                 t.wake();
             }
             return Some(order.get(k));
         }
     }
-    let deadline = match mode {
-        Mode::Block => None,
-        Mode::NonBlock => return None,
-        Mode::Until(d) => d,
+    let (deadline, may_wait) = match mode {
+        Mode::Block => (None, true),
+        Mode::NonBlock => (None, false),
+        Mode::Until(d) => (d, !d.is_some_and(|d| Instant::now() >= d)),
     };
-    if deadline.is_some_and(|d| Instant::now() >= d) {
-        return None;
+    if !may_wait && n <= 1 {
+        return None; // one case: the fast path's look was a look at one instant
     }
 
-    // Slow path: lock every channel (address order, each once), poll again, and register.
+    // Slow path: lock every channel (address order, each once), poll again, and register
+    // (or, if the select may not wait, give up). The fast path looked at the cases one
+    // after another; this look, under all the locks, sees them all at one instant (Go's
+    // `sellock`): a select that returns "nothing ready" must never miss a moment when one
+    // case was ready, e.g. while another party makes c2 ready and then drains c1.
     let mut locks = Indices::new(n);
     locks.sort_by_key(|i| cases[i].chan_id());
     let mut kept = 0;
@@ -362,6 +423,10 @@ where
             }
             return Some(i);
         }
+    }
+    if !may_wait {
+        unlock_all(cases);
+        return None;
     }
     let decision = Decision::new(0);
     let token = park::prepare();
