@@ -377,7 +377,7 @@ where
     let (deadline, may_wait) = match mode {
         Mode::Block => (None, true),
         Mode::NonBlock => (None, false),
-        Mode::Until(d) => (d, !d.is_some_and(|d| Instant::now() >= d)),
+        Mode::Until(d) => (d, d.is_none_or(|d| Instant::now() < d)),
     };
     if !may_wait && n <= 1 {
         return None; // one case: the fast path's look was a look at one instant
