@@ -1,6 +1,7 @@
 //! Channel protocols (`chan/src/channel.rs`, `chan/src/select.rs`): hand-off on an
 //! unbuffered channel, a bounded(1) buffer, close racing with blocked parties, and select
-//! registration (exactly one case completes; a losing case never consumes a value).
+//! registration (exactly one case completes; a losing case never consumes a value; a
+//! non-blocking select sees one instant).
 #![cfg(loom)]
 
 use gort_chan::{bounded, select, RecvError};
@@ -104,6 +105,36 @@ fn select_registration_races_with_senders() {
         } else {
             assert_eq!(s.join().unwrap(), Some(if ok1 { 1 } else { 2 }));
         }
+    });
+}
+
+/// A non-blocking select judges all its cases at one instant (Go's
+/// `TestNonblockSelectRace`): while another party makes c2 ready and only then drains c1,
+/// one of the two is always ready, so `default` must never be taken. Under loom the shuffle
+/// is fixed and polls the second case first: the model reaches the interleaving where c2
+/// is looked at before it is filled and c1 after it is drained, which a select that looks
+/// at its cases one after another, each under its own lock only, gets wrong.
+#[test]
+fn nonblocking_select_sees_one_instant() {
+    loom::model(|| {
+        let (t1, r1) = bounded::<u32>(1);
+        let (t2, r2) = bounded::<u32>(1);
+        t1.send(1).unwrap();
+        let (r1_sel, r2_sel) = (r1.clone(), r2.clone());
+        let s = thread::spawn(move || {
+            select! {
+                recv(r1_sel) -> _ => true,
+                recv(r2_sel) -> _ => true,
+                default => false,
+            }
+        });
+        t2.send(2).unwrap();
+        let _ = r1.try_recv();
+        assert!(
+            s.join().unwrap(),
+            "the select took `default` while c1 or c2 was ready"
+        );
+        drop(r2);
     });
 }
 
