@@ -3,12 +3,17 @@
 //! 1. Poll the cases in a uniformly random order (Go's fairness), each under its own
 //!    channel's lock, and complete the first ready one. A receive on a closed channel is
 //!    ready (it yields `Err(RecvError)`), as is a send on one (it yields the value back).
-//! 2. Otherwise, unless non-blocking, lock every channel involved, in address order
-//!    (duplicates once), poll again, and queue one [`Waiter`] per case, all sharing a
-//!    decision word and one park token; unlock; park. Holding every lock makes the last
-//!    check and the registration atomic with respect to all other operations (Go's
-//!    `sellock`). A completer claims the select by a CAS on the decision word, so exactly
-//!    one case completes; a deadline claims it for "timed out".
+//!    A case whose channel's published length says it cannot complete (an empty or a full
+//!    buffer) is skipped without taking its lock. Unlike Go, which locks every channel on
+//!    every select, a busy select thus usually locks one channel.
+//! 2. Otherwise lock every channel involved, in address order (duplicates once), and poll
+//!    again: this look sees all the cases at one instant (Go's `sellock`), so a select that
+//!    reports "nothing ready" (`default`, or a deadline already past) was right at that
+//!    instant. If it may wait, queue one [`Waiter`] per case, all sharing a decision word
+//!    and one park token; unlock; park. Holding every lock makes the last check and the
+//!    registration atomic with respect to all other operations. A completer claims the
+//!    select by a CAS on the decision word, so exactly one case completes; a deadline
+//!    claims it for "timed out".
 //! 3. On wake, lock everything again and dequeue the waiters of the cases that lost.
 //!
 //! Like Go, a send case's value is evaluated when the select starts; if another case is
