@@ -331,14 +331,7 @@ impl<T> Chan<T> {
         // SAFETY: this operation is the only user of the scratch space until it returns:
         // no code that could block on a channel runs meanwhile, and by then the waiter is
         // dequeued (by its completer, or by us after a timeout) and nobody touches it.
-        let w = unsafe { scratch_waiter() };
-        w.arm(
-            park::prepare(),
-            std::ptr::null(),
-            0,
-            &mut value as *mut Option<T> as *mut u8,
-        );
-        let w: &Waiter = w;
+        let w = unsafe { scratch_waiter(&mut value as *mut Option<T> as *mut u8) };
         g.sendq.push(w);
         drop(g);
         let woken = if spins == Some(true) {
@@ -392,14 +385,7 @@ impl<T> Chan<T> {
         // SAFETY: this operation is the only user of the scratch space until it returns:
         // no code that could block on a channel runs meanwhile, and by then the waiter is
         // dequeued (by its completer, or by us after a timeout) and nobody touches it.
-        let w = unsafe { scratch_waiter() };
-        w.arm(
-            park::prepare(),
-            std::ptr::null(),
-            0,
-            &mut value as *mut Option<T> as *mut u8,
-        );
-        let w: &Waiter = w;
+        let w = unsafe { scratch_waiter(&mut value as *mut Option<T> as *mut u8) };
         g.recvq.push(w);
         drop(g);
         let woken = if spins == Some(true) {
@@ -461,19 +447,20 @@ impl<T> Chan<T> {
     }
 }
 
-/// The waiter of a plain send or receive, in the parker's scratch space (see
+/// Arms a park episode and writes the waiter of a plain send or receive moving its value
+/// through `slot`, in the parker's scratch space (see
 /// `park::scratch`) rather than on its stack: a completer then touches the parked
 /// goroutine's control block only, which it must touch to wake it anyway.
 ///
 /// # Safety
 /// As for `park::scratch`: the caller is its only user until it returns.
-unsafe fn scratch_waiter<'a>() -> &'a mut Waiter {
+unsafe fn scratch_waiter<'a>(slot: *mut u8) -> &'a Waiter {
     const _: () = assert!(
         std::mem::size_of::<Waiter>() <= park::SCRATCH_BYTES && std::mem::align_of::<Waiter>() <= 8
     );
     let w = park::scratch().cast::<Waiter>();
-    w.write(Waiter::new());
-    &mut *w
+    w.write(Waiter::armed(park::prepare(), slot));
+    &*w
 }
 
 /// Hints the CPU to load the cache line at `addr` (never faults, whatever `addr` is).

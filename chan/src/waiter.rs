@@ -53,6 +53,18 @@ impl Waiter {
         }
     }
 
+    /// A waiter armed for a plain (not `select`) send or receive.
+    #[inline]
+    pub(crate) fn armed(token: Token, slot: *mut u8) -> Self {
+        Waiter {
+            token: Some(token),
+            sel: ptr::null(),
+            case: 0,
+            slot,
+            state: AtomicU8::new(WAITING),
+        }
+    }
+
     /// Arms the waiter for one blocking operation.
     #[inline]
     pub(crate) fn arm(&mut self, token: Token, sel: *const Decision, case: usize, slot: *mut u8) {
