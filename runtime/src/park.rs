@@ -52,16 +52,17 @@ impl ParkSlot {
         }
     }
 
-    /// Starts a new episode; returns its sequence number.
-    fn arm(&self) -> u64 {
+    /// Starts a new episode; returns its sequence number. `order` is the store's ordering:
+    /// `SeqCst` for a thread, whose futex protocol orders it against wakers; `Release`
+    /// for a goroutine (see [`prepare`]).
+    fn arm(&self, order: std::sync::atomic::Ordering) -> u64 {
         let cur = self.state.load(Relaxed);
         assert!(
             cur & PHASE == IDLE,
             "gort: park::prepare called twice without park or cancel in between"
         );
         let seq = (cur >> SHIFT).wrapping_add(1) & (u64::MAX >> SHIFT);
-        // SeqCst: a thread parker's futex protocol orders this against wakers.
-        self.state.store(seq << SHIFT | WAITING, SeqCst);
+        self.state.store(seq << SHIFT | WAITING, order);
         seq
     }
 
@@ -287,13 +288,20 @@ pub fn wake_all(tokens: impl IntoIterator<Item = Token>) {
 /// that ends it. Must be followed by [`park`], [`park_until`] or [`cancel`].
 pub fn prepare() -> Token {
     match current() {
+        // Release, not SeqCst (on x86 a plain store instead of an `xchg`, on every blocking
+        // operation): nobody can wake this episode before it gets the token, and every way
+        // a token travels (a channel's or a timer's lock, a poll descriptor's atomics)
+        // publishes it with release after this store. A waker with a stale token sees
+        // either the old episode, ended, or the new sequence number: nothing to do either
+        // way. The owner itself, and the M that commits the park, read it in program
+        // order on the goroutine's thread.
         Target::Goroutine(g) => Token {
             target: Target::Goroutine(g),
-            seq: g.park.arm(),
+            seq: g.park.arm(Release),
         },
         Target::Thread(t) => Token {
             target: Target::Thread(t),
-            seq: t.park.arm(),
+            seq: t.park.arm(SeqCst),
         },
     }
 }
