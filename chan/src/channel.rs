@@ -46,7 +46,10 @@ pub(crate) struct Chan<T> {
     closed: AtomicBool,
     /// `buf.len()` as of the last unlock: lets a plain thread that waits for room or for a
     /// value, and `select`'s fast path, look without taking the lock (see [`Chan::backoff`],
-    /// [`Chan::recv_hint`]). Only a hint: every decision is still made under the lock.
+    /// [`Chan::recv_hint`]). Every operation that completes, and every decision to block,
+    /// is made under the lock; only a one-case non-blocking `select` (a `try_recv` or
+    /// `try_send` in select form) may answer "not ready" from it alone, as Go's
+    /// non-blocking fast path answers from the channel's count without its lock.
     len_hint: AtomicUsize,
     /// Creation number: under loom, `select` orders its locks by it (addresses differ
     /// between loom's executions, creation order does not).

@@ -9,7 +9,8 @@
 //! 2. Otherwise lock every channel involved, in address order (duplicates once), and poll
 //!    again: this look sees all the cases at one instant (Go's `sellock`), so a select that
 //!    reports "nothing ready" (`default`, or a deadline already past) was right at that
-//!    instant. If it may wait, queue one [`Waiter`] per case, all sharing a decision word
+//!    instant. (A non-blocking select of one case skips this: its single look in step 1
+//!    already was one instant.) If it may wait, queue one [`Waiter`] per case, all sharing a decision word
 //!    and one park token; unlock; park. Holding every lock makes the last check and the
 //!    registration atomic with respect to all other operations. A completer claims the
 //!    select by a CAS on the decision word, so exactly one case completes; a deadline
@@ -364,9 +365,10 @@ where
     // Fast path: try the cases one at a time, each under its own channel's lock, skipping
     // those whose channel's published state says they cannot complete (without touching
     // their locks). When a case is ready (the common case in a busy program) this locks one
-    // channel, not all of them. A skip is safe: a blocking select looks at every case again
-    // under all the locks below; a non-blocking one reads state published before any
-    // operation that happened before it (as Go's non-blocking fast path does).
+    // channel, not all of them. A skip is safe: with two or more cases, every case is looked
+    // at again under all the locks below before the select blocks or gives up; with one,
+    // the hint itself is a look at one instant (it reflects every operation that happened
+    // before the select, and a closed channel never reopens).
     for k in 0..n {
         let c = &mut cases[order.get(k)];
         if !c.maybe_ready() {

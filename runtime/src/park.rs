@@ -289,12 +289,13 @@ pub fn wake_all(tokens: impl IntoIterator<Item = Token>) {
 pub fn prepare() -> Token {
     match current() {
         // Release, not SeqCst (on x86 a plain store instead of an `xchg`, on every blocking
-        // operation): nobody can wake this episode before it gets the token, and every way
-        // a token travels (a channel's or a timer's lock, a poll descriptor's atomics)
-        // publishes it with release after this store. A waker with a stale token sees
-        // either the old episode, ended, or the new sequence number: nothing to do either
-        // way. The owner itself, and the M that commits the park, read it in program
-        // order on the goroutine's thread.
+        // operation). What orders this store before a waker's look is how the token gets
+        // there: every hand-over (a channel's, timer heap's, poll descriptor's, context's
+        // or sync primitive's lock, a join handle's atomics) happens after this store in
+        // this thread and synchronises with the waker, whose load then sees this episode
+        // or later. A waker with a stale token may still load an older WAITING or PARKED
+        // state, but its compare-exchange fails, since sequence numbers only grow. The
+        // owner, and the M that commits the park, run on this goroutine's thread in order.
         Target::Goroutine(g) => Token {
             target: Target::Goroutine(g),
             seq: g.park.arm(Release),

@@ -8,7 +8,7 @@
 //! `#[inline(never)]` accessors below, so a goroutine that migrated to another thread while
 //! parked re-reads it instead of using a value cached from before the switch.
 
-use super::p::{bump, P, P_DEAD};
+use super::p::{bump, P, P_DEAD, P_RUNNING};
 use super::runq::RUNQ_SIZE;
 use super::{sched, spawn, Sched};
 use crate::g::{Switch, G};
@@ -715,6 +715,9 @@ fn steal_work(m: &'static M, p: &P, s: &Sched) -> Option<&'static G> {
 /// have each one stolen the moment it is readied and run beside it, where the two cores
 /// then trade the channels' cache lines on every message (select over 4 busy channels:
 /// about 95 ns a select with the spin alone, 65 ns with the sleep, on the 2-core CI VM).
+/// As in Go, the M still counts as spinning while it sleeps, so `wakep` starts no other M
+/// meanwhile, and it sleeps only if the victim is running (else nobody will run the
+/// goroutine soon, and it is taken at once).
 fn stuck(victim: &P) -> bool {
     let runs = victim.counters.runs.load(Relaxed);
     let until = std::time::Instant::now() + std::time::Duration::from_micros(3);
@@ -723,6 +726,9 @@ fn stuck(victim: &P) -> bool {
         if victim.counters.runs.load(Relaxed) != runs {
             return false;
         }
+    }
+    if victim.status.load(Relaxed) != P_RUNNING {
+        return true; // Go sleeps only for a running victim: nobody else will run it soon
     }
     std::thread::sleep(std::time::Duration::from_micros(3));
     victim.counters.runs.load(Relaxed) == runs
