@@ -436,7 +436,15 @@ where
         return None;
     }
     let decision = Decision::new(0);
-    let token = park::prepare();
+    // `prepare` panics where blocking is not allowed (in a timer callback): the channels
+    // must not stay locked then.
+    let token = match std::panic::catch_unwind(park::prepare) {
+        Ok(token) => token,
+        Err(panic) => {
+            unlock_all(cases);
+            std::panic::resume_unwind(panic)
+        }
+    };
     // Register in the random poll order too: a completer takes the first queued waiter, so
     // registering in case order would always favour the first case (Go's
     // TestPseudoRandomSend).

@@ -65,6 +65,9 @@ pub(crate) struct G {
     pub(crate) locked_m: Cell<*const M>,
     /// Nesting depth of `lock_os_thread` calls.
     pub(crate) lock_count: Cell<u32>,
+    /// Inside `gort::syscall` (owner only): a switch away leaves the syscall state of the
+    /// M it leaves and enters it again on the M that resumes the goroutine (`suspend`).
+    pub(crate) in_syscall: Cell<bool>,
     /// `join::{RUNNING, WAITING, DONE}`.
     pub(crate) join_state: AtomicU8,
     /// Owners of this G: the running goroutine and the `JoinHandle`. The last one to let go
@@ -111,6 +114,7 @@ impl G {
             yielder: Cell::new(std::ptr::null()),
             locked_m: Cell::new(std::ptr::null()),
             lock_count: Cell::new(0),
+            in_syscall: Cell::new(false),
             locals: UnsafeCell::new(Vec::new()),
         }))
     }
@@ -165,12 +169,32 @@ impl G {
     }
 
     /// Switches from the running goroutine back to its M (runs on the goroutine's stack).
+    #[inline]
     pub(crate) fn suspend(&self, why: Switch) {
+        if self.in_syscall.get() {
+            return self.suspend_in_syscall(why);
+        }
+        self.switch_out(why);
+    }
+
+    fn switch_out(&self, why: Switch) {
         let y = self.yielder.get();
         debug_assert!(!y.is_null());
         // SAFETY: `yielder` was set by this coroutine's entry closure and stays valid until
         // the coroutine returns; we are running inside it (callers checked `current_g`).
         unsafe { (*y).suspend(why) }
+    }
+
+    /// A goroutine inside `gort::syscall` parks or yields (its closure blocked on a channel,
+    /// say): it is not in a system call while it waits, so it leaves the syscall state of
+    /// this M (else sysmon would hand off the P of whatever goroutine this M runs next), and
+    /// enters it again on the M that resumes it, which may be another one.
+    #[cold]
+    #[inline(never)]
+    fn suspend_in_syscall(&self, why: Switch) {
+        crate::sysmon::leave_syscall_state();
+        self.switch_out(why);
+        crate::sysmon::enter_syscall_state();
     }
 }
 

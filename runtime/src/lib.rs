@@ -16,6 +16,8 @@
 #![warn(missing_docs)]
 
 mod builder;
+mod deadlock;
+mod fork;
 mod g;
 mod join;
 pub mod local;
@@ -24,6 +26,7 @@ pub mod net;
 mod netpoll;
 mod note;
 pub mod park;
+mod rlimit;
 mod run;
 mod sched;
 mod shim;

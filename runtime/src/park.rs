@@ -24,8 +24,10 @@
 
 use crate::g::{Switch, G};
 use crate::shim::{AtomicU64, Futex};
+// Not shimmed: only the deadlock check reads these, never a modelled protocol.
 use std::cell::Cell;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicI32};
 use std::time::Instant;
 
 const IDLE: u64 = 0;
@@ -159,12 +161,68 @@ impl std::fmt::Debug for Scratch {
 unsafe impl Sync for Scratch {}
 
 /// A plain thread's park slot: the state word, the futex the thread sleeps on, and its
-/// scratch space.
+/// scratch space; and for sysmon's deadlock check, which thread holds the slot and whether
+/// its current park has a deadline.
 #[derive(Debug)]
 pub(crate) struct ThreadSlot {
     park: ParkSlot,
     futex: Futex,
     scratch: Scratch,
+    /// Kernel thread id of the thread holding this slot (0 while the slot is free).
+    tid: AtomicI32,
+    /// Whether the current episode sleeps with a deadline (written by the owner before it
+    /// commits to PARKED; read by the deadlock check after it sees PARKED).
+    timed: AtomicBool,
+}
+
+impl ThreadSlot {
+    fn new() -> ThreadSlot {
+        ThreadSlot {
+            park: ParkSlot {
+                state: AtomicU64::new(IDLE),
+            },
+            futex: Futex::new(0),
+            scratch: Scratch::new(),
+            tid: AtomicI32::new(0),
+            timed: AtomicBool::new(false),
+        }
+    }
+}
+
+/// What the deadlock check sees of one plain thread that holds a park slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct ThreadPark {
+    /// Its kernel thread id.
+    pub(crate) tid: i32,
+    /// Its park state word: sequence number and phase. Sequence numbers only grow, so the
+    /// same word read twice means the thread stayed in that one episode in between.
+    pub(crate) state: u64,
+    /// Asleep in gort with no deadline: it cannot act until somebody wakes it.
+    pub(crate) stuck: bool,
+}
+
+/// Every plain thread that holds a park slot now, as the deadlock check sees it: a thread
+/// is `stuck` only while it sleeps in the park seam (PARKED, not woken yet) with no
+/// deadline. A thread with a deadline will act again by itself, like a pending timer.
+#[cfg(not(loom))]
+pub(crate) fn thread_parks() -> Vec<ThreadPark> {
+    let all = slots::ALL.lock();
+    let mut v: Vec<ThreadPark> = all
+        .iter()
+        .filter_map(|t| {
+            let tid = t.tid.load(SeqCst);
+            if tid == 0 {
+                return None;
+            }
+            let state = t.park.state.load(SeqCst);
+            // `timed` is written before the SeqCst commit to PARKED that `state` shows, so
+            // it is this episode's.
+            let stuck = state & PHASE == PARKED && !t.timed.load(Relaxed);
+            Some(ThreadPark { tid, state, stuck })
+        })
+        .collect();
+    v.sort_unstable();
+    v
 }
 
 /// What a [`Token`] wakes.
@@ -287,6 +345,7 @@ pub fn wake_all(tokens: impl IntoIterator<Item = Token>) {
 /// Arms a park episode for the current goroutine (or plain thread) and returns the token
 /// that ends it. Must be followed by [`park`], [`park_until`] or [`cancel`].
 pub fn prepare() -> Token {
+    crate::fork::check();
     match current() {
         // Release, not SeqCst (on x86 a plain store instead of an `xchg`, on every blocking
         // operation). What orders this store before a waker's look is how the token gets
@@ -300,10 +359,16 @@ pub fn prepare() -> Token {
             target: Target::Goroutine(g),
             seq: g.park.arm(Release),
         },
-        Target::Thread(t) => Token {
-            target: Target::Thread(t),
-            seq: t.park.arm(SeqCst),
-        },
+        Target::Thread(t) => {
+            // The scheduler's own threads look like plain threads here (no goroutine runs
+            // on them): a timer callback that blocked would stop every timer with it.
+            #[cfg(not(loom))]
+            crate::timer::check_may_block();
+            Token {
+                target: Target::Thread(t),
+                seq: t.park.arm(SeqCst),
+            }
+        }
     }
 }
 
@@ -428,16 +493,18 @@ fn park_thread(t: &'static ThreadSlot, deadline: Option<Instant>, spin: bool) ->
         }
     }
     t.futex.word().store(0, SeqCst);
+    t.timed.store(deadline.is_some(), Relaxed);
     if !t.park.commit() {
         return t.park.disarm(); // woken before we slept
     }
     let parked = seq << SHIFT | PARKED;
-    // Sleeping for real: sysmon's deadlock check counts this thread as unable to wake anyone,
-    // and if sysmon sleeps because the runtime is idle, this may be the last thread that
-    // could have woken a goroutine: let it look again.
-    PARKED_THREADS.fetch_add(1, SeqCst);
+    // Sleeping for real: if this park has no deadline, sysmon's deadlock check counts this
+    // thread as unable to wake anyone, and if sysmon sleeps because the runtime is idle,
+    // this may have been the last thread that could wake a goroutine: let it look again.
     #[cfg(not(loom))]
-    crate::sysmon::wake();
+    if deadline.is_none() {
+        crate::sysmon::wake();
+    }
     let woken = loop {
         let timeout = match deadline {
             None => None,
@@ -455,16 +522,7 @@ fn park_thread(t: &'static ThreadSlot, deadline: Option<Instant>, spin: bool) ->
             break t.park.disarm();
         }
     };
-    PARKED_THREADS.fetch_sub(1, SeqCst);
     woken
-}
-
-/// Plain threads asleep in the park seam now.
-static PARKED_THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// Plain threads asleep in the park seam now (sysmon's deadlock check).
-pub(crate) fn parked_threads() -> usize {
-    PARKED_THREADS.load(SeqCst)
 }
 
 fn current() -> Target {
@@ -482,6 +540,8 @@ mod slots {
     /// Slots of exited threads, reused by new ones (slots are never freed, so stale tokens
     /// stay harmless: their sequence numbers never match again).
     static FREE: Mutex<Vec<&'static ThreadSlot>> = Mutex::new(Vec::new());
+    /// Every slot ever made, for the deadlock check (`thread_parks`).
+    pub(super) static ALL: Mutex<Vec<&'static ThreadSlot>> = Mutex::new(Vec::new());
 
     thread_local! {
         static SLOT: Cell<*const ThreadSlot> = const { Cell::new(std::ptr::null()) };
@@ -495,7 +555,12 @@ mod slots {
                 let p = c.replace(std::ptr::null());
                 if !p.is_null() {
                     // SAFETY: non-null SLOT values are leaked `&'static ThreadSlot`s.
-                    FREE.lock().push(unsafe { &*p });
+                    let slot = unsafe { &*p };
+                    let tid = slot.tid.swap(0, SeqCst);
+                    FREE.lock().push(slot);
+                    // This thread is leaving: if it was the last one that could still wake
+                    // a goroutine, sysmon's deadlock check must look again once it is gone.
+                    crate::sysmon::thread_exiting(tid);
                 }
             });
         }
@@ -510,14 +575,12 @@ mod slots {
                 return unsafe { &*p };
             }
             let slot = FREE.lock().pop().unwrap_or_else(|| {
-                Box::leak(Box::new(ThreadSlot {
-                    park: ParkSlot {
-                        state: AtomicU64::new(IDLE),
-                    },
-                    futex: Futex::new(0),
-                    scratch: Scratch::new(),
-                }))
+                let slot: &'static ThreadSlot = Box::leak(Box::new(ThreadSlot::new()));
+                ALL.lock().push(slot);
+                slot
             });
+            // SAFETY: gettid has no preconditions.
+            slot.tid.store(unsafe { libc::gettid() }, SeqCst);
             c.set(slot);
             // Register the guard that hands the slot back when the thread exits (during
             // thread teardown this fails and the slot simply stays with the thread).
@@ -536,13 +599,7 @@ mod slots {
     pub(crate) fn thread_slot() -> &'static ThreadSlot {
         SLOT.with(|c| {
             if c.get().is_null() {
-                c.set(Box::leak(Box::new(ThreadSlot {
-                    park: ParkSlot {
-                        state: AtomicU64::new(IDLE),
-                    },
-                    futex: Futex::new(0),
-                    scratch: Scratch::new(),
-                })));
+                c.set(Box::leak(Box::new(ThreadSlot::new())));
             }
             // SAFETY: set above to a leaked slot.
             unsafe { &*c.get() }

@@ -15,18 +15,25 @@
 //! - fires due timers, in case every M is busy, and polls the network if nobody has for
 //!   10 ms (busy Ms never reach the idle path that polls);
 //! - reports a deadlock (Go's `fatal error: all goroutines are asleep - deadlock!`) when
-//!   goroutines exist, none runs or is runnable, no timer, syscall or netpoll wait is
-//!   pending (a socket's peer can wake its waiter), and no
-//!   thread outside the scheduler could wake one (every other thread of the process is
-//!   itself parked in gort);
-//! - prints a line every `GORT_SCHEDTRACE` milliseconds (Go's `GODEBUG=schedtrace`).
+//!   every P is idle and `crate::deadlock::check` finds that nothing can ever run again.
+//!   **Its contract is never a false report**: goroutines exist, none runs or is runnable,
+//!   no timer or network wait is pending, and every thread of the process is one of the
+//!   runtime's own or a plain thread asleep in gort with no deadline, all read twice in a
+//!   row from exact state (no sampling over time). Anything that could still act defeats
+//!   it: a timed park (a pending timer), a thread woken but not yet back, a thread not in
+//!   gort. The misses that remain (a thread blocked for ever outside gort hides a
+//!   deadlock, as in Go) are listed in `crate::deadlock`. Sysmon looks when the last P
+//!   goes idle, and again whenever a plain thread parks with no deadline or exits, or the
+//!   last pending timer fires;
+//! - prints a line every `GORT_SCHEDTRACE` milliseconds (Go's `GODEBUG=schedtrace`); the
+//!   deadlock check runs with it on too.
 //!
 //! Taking a P away from a running M is a handshake with that M's `in_p` flag (see
 //! `P::try_retake` and `crate::membarrier`).
 
 use crate::note::Note;
 use crate::sched::{self, m, Sched};
-use crate::{membarrier, netpoll, timer};
+use crate::{deadlock, membarrier, netpoll, timer};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::Once;
 use std::time::{Duration, Instant};
@@ -76,6 +83,7 @@ struct Seen {
 }
 
 fn run() {
+    register_runtime_thread();
     let s = sched::sched();
     let trace = std::env::var("GORT_SCHEDTRACE")
         .ok()
@@ -106,19 +114,29 @@ fn run() {
                 next_trace = trace.map(|d| t + d);
             }
         }
-        if next_trace.is_none() && all_idle(s) {
-            if let Some(n) = deadlocked(s) {
-                eprintln!(
-                    "fatal error: all goroutines are asleep - deadlock!\n\n{n} goroutine(s) \
-                     parked; no goroutine can run, no timer or syscall is pending, and no \
-                     other thread can wake them."
-                );
-                std::process::exit(2);
+        if all_idle(s) {
+            if let Some(n) = deadlock::check(s) {
+                report_deadlock(n);
             }
-            // Sleep until a P is busy again (`wake`), re-checking after announcing it.
+            // Sleep until a P is busy again, a plain thread parks with no deadline or
+            // exits, or the last timer fired (`wake`); with a trace, until its next line.
+            // Announce first, then look again: whoever changed the state before seeing
+            // the announcement changed it before this look (SeqCst on both sides).
             SLEEPING.store(true, SeqCst);
             if all_idle(s) {
-                NOTE.sleep();
+                if let Some(n) = deadlock::check(s) {
+                    report_deadlock(n);
+                }
+                // A thread that used gort is exiting: it stays in the process's thread
+                // list until its last destructor ran, after its `wake`. Look again soon.
+                let until = match exiting_threads() {
+                    true => Some(Instant::now() + Duration::from_millis(1)),
+                    false => None,
+                };
+                NOTE.sleep_until(match (until, next_trace) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                });
                 NOTE.clear();
             }
             SLEEPING.store(false, SeqCst);
@@ -138,9 +156,56 @@ fn run() {
     }
 }
 
+/// Go's report, and exit status 2.
+fn report_deadlock(n: usize) -> ! {
+    eprintln!(
+        "fatal error: all goroutines are asleep - deadlock!\n\n{n} goroutine(s) parked; no \
+         goroutine can run, no timer or network wait is pending, and every other thread of \
+         the process is parked in gort with no deadline."
+    );
+    std::process::exit(2);
+}
+
+/// Threads that are exiting (plain threads that used gort, whose thread-local destructors
+/// run; Ms whose locked goroutine ended).
+static EXITING: parking_lot::Mutex<Vec<i32>> = parking_lot::Mutex::new(Vec::new());
+
+/// Thread `tid` is exiting: once it is gone, it may have been the last thread that could
+/// wake a goroutine.
+pub(crate) fn thread_exiting(tid: i32) {
+    EXITING.lock().push(tid);
+    wake();
+}
+
+/// Whether a thread announced by [`thread_exiting`] is still in the process.
+fn exiting_threads() -> bool {
+    let mut exiting = EXITING.lock();
+    exiting.retain(|tid| std::path::Path::new(&format!("/proc/self/task/{tid}")).exists());
+    !exiting.is_empty()
+}
+
 /// Every P idle and no M running a goroutine.
 fn all_idle(s: &Sched) -> bool {
     s.npidle.load(SeqCst) == s.nprocs.load(SeqCst) && !s.allm.lock().iter().any(|m| m.running())
+}
+
+/// Kernel thread ids of the runtime's own threads other than Ms (sysmon, the stack
+/// scavenger): threads that never wake a goroutine by themselves.
+static RUNTIME_TIDS: parking_lot::Mutex<Vec<i32>> = parking_lot::Mutex::new(Vec::new());
+
+/// Registers the calling thread as one of the runtime's own (see `RUNTIME_TIDS`); called
+/// first thing on that thread.
+pub(crate) fn register_runtime_thread() {
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() };
+    RUNTIME_TIDS.lock().push(tid);
+    // Until now the deadlock check counted this thread as one that could act.
+    wake();
+}
+
+/// The thread ids registered with [`register_runtime_thread`].
+pub(crate) fn runtime_tids() -> Vec<i32> {
+    RUNTIME_TIDS.lock().clone()
 }
 
 /// Takes Ps from Ms stuck in syscalls or hogging goroutines. Returns whether it did.
@@ -201,48 +266,6 @@ fn retake(s: &Sched, tick: u64, now: Instant, seen: &mut Vec<Seen>) -> bool {
     took
 }
 
-/// Threads of this process (from /proc/self/stat), if it can be read.
-fn process_threads() -> Option<usize> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let after_comm = &stat[stat.rfind(')')? + 1..];
-    // Field 20 of stat; after the command name, field 3 is the first.
-    after_comm.split_whitespace().nth(17)?.parse().ok()
-}
-
-/// If nothing can ever run again, the number of parked goroutines.
-fn deadlocked(s: &Sched) -> Option<usize> {
-    let check = || -> Option<(usize, u64)> {
-        let goroutines = sched::num_goroutine();
-        // A goroutine or thread parked on the netpoller can be woken by a peer.
-        if goroutines == 0
-            || !s.global.is_empty()
-            || timer::next() != u64::MAX
-            || netpoll::waiters() > 0
-        {
-            return None;
-        }
-        let (ms, live_ms) = {
-            let all = s.allm.lock();
-            (all.len(), all.len() - s.ms_exited.load(SeqCst))
-        };
-        let _ = ms;
-        // Every thread but the scheduler's own (live Ms and sysmon) must be parked in gort:
-        // a thread doing anything else might still wake a goroutine.
-        let own = live_ms + 1 + usize::from(crate::stack::scavenger_started());
-        let others = process_threads()?.checked_sub(own)?;
-        if others != crate::park::parked_threads() {
-            return None;
-        }
-        let runs = s.all_ps().map(|p| p.counters.runs.load(SeqCst)).sum();
-        Some((goroutines, runs))
-    };
-    let first = check()?;
-    // Stable over a short while (nothing ran in between).
-    std::thread::sleep(Duration::from_millis(20));
-    let second = check()?;
-    (all_idle(s) && first == second).then_some(first.0)
-}
-
 fn print_trace(s: &Sched, elapsed: Duration) {
     let st = crate::stats::stats();
     let queues: Vec<String> = st
@@ -278,19 +301,43 @@ fn print_trace(s: &Sched, elapsed: Duration) {
 /// P, sysmon hands the P to another thread. When `f` returns, the goroutine takes back a P
 /// (an idle one if its own is gone), or waits in the run queue for one. On a plain thread
 /// `syscall(f)` is just `f()`.
+///
+/// `f` may itself park (a channel receive, a `join`): the goroutine then leaves the
+/// syscall state while it waits and enters it again when it resumes, on whichever thread
+/// that is. Nested calls are one syscall.
 pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
-    let (Some(mm), Some(g)) = (m::current_m(), sched::current_g()) else {
+    crate::fork::check();
+    let Some(g) = sched::current_g() else {
         return f();
     };
-    let s = sched::sched();
-    s.syscalls.fetch_add(1, Relaxed);
-    mm.syscall_tick.store(TICK.load(Relaxed), Relaxed);
-    mm.in_syscall.store(true, SeqCst);
+    if g.in_syscall.get() {
+        return f(); // nested: the outer call marks it
+    }
+    sched::sched().syscalls.fetch_add(1, Relaxed);
+    g.in_syscall.set(true);
+    enter_syscall_state();
     let r = f();
+    g.in_syscall.set(false);
+    // The M we run on now: `f` may have parked and resumed on another one.
+    let mm = m::current_m().expect("gort: a goroutine runs on an M");
     mm.in_syscall.store(false, Relaxed);
     let kept = m::with_p(|p| p.is_some());
     if !kept {
         m::exit_syscall_slow(mm, g);
     }
     r
+}
+
+/// Marks the calling M as in a syscall (for a goroutine inside [`syscall`]).
+pub(crate) fn enter_syscall_state() {
+    let mm = m::current_m().expect("gort: a goroutine runs on an M");
+    mm.syscall_tick.store(TICK.load(Relaxed), Relaxed);
+    mm.in_syscall.store(true, SeqCst);
+}
+
+/// Clears the calling M's syscall mark (a goroutine inside [`syscall`] is about to switch
+/// away).
+pub(crate) fn leave_syscall_state() {
+    let mm = m::current_m().expect("gort: a goroutine runs on an M");
+    mm.in_syscall.store(false, SeqCst);
 }

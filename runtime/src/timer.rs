@@ -28,8 +28,12 @@ use std::time::{Duration, Instant};
 pub enum Action {
     /// Ends a park episode as timed out (`park_until`).
     Expire(Token),
-    /// Runs a short, non-blocking callback (on the scheduler's thread). It must not block:
-    /// send with `try_send`, spawn a goroutine for anything longer.
+    /// Runs a short, non-blocking callback on whichever scheduler thread fires the timer
+    /// (an M between goroutines, an idle M, or sysmon), so it must not block: a blocked
+    /// callback would hold up every timer after it. Any blocking gort call inside it (a
+    /// channel `send` that would wait, `sleep`, a `Mutex` that is held, `join`) panics with a
+    /// message saying so. Use non-blocking calls (`try_send`), or start a goroutine
+    /// (`gort::go`) for the blocking part.
     Call(Box<dyn FnOnce() + Send>),
 }
 
@@ -145,7 +149,11 @@ pub(crate) fn run_expired(now: u64) -> usize {
             let mut h = HEAP.lock();
             loop {
                 let Some(&Reverse((when, slot, gen))) = h.heap.peek() else {
-                    NEXT.store(u64::MAX, SeqCst);
+                    if NEXT.swap(u64::MAX, SeqCst) != u64::MAX {
+                        // The last timer fired: a pending timer no longer keeps sysmon's
+                        // deadlock check from deciding.
+                        crate::sysmon::wake();
+                    }
                     break None;
                 };
                 let live = h.slots[slot as usize].gen == gen;
@@ -172,12 +180,36 @@ pub(crate) fn run_expired(now: u64) -> usize {
                 token.expire();
             }
             Some(Action::Call(f)) => {
-                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err() {
+                IN_CALLBACK.with(|c| c.set(true));
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+                IN_CALLBACK.with(|c| c.set(false));
+                if r.is_err() {
                     eprintln!("gort: a timer callback panicked (ignored)");
                 }
             }
         }
         fired += 1;
+    }
+}
+
+thread_local! {
+    /// Set while this thread runs an [`Action::Call`] callback (which never switches
+    /// goroutines: it runs on a scheduler thread's own stack, or sysmon's).
+    static IN_CALLBACK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Panics if the calling thread is running a timer callback: it was about to block (see
+/// [`Action::Call`]). Called by the park seam before a plain thread (which is what a
+/// scheduler thread between goroutines looks like) arms a park.
+pub(crate) fn check_may_block() {
+    if IN_CALLBACK.with(|c| c.get()) {
+        panic!(
+            "gort: a timer callback (gort::timer::Action::Call) tried to block. Callbacks run \
+             on the scheduler's own threads, where blocking would stop every timer of the \
+             process: use non-blocking calls (try_send), or do the blocking part in a \
+             goroutine (gort::go, or gort::time::after_func, which runs its function in a \
+             goroutine of its own)"
+        );
     }
 }
 

@@ -7,6 +7,32 @@ use std::mem::ManuallyDrop;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
+/// The listen backlog of [`TcpListener::bind`](super::TcpListener::bind) and
+/// [`UnixListener::bind`](super::UnixListener::bind): the kernel's `somaxconn`, read once
+/// from `/proc/sys/net/core/somaxconn` as Go does (std uses 128, which drops connections
+/// under a burst of connects, such as a load test's start); 128 if it cannot be read, and
+/// at most 65535 (older kernels keep the backlog in 16 bits).
+pub(crate) fn default_backlog() -> i32 {
+    static BACKLOG: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
+    *BACKLOG.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+            .filter(|&n| n > 0)
+            .map_or(128, |n| n.min(65535))
+    })
+}
+
+/// Sets the backlog of a socket that std's `bind` left listening with 128: on Linux, a
+/// second `listen` on a listening socket only changes its backlog.
+pub(crate) fn set_backlog(fd: RawFd, backlog: i32) -> io::Result<()> {
+    // SAFETY: listen(2) on a descriptor we own; the result is checked.
+    if unsafe { libc::listen(fd, backlog) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// A non-blocking socket `S` (a std socket type) registered with the netpoller.
 pub(crate) struct Socket<S: AsRawFd> {
     io: ManuallyDrop<S>,

@@ -30,10 +30,21 @@ fn out_of_fds(e: &io::Error) -> bool {
 }
 
 impl TcpListener {
-    /// Binds to `addr` (names are resolved without stalling the P) and listens.
+    /// Binds to `addr` (names are resolved without stalling the P) and listens, with the
+    /// kernel's `somaxconn` as the backlog (as Go does; std's `bind` uses 128): connections
+    /// that arrive faster than `accept` takes them wait in the kernel instead of being
+    /// refused.
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
+        TcpListener::bind_with_backlog(addr, super::socket::default_backlog())
+    }
+
+    /// Like [`bind`](Self::bind), with `backlog` as the most connections the kernel keeps
+    /// waiting for `accept` (it caps the value at its `somaxconn`).
+    pub fn bind_with_backlog<A: ToSocketAddrs>(addr: A, backlog: i32) -> io::Result<TcpListener> {
         each_addr(addr, |a| {
-            TcpListener::from_std(std::net::TcpListener::bind(a)?)
+            let l = std::net::TcpListener::bind(a)?;
+            super::socket::set_backlog(l.as_raw_fd(), backlog)?;
+            TcpListener::from_std(l)
         })
     }
 

@@ -29,9 +29,18 @@ common_socket_impls!(UnixDatagram, unet::UnixDatagram);
 stream_io_impls!(UnixStream);
 
 impl UnixListener {
-    /// Binds to the socket file `path` and listens.
+    /// Binds to the socket file `path` and listens, with the kernel's `somaxconn` as the
+    /// backlog (as Go does; std's `bind` uses 128).
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
-        UnixListener::from_std(unet::UnixListener::bind(path)?)
+        UnixListener::bind_with_backlog(path, super::socket::default_backlog())
+    }
+
+    /// Like [`bind`](Self::bind), with `backlog` as the most connections the kernel keeps
+    /// waiting for `accept` (it caps the value at its `somaxconn`).
+    pub fn bind_with_backlog<P: AsRef<Path>>(path: P, backlog: i32) -> io::Result<UnixListener> {
+        let l = unet::UnixListener::bind(path)?;
+        super::socket::set_backlog(std::os::fd::AsRawFd::as_raw_fd(&l), backlog)?;
+        UnixListener::from_std(l)
     }
 
     /// Accepts a connection, waiting until one arrives or the read deadline passes.

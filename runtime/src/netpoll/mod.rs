@@ -53,6 +53,7 @@ static WAKE_PENDING: AtomicBool = AtomicBool::new(false);
 
 fn poller() -> &'static Poller {
     POLLER.get_or_init(|| {
+        crate::rlimit::raise_nofile();
         // SAFETY: plain system calls with valid flags; results are checked.
         let epfd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
         if epfd < 0 {

@@ -18,7 +18,7 @@ use corosensei::CoroutineResult;
 use std::cell::Cell;
 use std::ptr;
 use std::sync::atomic::Ordering::{Relaxed, Release, SeqCst};
-use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
+use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicPtr, AtomicU64, AtomicUsize};
 
 /// An OS thread of the scheduler.
 pub(crate) struct M {
@@ -45,6 +45,9 @@ pub(crate) struct M {
     pub(crate) in_syscall: AtomicBool,
     /// Sysmon's tick when the current syscall began.
     pub(crate) syscall_tick: AtomicU64,
+    /// Kernel thread id of this M's thread while it runs (0 before it starts and once it
+    /// is about to exit); the deadlock check tells the runtime's threads apart by it.
+    pub(crate) tid: AtomicI32,
     rng: Cell<u64>,
 }
 
@@ -123,6 +126,7 @@ impl M {
             in_p: AtomicBool::new(true),
             in_syscall: AtomicBool::new(false),
             syscall_tick: AtomicU64::new(0),
+            tid: AtomicI32::new(0),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1)),
         }
     }
@@ -217,7 +221,7 @@ impl M {
 
     /// Whether this M is running a goroutine (for sysmon's deadlock check).
     pub(crate) fn running(&self) -> bool {
-        !self.curg.load(Relaxed).is_null()
+        !self.curg.load(SeqCst).is_null()
     }
 }
 
@@ -253,6 +257,8 @@ pub(crate) fn newm(p: &P, spinning: bool) {
 }
 
 fn mstart(m: &'static M) {
+    // SAFETY: gettid has no preconditions.
+    m.tid.store(unsafe { libc::gettid() }, SeqCst);
     crate::stack::overflow::init_thread();
     CURRENT_M.with(|c| c.set(m));
     m.sleep_for_p();
@@ -265,7 +271,9 @@ fn mstart(m: &'static M) {
         std::process::abort();
     }
     // The M exits: its goroutine ended while locked to it (Go terminates such a thread).
+    let tid = m.tid.swap(0, SeqCst);
     sched().ms_exited.fetch_add(1, SeqCst);
+    crate::sysmon::thread_exiting(tid);
     CURRENT_M.with(|c| c.set(ptr::null()));
 }
 
@@ -324,11 +332,14 @@ fn requeue_global(g: &'static G) {
 
 /// Runs `g` until it parks, yields or ends. Returns `false` if this M must exit.
 fn execute(m: &'static M, mut g: &'static G, inherit: bool) -> bool {
-    let p = m.p();
-    if !inherit {
-        p.tick();
+    {
+        // Scoped: once the goroutine runs, this M's P may change (see below).
+        let p = m.p();
+        if !inherit {
+            p.tick();
+        }
+        bump(&p.counters.runs);
     }
-    bump(&p.counters.runs);
     m.curg.store(g as *const G as *mut G, Relaxed);
     loop {
         // SAFETY: this M owns `g` now (it came off a run queue or was handed to us), so no
@@ -348,8 +359,13 @@ fn execute(m: &'static M, mut g: &'static G, inherit: bool) -> bool {
                 if g.park.commit() {
                     // Parked: whoever wakes it will make it runnable. The goroutine it
                     // readied just before (a channel partner, in `runnext`) runs next.
-                    match owned.and_then(|p| next_inherited(m, p)) {
-                        Some(next) => {
+                    // No goroutine is current meanwhile: the timer callbacks that
+                    // `next_inherited` may run must not see the parked one as theirs.
+                    m.curg.store(ptr::null_mut(), Relaxed);
+                    // `owned`, not the P we started with: the goroutine may have taken
+                    // another P on its way out of a syscall (`exit_syscall_slow`).
+                    match owned.and_then(|p| next_inherited(m, p).map(|next| (p, next))) {
+                        Some((p, next)) => {
                             g = next;
                             bump(&p.counters.runs);
                             m.curg.store(g as *const G as *mut G, Relaxed);
@@ -426,8 +442,9 @@ pub(crate) fn p_of(m: &'static M) -> Option<&'static P> {
 
 /// Leaves a syscall: if sysmon handed our P to another M meanwhile, take an idle P, or
 /// else queue the goroutine and let this M wait (Go's `exitsyscall`). Called on the
-/// goroutine's stack.
+/// goroutine's stack, with `m` the M it runs on now (the owner of `m.p`).
 pub(crate) fn exit_syscall_slow(m: &'static M, g: &'static G) {
+    debug_assert!(current_m().is_some_and(|c| ptr::eq(c, m)));
     let s = sched();
     let fresh = {
         let mut idle = s.lock.lock();

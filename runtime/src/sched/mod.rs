@@ -123,6 +123,8 @@ impl Sched {
             syscalls: AtomicU64::new(0),
         };
         crate::membarrier::init();
+        crate::fork::init();
+        crate::rlimit::raise_nofile();
         for id in 0..n {
             s.p(id).status.store(P_IDLE, Relaxed);
         }

@@ -22,6 +22,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    crate::fork::check();
     let s = sched();
     if s.exiting.load(Relaxed) {
         return Err(io::Error::other(

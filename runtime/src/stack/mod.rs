@@ -30,7 +30,6 @@ mod registry;
 mod scavenge;
 
 pub use grow::{grow, remaining};
-pub(crate) use scavenge::started as scavenger_started;
 
 use parking_lot::Mutex;
 use std::io;

@@ -35,8 +35,6 @@ const CLEAN: u8 = 4;
 static ACTIVITY: AtomicBool = AtomicBool::new(false);
 /// Set while the scavenger sleeps until a stack goes idle (nothing left to release).
 static SLEEPING: AtomicBool = AtomicBool::new(false);
-/// Whether the scavenger thread was started (sysmon's deadlock check counts it).
-static STARTED: AtomicBool = AtomicBool::new(false);
 static NOTE: std::sync::LazyLock<crate::note::Note> =
     std::sync::LazyLock::new(crate::note::Note::new);
 
@@ -107,6 +105,7 @@ pub(crate) fn start() {
             .name("gort-stack-scavenger".into())
             .stack_size(64 << 10)
             .spawn(|| {
+                crate::sysmon::register_runtime_thread();
                 let mut pending = false;
                 loop {
                     if !pending {
@@ -126,13 +125,8 @@ pub(crate) fn start() {
                     }
                 }
             })
-            .map(|_| STARTED.store(true, SeqCst));
+            .map(drop);
     });
-}
-
-/// Whether the scavenger thread runs (it is one of the runtime's own threads).
-pub(crate) fn started() -> bool {
-    STARTED.load(SeqCst)
 }
 
 /// One scavenger pass. Returns whether some stacks are idle but not yet released (they

@@ -1,0 +1,161 @@
+//! The deadlock check behind Go's `fatal error: all goroutines are asleep - deadlock!`.
+//!
+//! # The contract: never a false report
+//!
+//! The check ends the process, so it must never fire on a program that could still make
+//! progress. It reports only when, at one instant:
+//!
+//! - goroutines exist, every P is idle and unowned with an empty run queue, the global
+//!   queue is empty, and no M is running a goroutine (a goroutine in a syscall or hogging
+//!   its thread counts as running);
+//! - no timer is pending (a timer fires by itself: a `sleep`, a deadline, a ticker) and no
+//!   park waits on the netpoller (a socket's peer can wake it);
+//! - every thread of the process is either one of the runtime's own (an idle M, sysmon, the
+//!   stack scavenger), or a plain thread asleep in gort's park seam **with no deadline**
+//!   and not yet woken.
+//!
+//! Anything that could still act defeats it: a thread parked with a deadline (it acts when
+//! the deadline passes: a pending timer as far as this check is concerned), a thread woken
+//! but not yet back, a thread not in gort at all (it may send or close later), a thread
+//! spinning before it parks, a running goroutine.
+//!
+//! # Deciding from exact state
+//!
+//! The state is read twice in a row (a double collect), and the check reports only if the
+//! two reads are identical and both say "dead". Everything read is either a monotonic
+//! counter (goroutines ever resumed, ever spawned) or a value that cannot come back to
+//! itself (a thread's park state word carries its episode's sequence number; a thread id
+//! is not reused within microseconds), so identical reads mean nothing moved between the
+//! first read of each item and its second: there was an instant between the two collects
+//! at which all of it held at once. The thread list is read first in the first collect
+//! and last in the second, so a thread that appears or disappears during either is seen.
+//! And a dead state stays dead: no agent is left that could change it.
+//!
+//! # Cost
+//!
+//! None on the hot path: goroutine parks touch no shared counter for this. A plain thread
+//! about to sleep with no deadline writes one flag of its own slot (it is about to make a
+//! futex system call anyway) and pokes sysmon if sysmon sleeps. Sysmon runs the check only
+//! when every P is idle: it lists `/proc/self/task` and reads every P and thread slot, a
+//! few microseconds per thousand threads.
+//!
+//! # When it runs
+//!
+//! Sysmon runs it when the last P goes idle, and again whenever something that may have
+//! removed the last obstacle happens while it sleeps: a plain thread parks with no
+//! deadline, a plain thread that used gort exits, the last pending timer fires. It does not
+//! poll: an idle process gets no wake-ups.
+//!
+//! # What it misses (a hang, not a report)
+//!
+//! - A thread outside gort that is itself blocked for ever (in `std::thread::JoinHandle::
+//!   join`, a `std::sync::Mutex`, a read from a terminal) could still act as far as gort
+//!   can tell, so a deadlock among goroutines waiting for it is not reported. Go has the
+//!   same limit with threads it does not own (cgo callbacks, a C library's threads). For
+//!   the same reason a test under libtest's harness, whose main thread waits outside gort,
+//!   never sees a report.
+//! - A thread that never blocked in gort (it only used non-blocking calls, or none) and
+//!   exits after the goroutines deadlocked: nothing tells sysmon, which is asleep, so the
+//!   deadlock is reported only if something else wakes it later.
+
+use crate::park::{thread_parks, ThreadPark};
+use crate::sched::{self, Sched};
+use crate::{netpoll, timer};
+use std::sync::atomic::Ordering::SeqCst;
+
+/// One read of everything the verdict depends on.
+#[derive(Debug, PartialEq, Eq)]
+struct Collect {
+    /// Every thread of the process (sorted kernel thread ids).
+    tids: Vec<i32>,
+    /// Goroutines that exist.
+    goroutines: usize,
+    /// Goroutines ever spawned and ever resumed: any progress changes one of them.
+    spawned: u64,
+    runs: u64,
+    /// No goroutine runnable or running, no P in use, no timer or netpoll wait pending.
+    quiet: bool,
+    /// Plain threads that hold a park slot.
+    threads: Vec<ThreadPark>,
+    /// The runtime's own threads (Ms, sysmon, the scavenger).
+    own: Vec<i32>,
+}
+
+/// Whether the process is deadlocked (see the module docs): if so, how many goroutines
+/// are stuck.
+pub(crate) fn check(s: &Sched) -> Option<usize> {
+    let first = collect(s, true)?;
+    let n = dead(&first)?;
+    (collect(s, false)? == first).then_some(n)
+}
+
+/// Whether one collect says "dead": then the number of goroutines.
+fn dead(c: &Collect) -> Option<usize> {
+    if c.goroutines == 0 || !c.quiet {
+        return None;
+    }
+    let stuck = |tid: &i32| {
+        c.own.binary_search(tid).is_ok() || c.threads.iter().any(|t| t.tid == *tid && t.stuck)
+    };
+    c.tids.iter().all(stuck).then_some(c.goroutines)
+}
+
+/// Reads the state once. `tids_first`: list the process's threads before the rest (first
+/// collect) or after it (second collect).
+fn collect(s: &Sched, tids_first: bool) -> Option<Collect> {
+    let mut tids = Vec::new();
+    if tids_first {
+        tids = process_tids()?;
+    }
+    let goroutines = sched::num_goroutine();
+    let spawned = s.spawned_off_p.load(SeqCst)
+        + s.all_ps()
+            .map(|p| p.counters.spawned.load(SeqCst))
+            .sum::<u64>();
+    let runs = s
+        .all_ps()
+        .map(|p| p.counters.runs.load(SeqCst))
+        .sum::<u64>();
+    let (ms_quiet, mut own) = {
+        let all = s.allm.lock();
+        let quiet = !all.iter().any(|m| m.running());
+        let own: Vec<i32> = all
+            .iter()
+            .map(|m| m.tid.load(SeqCst))
+            .filter(|&t| t != 0)
+            .collect();
+        (quiet, own)
+    };
+    own.extend(crate::sysmon::runtime_tids());
+    own.sort_unstable();
+    let quiet = ms_quiet
+        && s.npidle.load(SeqCst) == s.nprocs.load(SeqCst)
+        && s.all_ps().all(|p| p.owner().is_none() && !p.has_work())
+        && s.global.is_empty()
+        && timer::next() == u64::MAX
+        && netpoll::waiters() == 0;
+    let threads = thread_parks();
+    if !tids_first {
+        tids = process_tids()?;
+    }
+    Some(Collect {
+        tids,
+        goroutines,
+        spawned,
+        runs,
+        quiet,
+        threads,
+        own,
+    })
+}
+
+/// The kernel thread ids of this process, sorted; `None` if `/proc` cannot be read.
+fn process_tids() -> Option<Vec<i32>> {
+    let mut tids = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/task").ok()? {
+        let name = entry.ok()?.file_name();
+        tids.push(name.to_str()?.parse().ok()?);
+    }
+    tids.sort_unstable();
+    Some(tids)
+}
