@@ -35,7 +35,6 @@ pub(crate) fn init() {
 /// Ends the process with a fatal error if this is a child of `fork()` (see the module docs).
 #[inline(always)]
 pub(crate) fn check() {
-    #[cfg(not(loom))]
     if FORKED.load(Relaxed) {
         forked();
     }

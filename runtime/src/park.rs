@@ -169,6 +169,7 @@ pub(crate) struct ThreadSlot {
     futex: Futex,
     scratch: Scratch,
     /// Kernel thread id of the thread holding this slot (0 while the slot is free).
+    #[cfg_attr(loom, allow(dead_code))]
     tid: AtomicI32,
     /// Whether the current episode sleeps with a deadline (written by the owner before it
     /// commits to PARKED; read by the deadlock check after it sees PARKED).
@@ -199,6 +200,12 @@ pub(crate) struct ThreadPark {
     pub(crate) state: u64,
     /// Asleep in gort with no deadline: it cannot act until somebody wakes it.
     pub(crate) stuck: bool,
+}
+
+/// Under loom no scheduler runs, so no deadlock check either.
+#[cfg(loom)]
+pub(crate) fn thread_parks() -> Vec<ThreadPark> {
+    Vec::new()
 }
 
 /// Every plain thread that holds a park slot now, as the deadlock check sees it: a thread
@@ -362,7 +369,6 @@ pub fn prepare() -> Token {
         Target::Thread(t) => {
             // The scheduler's own threads look like plain threads here (no goroutine runs
             // on them): a timer callback that blocked would stop every timer with it.
-            #[cfg(not(loom))]
             crate::timer::check_may_block();
             Token {
                 target: Target::Thread(t),
