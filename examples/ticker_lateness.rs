@@ -5,10 +5,14 @@
 //! cargo run --release --example ticker_lateness -- syscalls   # 4 goroutines blocked in gort::syscall
 //! cargo run --release --example ticker_lateness -- hogs       # 4 goroutines spinning on the CPU
 //! cargo run --release --example ticker_lateness -- none       # nothing else running
+//! cargo run --release --example ticker_lateness -- sleeps        # 1000 goroutines in an unmarked 500 ms std::thread::sleep
+//! cargo run --release --example ticker_lateness -- sleeps-marked # the same sleeps inside gort::syscall
 //! ```
 //!
 //! The ticker sleeps until `start + k ms` for k = 1..=N and records how late it woke.
-//! Prints p50, p99 and max lateness in microseconds.
+//! Prints p50, p99 and max lateness in microseconds; in the `sleeps` modes, also how long
+//! the 1000 sleepers took to finish (sysmon hands off the P of an M blocked in an unmarked
+//! call by itself; `gort::syscall` marks it at once).
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
@@ -20,6 +24,10 @@ fn main() {
         .nth(2)
         .map_or(2000, |s| s.parse().expect("tick count"));
     gort::set_procs(2);
+    let sleepers = match mode.as_str() {
+        "sleeps" | "sleeps-marked" => Some(start_sleepers(mode == "sleeps-marked")),
+        _ => None,
+    };
     let stop = Arc::new(AtomicBool::new(false));
     for _ in 0..4 {
         let stop = stop.clone();
@@ -38,8 +46,10 @@ fn main() {
                     std::hint::spin_loop();
                 }
             })),
-            "none" => {}
-            other => panic!("unknown mode {other:?}: syscalls | hogs | none"),
+            "none" | "sleeps" | "sleeps-marked" => {}
+            other => {
+                panic!("unknown mode {other:?}: syscalls | hogs | none | sleeps | sleeps-marked")
+            }
         }
     }
     let mut late = gort::run(move || {
@@ -53,6 +63,10 @@ fn main() {
         late
     });
     stop.store(true, Relaxed);
+    if let Some(sleepers) = sleepers {
+        let took = sleepers.recv().expect("the sleepers finish");
+        println!("1000 sleepers of 500 ms done in {}ms", took.as_millis());
+    }
     late.sort_unstable();
     let pct = |p: f64| late[((late.len() - 1) as f64 * p) as usize];
     println!(
@@ -61,4 +75,30 @@ fn main() {
         pct(0.99),
         late[late.len() - 1]
     );
+}
+
+/// Starts 1000 goroutines that each block their thread for 500 ms (inside `gort::syscall`
+/// if `marked`); the receiver gets how long they all took.
+fn start_sleepers(marked: bool) -> gort::chan::Receiver<Duration> {
+    let (tx, rx) = gort::chan::bounded(1);
+    let start = Instant::now();
+    let wg = Arc::new(gort::sync::WaitGroup::new());
+    for _ in 0..1000 {
+        wg.add(1);
+        let wg = wg.clone();
+        drop(gort::go(move || {
+            let nap = || std::thread::sleep(Duration::from_millis(500));
+            if marked {
+                gort::syscall(nap);
+            } else {
+                nap();
+            }
+            wg.done();
+        }));
+    }
+    drop(gort::go(move || {
+        wg.wait();
+        tx.send(start.elapsed()).unwrap();
+    }));
+    rx
 }

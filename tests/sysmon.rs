@@ -72,7 +72,65 @@ fn goroutines_blocked_in_unmarked_calls_do_not_stall_others() {
         return run_child("goroutines_blocked_in_unmarked_calls_do_not_stall_others");
     }
     others_make_progress(|| std::thread::sleep(Duration::from_secs(3)));
-    assert!(gort::stats().retakes >= 1, "{:?}", gort::stats());
+    // Sysmon found the blocked Ms by itself (their CPU time still, their threads asleep).
+    assert!(gort::stats().blocked_handoffs >= 1, "{:?}", gort::stats());
+}
+
+/// Many goroutines block their threads in unmarked std calls (sleeps, a contended std
+/// `Mutex`, reads of a pipe) while others keep a 1 ms ticker going: all finish, and sysmon
+/// handed off the blocked Ms' Ps by itself.
+#[test]
+fn unmarked_blocking_calls_are_handed_off() {
+    const NAME: &str = "unmarked_blocking_calls_are_handed_off";
+    if !is_child(NAME) {
+        return run_child(NAME);
+    }
+    within(120, || {
+        gort::run(|| {
+            let ticker = gort::go(|| {
+                let t = gort::time::Ticker::new(Duration::from_millis(1));
+                for _ in 0..200 {
+                    t.receiver().recv().unwrap();
+                }
+            });
+            let lock = Arc::new(std::sync::Mutex::new(()));
+            let held = lock.clone();
+            let holder = std::thread::spawn(move || {
+                let _g = held.lock().unwrap();
+                std::thread::sleep(Duration::from_millis(200));
+            });
+            let mut fds = [0; 2];
+            // SAFETY: pipe() fills the two descriptors.
+            assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+            let blocked: Vec<_> = (0..60)
+                .map(|i| {
+                    let lock = lock.clone();
+                    gort::go(move || match i % 3 {
+                        0 => std::thread::sleep(Duration::from_millis(100)),
+                        1 => drop(lock.lock().unwrap()),
+                        _ => {
+                            let mut b = [0u8; 1];
+                            // SAFETY: reading into a live one-byte buffer.
+                            let n = unsafe { libc::read(fds[0], b.as_mut_ptr().cast(), 1) };
+                            assert_eq!(n, 1);
+                        }
+                    })
+                })
+                .collect();
+            // The readers' bytes, from a plain thread after a while.
+            std::thread::sleep(Duration::from_millis(50));
+            for _ in 0..20 {
+                // SAFETY: writing one byte from a live buffer.
+                assert_eq!(unsafe { libc::write(fds[1], [7u8].as_ptr().cast(), 1) }, 1);
+            }
+            blocked.into_iter().for_each(|h| h.join().unwrap());
+            holder.join().unwrap();
+            ticker.join().unwrap();
+        });
+    });
+    let s = gort::stats();
+    assert!(s.blocked_handoffs >= 1, "{s:?}");
+    assert_eq!(s.goroutines, 0, "{s:?}");
 }
 
 #[test]

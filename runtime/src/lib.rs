@@ -15,6 +15,15 @@
 
 #![warn(missing_docs)]
 
+#[cfg(not(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+)))]
+compile_error!(
+    "gort runs on Linux (x86_64 and aarch64) only: its scheduler, stacks and netpoller use \
+     epoll, futex, /proc and Linux's madvise and membarrier (see the README's Platforms)"
+);
+
 mod builder;
 mod deadlock;
 mod fork;
@@ -34,6 +43,7 @@ pub mod stack;
 mod stats;
 pub mod sync;
 mod sysmon;
+mod thread_probe;
 pub mod timer;
 
 pub use builder::{go, Builder};

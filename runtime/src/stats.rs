@@ -43,8 +43,13 @@ pub struct Stats {
     pub per_proc: Vec<ProcStats>,
     /// `gort::syscall` calls so far.
     pub syscalls: u64,
-    /// Ps sysmon handed off from an M blocked in a syscall.
+    /// Ps sysmon handed off from an M blocked in a syscall: one marked with
+    /// `gort::syscall`, or a blocking call it found by itself (see `blocked_handoffs`).
     pub handoffs: u64,
+    /// Of `handoffs`, those from an M that sysmon found blocked in the kernel outside
+    /// `gort::syscall` (its CPU time still and its thread asleep, after 1 ms in one
+    /// goroutine).
+    pub blocked_handoffs: u64,
     /// Ps sysmon took from an M whose goroutine ran 10 ms without a scheduling point.
     pub retakes: u64,
     /// Rounds sysmon has run (it does not run at all while the runtime is idle).
@@ -77,6 +82,7 @@ pub fn stats() -> Stats {
         per_proc,
         syscalls: s.syscalls.load(Relaxed),
         handoffs: s.handoffs.load(Relaxed),
+        blocked_handoffs: s.blocked_handoffs.load(Relaxed),
         retakes: s.retakes.load(Relaxed),
         sysmon_rounds: crate::sysmon::rounds(),
     }

@@ -219,6 +219,7 @@ impl Lab {
             How::Echo(server) => self.echo(*server),
             How::Http(server) => self.http(*server),
             How::Ticker { mode } => self.ticker(col, mode),
+            How::Sleepers { mode } => self.sleepers(col, mode),
             How::Rss => {
                 let n = *self.sizes.rss_counts.iter().max().expect("an RSS count");
                 self.rss(col, n)
@@ -349,6 +350,24 @@ impl Lab {
             .and_then(|s| s.split("us").next())
             .and_then(|v| v.parse().ok())
             .ok_or_else(|| format!("ticker printed no p99: {out}"))
+    }
+
+    /// Milliseconds until 1000 goroutines in a 500 ms blocking sleep finished (the ticker
+    /// program's `sleeps` modes).
+    fn sleepers(&self, col: Col, mode: &str) -> Outcome {
+        let mut cmd = match col {
+            Col::Gort => Command::new(&self.examples["ticker_lateness"]),
+            Col::Go => Command::new(&self.go["ticker"]),
+            _ => unreachable!("no sleepers program for {col:?}"),
+        };
+        // Enough ticks to outlast the sleepers.
+        let out = run_checked(cmd.args([mode, "700"]), "sleepers")?;
+        // "1000 sleepers of 500 ms done in 712ms"
+        out.split("done in ")
+            .nth(1)
+            .and_then(|s| s.split("ms").next())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| format!("sleepers printed no time: {out}"))
     }
 
     /// KiB of RSS per parked goroutine (task, coroutine) at `n`.

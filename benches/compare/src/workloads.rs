@@ -74,6 +74,10 @@ pub enum How {
     /// The 1 ms ticker beside 4 misbehaving goroutines (`syscalls` or `hogs`), procs=2; p99
     /// lateness in µs.
     Ticker { mode: &'static str },
+    /// 1000 goroutines in a 500 ms blocking sleep (`sleeps`: unmarked in gort;
+    /// `sleeps-marked`: inside `gort::syscall`; Go marks its system calls itself) beside
+    /// the 1 ms ticker, procs=2; milliseconds until all 1000 finished.
+    Sleepers { mode: &'static str },
     /// RSS per parked goroutine at the largest count of the run, KiB.
     Rss,
 }
@@ -360,6 +364,46 @@ pub fn all() -> Vec<Workload> {
             ],
             scale: 1.0,
             notes: vec![(Tokio, "a spinning task is never preempted")],
+        },
+        Workload {
+            key: "sleeps_unmarked",
+            title: "1000 goroutines in an unmarked 500 ms std::thread::sleep, procs=2: time to finish",
+            unit: "ms",
+            better: Better::Lower,
+            // Go marks every system call; the target is 2x the marked time.
+            target: Some(Target::GoAtMost(2.0)),
+            cells: vec![
+                (Gort, How::Sleepers { mode: "sleeps" }),
+                (Go, How::Sleepers { mode: "sleeps" }),
+            ],
+            scale: 1.0,
+            notes: vec![(Tokio, "a blocking call in a task blocks its worker")],
+        },
+        Workload {
+            key: "sleeps_marked",
+            title: "1000 goroutines in a 500 ms sleep inside gort::syscall, procs=2: time to finish",
+            unit: "ms",
+            better: Better::Lower,
+            target: None,
+            cells: vec![
+                (Gort, How::Sleepers { mode: "sleeps-marked" }),
+                (Go, How::Sleepers { mode: "sleeps" }),
+            ],
+            scale: 1.0,
+            notes: vec![(Tokio, "spawn_blocking is a thread pool, not a hand-off")],
+        },
+        Workload {
+            key: "ticker_sleeps",
+            title: "1 ms ticker beside 1000 goroutines in an unmarked 500 ms sleep, procs=2: p99 lateness",
+            unit: "µs",
+            better: Better::Lower,
+            target: Some(Target::GoAtMost(2.0)),
+            cells: vec![
+                (Gort, How::Ticker { mode: "sleeps" }),
+                (Go, How::Ticker { mode: "sleeps" }),
+            ],
+            scale: 1.0,
+            notes: vec![(Tokio, "a blocking call in a task blocks its worker")],
         },
     ]
 }

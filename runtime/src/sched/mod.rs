@@ -75,6 +75,8 @@ pub(crate) struct Sched {
     pub(crate) handoffs: AtomicU64,
     /// Ps sysmon took from an M running one goroutine for too long.
     pub(crate) retakes: AtomicU64,
+    /// Of `handoffs`, those from an M found blocked in the kernel outside `syscall`.
+    pub(crate) blocked_handoffs: AtomicU64,
     /// `gort::syscall` calls.
     pub(crate) syscalls: AtomicU64,
 }
@@ -120,6 +122,7 @@ impl Sched {
             max_threads: AtomicUsize::new(10_000),
             handoffs: AtomicU64::new(0),
             retakes: AtomicU64::new(0),
+            blocked_handoffs: AtomicU64::new(0),
             syscalls: AtomicU64::new(0),
         };
         crate::membarrier::init();
@@ -342,6 +345,22 @@ pub fn procs() -> usize {
 /// Values above [`MAX_PROCS`] are clamped with a warning. Lowering the count retires the
 /// highest-numbered Ps: their queued goroutines move to the global queue as soon as their
 /// M reaches the scheduler.
+///
+/// # What `procs` bounds under CPU hogs
+///
+/// In Go, `GOMAXPROCS` bounds the threads running Go code: Go preempts a goroutine that
+/// computes for 10 ms (with a signal and safe points its compiler inserts) and puts it back
+/// in a queue, so 4 spinning goroutines at `GOMAXPROCS=1` use one core. Rust code cannot be
+/// preempted safely, so gort cannot do that: sysmon takes the P of a goroutine that ran
+/// 10 ms without a scheduling point and gives it to another thread, and the hog runs on,
+/// on its own thread, until its next scheduling point. `procs` then bounds the threads
+/// running *scheduled* goroutines, not the hogs: 4 spinning goroutines at `procs = 1` use
+/// up to 2 cores (Go: 1). To keep a process within a CPU quota, put a scheduling point
+/// ([`yield_now`], any channel operation) in long loops, or size `procs` with the hogs
+/// counted in.
+///
+/// Threads blocked in system calls (marked with `gort::syscall`, or unmarked calls that
+/// sysmon finds blocked in the kernel) do not count either, as in Go.
 ///
 /// # Panics
 /// If `n` is 0 (use [`procs`] to read the current value).
