@@ -291,6 +291,18 @@ fn retake(
         );
     }
     let mut took = false;
+    // Ps that `set_procs` retired while an M still holds them (it is in a syscall, or one
+    // goroutine runs on it): their queued goroutines must not wait for that M to come back
+    // to the scheduler. Take the P now and move its queue (`handoffp` drains a retired P),
+    // as Go's `procresize` does at once.
+    for p in s.all_ps().skip(n) {
+        if let Some(m) = p.owner() {
+            if p.has_work() && p.try_retake(m, membarrier::heavy) {
+                s.handoffp(p);
+                took = true;
+            }
+        }
+    }
     for (id, seen) in seen.iter_mut().enumerate().take(n) {
         let p = s.p(id);
         let Some(m) = p.owner() else { continue };
