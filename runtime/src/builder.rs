@@ -38,12 +38,18 @@ impl Builder {
 
     /// Spawns the goroutine. Fails if its stack cannot be mapped or the process is exiting.
     /// See [`go`] for what may run on a goroutine.
+    #[track_caller]
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        spawn::spawn(f, self.name.map(Into::into), self.stack_size)
+        spawn::spawn(
+            f,
+            self.name.map(Into::into),
+            self.stack_size,
+            std::panic::Location::caller(),
+        )
     }
 }
 
@@ -70,12 +76,13 @@ impl Builder {
 /// # Panics
 /// If the goroutine cannot be created (its stack cannot be mapped, or the process is
 /// exiting); [`Builder::spawn`] returns these as errors instead.
+#[track_caller]
 pub fn go<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    match spawn::spawn(f, None, None) {
+    match spawn::spawn(f, None, None, std::panic::Location::caller()) {
         Ok(h) => h,
         Err(e) => panic!("{e}"),
     }

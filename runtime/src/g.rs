@@ -18,7 +18,10 @@ use crate::stack::Stack;
 use corosensei::{Coroutine, Yielder};
 use std::any::Any;
 use std::cell::{Cell, UnsafeCell};
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::panic::Location;
+use std::sync::atomic::{
+    AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed,
+};
 use std::sync::Arc;
 
 /// Why a goroutine handed control back to its M.
@@ -57,6 +60,13 @@ pub(crate) struct G {
     pub(crate) park_sp: AtomicUsize,
     /// The top (highest address) of the goroutine's stack; set by the spawner.
     pub(crate) stack_top: AtomicUsize,
+    /// Where the goroutine last began to wait: the user's call site of the blocking call
+    /// (`#[track_caller]`), or null. With `wait_reason` and `wait_since`, written by the
+    /// goroutine as it parks and read racily by `crate::debug`.
+    pub(crate) wait_at: AtomicPtr<Location<'static>>,
+    /// Sysmon's coarse clock when the goroutine last began to wait (ns since the timer
+    /// epoch): no clock read per park.
+    pub(crate) wait_since: AtomicU64,
     /// The coroutine; `None` while the G is free.
     pub(crate) co: UnsafeCell<Option<Co>>,
     /// Set when the coroutine starts; valid while it runs.
@@ -65,9 +75,16 @@ pub(crate) struct G {
     pub(crate) locked_m: Cell<*const M>,
     /// Nesting depth of `lock_os_thread` calls.
     pub(crate) lock_count: Cell<u32>,
-    /// Inside `gort::syscall` (owner only): a switch away leaves the syscall state of the
-    /// M it leaves and enters it again on the M that resumes the goroutine (`suspend`).
-    pub(crate) in_syscall: Cell<bool>,
+    /// Inside `gort::syscall` (written by the goroutine, read racily by `crate::debug`): a
+    /// switch away leaves the syscall state of the M it leaves and enters it again on the M
+    /// that resumes the goroutine (`suspend`).
+    pub(crate) in_syscall: AtomicBool,
+    /// Why the goroutine last began to wait (`park::WaitReason` as a byte).
+    pub(crate) wait_reason: AtomicU8,
+    /// Guards `name` against `crate::debug` reading it while a spawn or recycle writes it.
+    pub(crate) name_lock: AtomicBool,
+    /// Where the goroutine was spawned (the caller of `go`, `Builder::spawn` or `run`).
+    pub(crate) spawned_at: AtomicPtr<Location<'static>>,
     /// `join::{RUNNING, WAITING, DONE}`.
     pub(crate) join_state: AtomicU8,
     /// Owners of this G: the running goroutine and the `JoinHandle`. The last one to let go
@@ -96,9 +113,9 @@ unsafe impl Sync for G {}
 unsafe impl Send for G {}
 
 impl G {
-    /// Allocates a new G. It is never freed.
+    /// Allocates a new G. It is never freed, and it is listed in [`all`] for good.
     pub(crate) fn alloc() -> &'static G {
-        Box::leak(Box::new(G {
+        let g: &'static G = Box::leak(Box::new(G {
             park: ParkSlot::new_goroutine(),
             scratch: Scratch::new(),
             id: AtomicU64::new(0),
@@ -114,9 +131,64 @@ impl G {
             yielder: Cell::new(std::ptr::null()),
             locked_m: Cell::new(std::ptr::null()),
             lock_count: Cell::new(0),
-            in_syscall: Cell::new(false),
+            in_syscall: AtomicBool::new(false),
+            wait_reason: AtomicU8::new(0),
+            name_lock: AtomicBool::new(false),
+            spawned_at: AtomicPtr::new(std::ptr::null_mut()),
+            wait_at: AtomicPtr::new(std::ptr::null_mut()),
+            wait_since: AtomicU64::new(0),
             locals: UnsafeCell::new(Vec::new()),
-        }))
+        }));
+        ALL.lock().push(g);
+        g
+    }
+
+    /// Sets the goroutine's name (spawner, before publication; or recycling, after the
+    /// last reference), under `name_lock` so that `crate::debug` never reads it half-done.
+    pub(crate) fn set_name(&self, name: Option<Arc<str>>) {
+        // SAFETY: the caller owns the G (not yet published, or unreferenced).
+        if name.is_none() && unsafe { (*self.name.get()).is_none() } {
+            return; // nothing to write: no lock on the common path
+        }
+        self.lock_name();
+        // SAFETY: as above, and `name_lock` keeps `debug` out.
+        let old = unsafe { std::mem::replace(&mut *self.name.get(), name) };
+        self.name_lock
+            .store(false, std::sync::atomic::Ordering::Release);
+        drop(old);
+    }
+
+    /// A copy of the goroutine's name for a reader that does not own the G (`debug`).
+    pub(crate) fn name_racy(&self) -> Option<Arc<str>> {
+        self.lock_name();
+        // SAFETY: `name_lock` is held: no writer.
+        let name = unsafe { (*self.name.get()).clone() };
+        self.name_lock
+            .store(false, std::sync::atomic::Ordering::Release);
+        name
+    }
+
+    fn lock_name(&self) {
+        use std::sync::atomic::Ordering::Acquire;
+        while self
+            .name_lock
+            .compare_exchange_weak(false, true, Acquire, Relaxed)
+            .is_err()
+        {
+            std::hint::spin_loop();
+        }
+    }
+
+    /// Records why and where the goroutine is about to wait (the park seam, on its own
+    /// stack).
+    #[inline(always)]
+    pub(crate) fn note_wait(&self, reason: u8, at: &'static Location<'static>) {
+        self.wait_reason.store(reason, Relaxed);
+        self.wait_at.store(
+            at as *const Location<'static> as *mut Location<'static>,
+            Relaxed,
+        );
+        self.wait_since.store(crate::sysmon::coarse_now(), Relaxed);
     }
 
     /// The goroutine's name, if it has one.
@@ -171,7 +243,7 @@ impl G {
     /// Switches from the running goroutine back to its M (runs on the goroutine's stack).
     #[inline]
     pub(crate) fn suspend(&self, why: Switch) {
-        if self.in_syscall.get() {
+        if self.in_syscall.load(Relaxed) {
             return self.suspend_in_syscall(why);
         }
         self.switch_out(why);
@@ -197,6 +269,9 @@ impl G {
         crate::sysmon::enter_syscall_state();
     }
 }
+
+/// Every G ever allocated (Gs are never freed): what `crate::debug` walks.
+pub(crate) static ALL: parking_lot::Mutex<Vec<&'static G>> = parking_lot::Mutex::new(Vec::new());
 
 impl std::fmt::Debug for G {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

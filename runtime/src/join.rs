@@ -98,10 +98,11 @@ impl<T> JoinHandle<T> {
 
     /// Waits for the goroutine to end. Returns its value, or `Err` with the panic payload if
     /// it panicked (the runtime keeps running either way).
+    #[track_caller]
     pub fn join(self) -> thread::Result<T> {
         let g = self.g;
         if g.join_state.load(Acquire) != DONE {
-            let token = park::prepare();
+            let token = park::prepare_for(park::WaitReason::Join);
             // SAFETY: only the (single) handle writes the joiner slot, before its CAS.
             unsafe { *g.joiner.get() = Some(token) };
             match g

@@ -26,6 +26,7 @@ compile_error!(
 
 mod builder;
 mod deadlock;
+pub mod debug;
 mod fork;
 mod g;
 mod join;

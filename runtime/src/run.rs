@@ -11,6 +11,7 @@
 /// });
 /// assert_eq!(sum, 285);
 /// ```
+#[track_caller]
 pub fn run<F, T>(f: F) -> T
 where
     F: FnOnce() -> T + Send + 'static,

@@ -49,6 +49,9 @@ use std::time::{Duration, Instant};
 
 /// Sysmon's round counter (also how syscalls are aged).
 static TICK: AtomicU64 = AtomicU64::new(0);
+/// Sysmon's coarse clock: the timer epoch's nanoseconds at its latest round. What a park
+/// stamps as the start of its wait, with one load instead of a clock read.
+static COARSE_NOW: AtomicU64 = AtomicU64::new(0);
 /// Whether sysmon sleeps until a P is busy again.
 static SLEEPING: AtomicBool = AtomicBool::new(false);
 static NOTE: std::sync::LazyLock<Note> = std::sync::LazyLock::new(Note::new);
@@ -79,6 +82,12 @@ pub(crate) fn wake() {
     if SLEEPING.load(SeqCst) {
         NOTE.wakeup();
     }
+}
+
+/// Sysmon's coarse clock (ns since the timer epoch), at most one round old while any P is
+/// busy; see `COARSE_NOW`.
+pub(crate) fn coarse_now() -> u64 {
+    COARSE_NOW.load(Relaxed)
 }
 
 /// Sysmon's rounds so far.
@@ -130,6 +139,7 @@ fn run() {
         NOTE.clear();
         let tick = TICK.fetch_add(1, Relaxed) + 1;
         let now = Instant::now();
+        COARSE_NOW.store(timer::nanos(now), Relaxed);
 
         if let Some(t) = next_trace {
             if now >= t {
@@ -217,12 +227,18 @@ fn blocked_in_kernel(s: &Sched, m: &M, last: &mut Option<Duration>) -> bool {
     still && thread_probe::asleep_in_kernel(tid)
 }
 
-/// Go's report, and exit status 2.
+/// Go's report, with the goroutines grouped by where they wait (`GORT_TRACEBACK=none`
+/// leaves them out), and exit status 2.
 fn report_deadlock(n: usize) -> ! {
+    let dump = if crate::debug::traceback_none() {
+        String::new()
+    } else {
+        crate::debug::dump()
+    };
     eprintln!(
         "fatal error: all goroutines are asleep - deadlock!\n\n{n} goroutine(s) parked; no \
          goroutine can run, no timer or network wait is pending, and every other thread of \
-         the process is parked in gort with no deadline."
+         the process is parked in gort with no deadline.\n\n{dump}"
     );
     std::process::exit(2);
 }
@@ -397,6 +413,16 @@ fn print_trace(s: &Sched, elapsed: Duration) {
         s.retakes.load(Relaxed),
         st.goroutines,
     );
+    if detail() {
+        eprint!("{}", crate::debug::sched_detail());
+    }
+}
+
+/// `GORT_SCHEDDETAIL=1`: each trace line is followed by every P, M and goroutine (Go's
+/// `GODEBUG=scheddetail=1`).
+fn detail() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("GORT_SCHEDDETAIL").is_ok_and(|v| v == "1"))
 }
 
 /// Runs `f`, a call that may block its thread (a system call, blocking I/O, a lock of
@@ -429,14 +455,14 @@ pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
     let Some(g) = sched::current_g() else {
         return f();
     };
-    if g.in_syscall.get() {
+    if g.in_syscall.load(Relaxed) {
         return f(); // nested: the outer call marks it
     }
     sched::sched().syscalls.fetch_add(1, Relaxed);
-    g.in_syscall.set(true);
+    g.in_syscall.store(true, Relaxed);
     enter_syscall_state();
     let r = f();
-    g.in_syscall.set(false);
+    g.in_syscall.store(false, Relaxed);
     // The M we run on now: `f` may have parked and resumed on another one.
     let mm = m::current_m().expect("gort: a goroutine runs on an M");
     mm.in_syscall.store(false, Relaxed);

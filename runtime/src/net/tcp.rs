@@ -70,7 +70,7 @@ impl TcpListener {
                     if let Some(d) = self.read_deadline() {
                         until = until.min(d);
                     }
-                    crate::park::prepare();
+                    crate::park::prepare_for(crate::park::WaitReason::Sleep);
                     crate::park::park_until(Some(until));
                     self.sock.check_deadline(Dir::Read)?;
                 }

@@ -243,9 +243,10 @@ impl PollDesc {
     /// deadline changed), or fails with `TimedOut` once the deadline passed, or when the
     /// socket is closed. `call_start` is when the call began (for the per-call timeout);
     /// pass the same cell to every wait of one call.
+    #[track_caller]
     pub(crate) fn wait(&self, dir: Dir, call_start: &mut Option<Instant>) -> io::Result<()> {
         let slot = self.slot(dir);
-        let token = park::prepare();
+        let token = park::prepare_for(park::WaitReason::IoWait);
         let deadline = {
             let mut s = slot.lock();
             if self.closing.load(SeqCst) {

@@ -223,6 +223,20 @@ impl M {
     pub(crate) fn running(&self) -> bool {
         !self.curg.load(SeqCst).is_null()
     }
+
+    /// The goroutine this M runs now, if any (racy; for `crate::debug`).
+    pub(crate) fn curg(&self) -> Option<&'static G> {
+        // SAFETY: `curg` is null or a `&'static G` (Gs are never freed).
+        unsafe { self.curg.load(Relaxed).as_ref() }
+    }
+
+    /// The P this M holds, if it still owns one (racy; for `crate::debug`).
+    pub(crate) fn p_racy(&self) -> Option<usize> {
+        let s = sched();
+        s.all_ps()
+            .find(|p| p.owner().is_some_and(|o| ptr::eq(o, self)))
+            .map(|p| p.id)
+    }
 }
 
 /// Creates an M (OS thread) that starts with P `p`.

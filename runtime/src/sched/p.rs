@@ -240,6 +240,15 @@ impl P {
         }
     }
 
+    /// The P's status as a word (racy; for `crate::debug`).
+    pub(crate) fn status_name(&self) -> &'static str {
+        match self.status.load(Relaxed) {
+            P_IDLE => "idle",
+            P_RUNNING => "running",
+            _ => "dead",
+        }
+    }
+
     /// Whether `runnext` holds a goroutine (racy).
     pub(crate) fn has_runnext(&self) -> bool {
         !self.runnext.load(Relaxed).is_null()

@@ -9,7 +9,7 @@ use crate::join::{self, JoinHandle, DONE, RUNNING, WAITING};
 use crate::stack::{self, Stack};
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use std::sync::Arc;
 
 /// Creates a goroutine running `f` and makes it runnable.
@@ -17,6 +17,7 @@ pub(crate) fn spawn<F, T>(
     f: F,
     name: Option<Arc<str>>,
     stack_size: Option<usize>,
+    at: &'static std::panic::Location<'static>,
 ) -> io::Result<JoinHandle<T>>
 where
     F: FnOnce() -> T + Send + 'static,
@@ -38,10 +39,13 @@ where
             None => s.goid.fetch_add(1, Relaxed),
         };
         g.id.store(id, Relaxed);
-        // SAFETY: the G is free (refs == 0) and not yet published: we own all of it.
-        unsafe { *g.name.get() = name };
+        // The G is free (refs == 0) and not yet published: we own all of it.
+        g.set_name(name);
+        g.spawned_at.store(at as *const _ as *mut _, Relaxed);
+        g.wait_reason.store(0, Relaxed);
+        g.wait_at.store(std::ptr::null_mut(), Relaxed);
         g.refs.store(2, Relaxed); // the goroutine and its JoinHandle
-        g.join_state.store(RUNNING, Relaxed);
+        g.join_state.store(RUNNING, Release);
         g.stack_top.store(stack.range().1, Relaxed);
         g.park_sp.store(0, Relaxed);
 
@@ -132,11 +136,9 @@ pub(crate) fn release(g: &'static G) {
         // SAFETY: `drop_result` is set only while the slot holds an untaken result.
         unsafe { drop_result(g.result.get()) };
     }
+    g.set_name(None);
     // SAFETY: no references remain; we own the G.
-    unsafe {
-        *g.name.get() = None;
-        *g.joiner.get() = None;
-    }
+    unsafe { *g.joiner.get() = None };
     m::with_p(|p| match p {
         Some(p) => p.with_gfree(|free| {
             free.push(g);

@@ -60,12 +60,14 @@ impl Cond {
 
     /// Unlocks the guard's mutex, parks until signalled, and locks it again before
     /// returning.
+    #[track_caller]
     pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
         self.wait_deadline(guard, None).0
     }
 
     /// Like [`wait`](Self::wait), but gives up after `timeout`. The flag is `true` if it
     /// timed out without being signalled.
+    #[track_caller]
     pub fn wait_timeout<'a, T>(
         &self,
         guard: MutexGuard<'a, T>,
@@ -77,6 +79,7 @@ impl Cond {
 
     /// Waits while `condition` holds, re-checking it (with the mutex locked) after every
     /// wake-up; returns the guard once it is false.
+    #[track_caller]
     pub fn wait_while<'a, T>(
         &self,
         mut guard: MutexGuard<'a, T>,
@@ -88,13 +91,14 @@ impl Cond {
         guard
     }
 
+    #[track_caller]
     fn wait_deadline<'a, T>(
         &self,
         guard: MutexGuard<'a, T>,
         deadline: Option<Instant>,
     ) -> (MutexGuard<'a, T>, bool) {
         // Queue before unlocking: no signal after the unlock can miss us.
-        let token = park::prepare();
+        let token = park::prepare_for(park::WaitReason::CondWait);
         let mut q = self.waiters.lock();
         let ticket = q.with(|w| {
             let t = w.next_ticket;

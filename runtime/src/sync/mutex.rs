@@ -89,6 +89,7 @@ impl RawMutex {
 
     /// Locks, parking until the lock is ours.
     #[inline]
+    #[track_caller]
     pub(crate) fn lock(&self) {
         if self
             .state
@@ -112,6 +113,7 @@ impl RawMutex {
     }
 
     #[cold]
+    #[track_caller]
     fn lock_slow(&self) {
         let mut clock = WaitClock::new(self);
         let mut starving = false;
@@ -176,7 +178,7 @@ impl RawMutex {
                     // A waiter that waited before goes back to the front of the queue.
                     let again = clock.started();
                     clock.start();
-                    self.sema.acquire(again);
+                    self.sema.acquire(again, crate::park::WaitReason::MutexLock);
                     starving = starving || clock.starved();
                     old = self.state.load(Relaxed);
                     if old & STARVING != 0 {
@@ -451,6 +453,7 @@ impl<T> Mutex<T> {
     ///
     /// Not reentrant: locking again from the holder deadlocks.
     #[inline]
+    #[track_caller]
     pub fn lock(&self) -> MutexGuard<'_, T> {
         self.raw.lock();
         MutexGuard::new(self)

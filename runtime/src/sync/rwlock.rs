@@ -78,10 +78,12 @@ impl<T> RwLock<T> {
 
     /// Takes a shared read lock, waiting while a writer holds or waits for the lock.
     #[inline]
+    #[track_caller]
     pub fn read(&self) -> RwLockReadGuard<'_, T> {
         if self.reader_count.fetch_add(1, Acquire) + 1 < 0 {
             // A writer is pending: wait until it unlocks (it releases us a permit).
-            self.reader_sem.acquire(false);
+            self.reader_sem
+                .acquire(false, crate::park::WaitReason::RwLockRead);
         }
         RwLockReadGuard {
             lock: self,
@@ -113,12 +115,14 @@ impl<T> RwLock<T> {
 
     /// Takes the exclusive write lock, waiting for other writers and for the readers that
     /// hold it now. Readers arriving after this call wait for the writer.
+    #[track_caller]
     pub fn write(&self) -> RwLockWriteGuard<'_, T> {
         self.w.lock();
         // Announce the pending writer; `r` readers hold the lock now.
         let r = self.reader_count.fetch_sub(MAX_READERS, AcqRel);
         if r != 0 && self.reader_wait.fetch_add(r, AcqRel) + r != 0 {
-            self.writer_sem.acquire(false);
+            self.writer_sem
+                .acquire(false, crate::park::WaitReason::RwLockWrite);
         }
         RwLockWriteGuard {
             lock: self,

@@ -57,7 +57,8 @@ impl Sema {
 
     /// Takes a permit, parking until one is handed over. `lifo` queues at the front (for
     /// a waiter that already waited once and lost the race after waking).
-    pub(crate) fn acquire(&self, lifo: bool) {
+    #[track_caller]
+    pub(crate) fn acquire(&self, lifo: bool, why: park::WaitReason) {
         if self.try_acquire() {
             return;
         }
@@ -68,7 +69,7 @@ impl Sema {
             self.nwait.fetch_sub(1, SeqCst);
             return;
         }
-        let w = Waiter::new(park::prepare(), 0);
+        let w = Waiter::new(park::prepare_for(why), 0);
         q.with(|q| {
             // SAFETY: `w` lives on this frame, which does not return before `w` is popped:
             // we park until the popper wakes us, and only a popper wakes this episode.

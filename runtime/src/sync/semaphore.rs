@@ -88,6 +88,7 @@ impl Semaphore {
     ///
     /// # Panics
     /// If `n` exceeds the semaphore's size (it could never succeed).
+    #[track_caller]
     pub fn acquire(&self, n: usize) {
         let mut st = self.state.lock();
         if st.with(|s| s.try_take(self.size, n)) {
@@ -100,7 +101,7 @@ impl Semaphore {
                 self.size
             );
         }
-        let me = Waiter::new(park::prepare(), n);
+        let me = Waiter::new(park::prepare_for(park::WaitReason::Semacquire), n);
         st.with(|s| {
             // SAFETY: `me` stays on this frame until popped: only `grant` wakes this
             // episode, and it pops `me` first.
@@ -114,6 +115,7 @@ impl Semaphore {
     /// Like [`acquire`](Self::acquire), but gives up at `deadline`: returns whether the
     /// units were acquired. A request larger than the size waits for the deadline and
     /// fails.
+    #[track_caller]
     pub fn acquire_until(&self, n: usize, deadline: Instant) -> bool {
         self.acquire_cancelable(n, Some(deadline), |_| {})
     }
@@ -122,6 +124,7 @@ impl Semaphore {
     /// wait, first hands `on_wait` a token whose [`expire`](park::Token::expire) gives up the
     /// wait early (what `gort::context::SemaphoreExt::acquire_ctx` hooks a context's
     /// cancellation to). Returns whether the units were acquired.
+    #[track_caller]
     pub fn acquire_cancelable(
         &self,
         n: usize,
@@ -135,12 +138,12 @@ impl Semaphore {
         if n > self.size {
             // Doomed: do not make later requests queue behind it; wait out the deadline.
             drop(st);
-            on_wait(park::prepare());
+            on_wait(park::prepare_for(park::WaitReason::Semacquire));
             let woken = park::park_until(deadline);
             debug_assert!(!woken);
             return false;
         }
-        let token = park::prepare();
+        let token = park::prepare_for(park::WaitReason::Semacquire);
         let me = Waiter::new(token.clone(), n);
         st.with(|s| {
             // SAFETY: `me` stays on this frame until it is popped or removed below.

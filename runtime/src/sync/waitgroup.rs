@@ -105,6 +105,7 @@ impl WaitGroup {
 
     /// Parks the calling goroutine (or blocks the thread) until the counter is zero.
     /// Returns at once if it is zero already.
+    #[track_caller]
     pub fn wait(&self) {
         let mut state = self.state.load(Acquire);
         loop {
@@ -117,7 +118,8 @@ impl WaitGroup {
                 .compare_exchange_weak(state, state + 1, Acquire, Acquire)
             {
                 Ok(_) => {
-                    self.sema.acquire(false);
+                    self.sema
+                        .acquire(false, crate::park::WaitReason::WaitGroupWait);
                     if self.state.load(Relaxed) != 0 {
                         panic!("sync: WaitGroup is reused before previous Wait has returned");
                     }
