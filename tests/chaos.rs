@@ -47,7 +47,7 @@ const THREAD_WORKERS: usize = 2;
 /// A run that has not finished this long after its time is up is hung.
 const HANG_SECS: u64 = 60;
 /// Upper bound for the child's resident set (the runs need a few tens of MiB).
-const RSS_LIMIT_MIB: u64 = 1024;
+const RSS_LIMIT_MIB: u64 = 256;
 
 // ---------------------------------------------------------------- random numbers
 
@@ -696,7 +696,7 @@ fn op_context(rng: &mut Rng) {
 /// Mutex and RwLock: exclusion under contention from goroutines and threads.
 fn op_locks(rng: &mut Rng) {
     let tasks = rng.range(2, 6) as usize;
-    let per = rng.range(1, 200) as u64;
+    let per = rng.range(1, 200);
     if rng.chance(50) {
         let m = Arc::new(Mutex::new((0u64, false)));
         let hs: Vec<_> = (0..tasks)
@@ -1129,6 +1129,11 @@ fn run_child(mode: &str, procs: usize, seed: u64, secs: f64) -> Result<String, S
     let mut child = Command::new(exe)
         .args(["--chaos-child", mode, &seed.to_string(), &secs.to_string()])
         .env("GOMAXPROCS", procs.to_string())
+        // The panic message, not pages of backtrace (unless asked for).
+        .env(
+            "RUST_BACKTRACE",
+            std::env::var("RUST_BACKTRACE").unwrap_or_else(|_| "0".into()),
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -1163,12 +1168,17 @@ fn run_child(mode: &str, procs: usize, seed: u64, secs: f64) -> Result<String, S
     } else {
         "failed"
     };
-    let tail: Vec<&str> = stderr.lines().rev().take(40).collect();
-    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    // The first panic's message first, then the end of stderr.
+    let lines: Vec<&str> = stderr.lines().collect();
+    let first_panic = lines
+        .iter()
+        .position(|l| l.contains("panicked at"))
+        .map(|i| lines[i..(i + 2).min(lines.len())].join("\n"))
+        .unwrap_or_default();
+    let tail = lines[lines.len().saturating_sub(30)..].join("\n");
     Err(format!(
-        "{why}: {:?}\n{}\n{replay}",
-        out.status,
-        tail.join("\n")
+        "{why}: {:?}\n{first_panic}\n...\n{tail}\n{replay}",
+        out.status
     ))
 }
 
