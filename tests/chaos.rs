@@ -97,11 +97,29 @@ enum Task<T> {
 
 impl<T> Task<T> {
     fn join(self) -> T {
+        self.join_result().expect("task panicked")
+    }
+
+    /// Joins a task that may have panicked on purpose ([`deliberate_panic`]). A goroutine
+    /// joins a plain thread inside `gort::syscall`: it blocks its OS thread, and only
+    /// then can the goroutines queued on its P run elsewhere.
+    fn join_result(self) -> std::thread::Result<T> {
         match self {
-            Task::G(h) => h.join().expect("goroutine panicked"),
-            Task::T(h) => h.join().expect("thread panicked"),
+            Task::G(h) => h.join(),
+            Task::T(h) => gort::syscall(|| h.join()),
         }
     }
+}
+
+/// The payload of the panics the test raises on purpose; any other panic fails the run.
+const DELIBERATE: &str = "chaos: a deliberate panic";
+
+/// Deliberate panics seen by a join, for the summary.
+static PANICS_JOINED: AtomicU64 = AtomicU64::new(0);
+
+/// Panics on purpose: the panic unwinds the task's stack and its join returns `Err`.
+fn deliberate_panic() -> ! {
+    std::panic::panic_any(DELIBERATE)
 }
 
 /// Starts `f` on a plain thread if `thread`, else on a goroutine.
@@ -913,12 +931,19 @@ fn op_tcp(rng: &mut Rng, env: &Env) {
 }
 
 /// A random tree of goroutines and threads; some children are detached and report
-/// through a channel. Every node runs once.
+/// through a channel, some leaves panic (their join says so). Every node runs once.
 fn op_spawn_tree(rng: &mut Rng) {
-    fn node(mut r: Rng, depth: u32, ran: Arc<AtomicUsize>, detached: Sender<usize>) -> usize {
+    fn node(
+        mut r: Rng,
+        depth: u32,
+        may_panic: bool,
+        ran: Arc<AtomicUsize>,
+        detached: Sender<usize>,
+    ) -> usize {
         ran.fetch_add(1, SeqCst);
         let mut joined = 1;
         let kids = if depth == 0 { 0 } else { r.below(4) };
+        let panics = kids == 0 && r.chance(10);
         let mut hs = Vec::new();
         for _ in 0..kids {
             let (r2, ran, det) = (r.fork(), ran.clone(), detached.clone());
@@ -926,16 +951,26 @@ fn op_spawn_tree(rng: &mut Rng) {
             if r.chance(25) {
                 let det2 = det.clone();
                 drop(spawn(thread, move || {
-                    let n = node(r2, depth - 1, ran, det2);
+                    let n = node(r2, depth - 1, false, ran, det2);
                     det.send(n)
                         .expect("the root receives until every sender is gone");
                 }));
             } else {
-                hs.push(spawn(thread, move || node(r2, depth - 1, ran, det)));
+                hs.push(spawn(thread, move || node(r2, depth - 1, true, ran, det)));
             }
         }
         for h in hs {
-            joined += h.join();
+            joined += match h.join_result() {
+                Ok(n) => n,
+                Err(p) => {
+                    assert_eq!(p.downcast_ref::<&str>(), Some(&DELIBERATE));
+                    PANICS_JOINED.fetch_add(1, SeqCst);
+                    1 // a leaf that ran and panicked
+                }
+            };
+        }
+        if panics && may_panic {
+            deliberate_panic();
         }
         joined
     }
@@ -944,7 +979,7 @@ fn op_spawn_tree(rng: &mut Rng) {
     let root = {
         let (r, ran) = (rng.fork(), ran.clone());
         let depth = rng.range(1, 4) as u32;
-        spawn(on_thread(rng), move || node(r, depth, ran, tx))
+        spawn(on_thread(rng), move || node(r, depth, false, ran, tx))
     };
     let mut total = root.join();
     total += rx.iter().sum::<usize>();
@@ -1075,9 +1110,10 @@ fn chaos_run(seed: u64, secs: f64, status: Status) -> String {
     drop(TcpStream::connect(echo));
     server.join().unwrap();
     format!(
-        "{} operations, {} messages, {changes} procs changes, max RSS {rss} MiB",
+        "{} operations, {} messages, {} panics joined, {changes} procs changes, max RSS {rss} MiB",
         env.ops.load(SeqCst),
-        env.msgs.load(SeqCst)
+        env.msgs.load(SeqCst),
+        PANICS_JOINED.load(SeqCst)
     )
 }
 
@@ -1087,6 +1123,9 @@ fn child_main(mode: &str, seed: u64, secs: f64) {
     let hook = std::panic::take_hook();
     let label2 = label.clone();
     std::panic::set_hook(Box::new(move |info| {
+        if info.payload().downcast_ref::<&str>() == Some(&DELIBERATE) {
+            return;
+        }
         hook(info);
         eprintln!("chaos: FAILED ({label2})");
         std::process::exit(101);
@@ -1102,6 +1141,11 @@ fn child_main(mode: &str, seed: u64, secs: f64) {
         std::thread::sleep(Duration::from_secs_f64(secs) + Duration::from_secs(HANG_SECS));
         let ops: Vec<String> = st.iter().map(|s| s.lock().unwrap().clone()).collect();
         eprintln!("chaos: HUNG ({label3}): workers are in {ops:?}");
+        // Queued goroutines here mean a stranded runnable goroutine; none, a lost wake-up.
+        let a = gort::stats();
+        std::thread::sleep(Duration::from_millis(500));
+        let b = gort::stats();
+        eprintln!("chaos: scheduler state, then again 500 ms later:\n{a:#?}\n{b:#?}");
         std::process::exit(3);
     });
     let summary = match mode {
