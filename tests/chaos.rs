@@ -2,7 +2,7 @@
 //! and plain threads at once, checked against invariants.
 //!
 //! Workers (goroutines and plain threads) pick operations at random until the run's time is
-//! up: spawn/join trees (some detached), channels (bounded 0, 1 and N, unbounded) with
+//! up: spawn/join trees (some children detached, some panicking), channels (bounded 0, 1 and N, unbounded) with
 //! close, drop and abandoned receivers, `select!` with `default` and timeouts, context trees
 //! with deadlines and cancels, Mutex/RwLock/WaitGroup/Semaphore, timers and tickers, TCP
 //! echo over loopback; a monkey changes `set_procs` meanwhile. Checked: every message is
@@ -20,8 +20,10 @@
 //! `GOMAXPROCS`). In mode `gort-main` the child's main thread is inside `gort::run`, so
 //! sysmon's deadlock detector is live and a false report (exit 2) fails the run; in mode
 //! `plain-main` the main thread is a plain thread outside gort, as in a libtest test.
-//! A watchdog turns a hang into a failure that names each worker's operation. On failure
-//! the parent prints the seed and the command that replays it.
+//! A watchdog turns a hang into a failure that names each worker's operation and shows
+//! the scheduler's queues. A goroutine that joins a plain thread (a call that blocks
+//! outside gort) does it inside `gort::syscall`, as a program must. On failure the parent
+//! prints the seed and the command that replays it.
 //!
 //! Environment: `GORT_CHAOS_SECS` (total seconds, default 48: six runs of 8 s, procs 1, 2
 //! and 8 in both modes, seeds 1 to 6; longer totals run more seeds), `GORT_CHAOS_SEED`
@@ -46,7 +48,7 @@ const GOROUTINE_WORKERS: usize = 4;
 const THREAD_WORKERS: usize = 2;
 /// A run that has not finished this long after its time is up is hung.
 const HANG_SECS: u64 = 60;
-/// Upper bound for the child's resident set (the runs need a few tens of MiB).
+/// Upper bound for the child's resident set (a run needs about 10 MiB).
 const RSS_LIMIT_MIB: u64 = 256;
 
 // ---------------------------------------------------------------- random numbers
@@ -1142,10 +1144,28 @@ fn child_main(mode: &str, seed: u64, secs: f64) {
         let ops: Vec<String> = st.iter().map(|s| s.lock().unwrap().clone()).collect();
         eprintln!("chaos: HUNG ({label3}): workers are in {ops:?}");
         // Queued goroutines here mean a stranded runnable goroutine; none, a lost wake-up.
-        let a = gort::stats();
+        let line = |s: gort::Stats| {
+            let runq: Vec<usize> = s.per_proc.iter().map(|p| p.runq).collect();
+            format!(
+                "goroutines={} procs={} idle_procs={} threads={} idle_threads={} \
+                 spinning={} global_runq={} runq per P={runq:?} syscalls={} handoffs={} \
+                 retakes={}",
+                s.goroutines,
+                s.procs,
+                s.idle_procs,
+                s.threads,
+                s.idle_threads,
+                s.spinning_threads,
+                s.global_runq,
+                s.syscalls,
+                s.handoffs,
+                s.retakes
+            )
+        };
+        let a = line(gort::stats());
         std::thread::sleep(Duration::from_millis(500));
-        let b = gort::stats();
-        eprintln!("chaos: scheduler state, then again 500 ms later:\n{a:#?}\n{b:#?}");
+        let b = line(gort::stats());
+        eprintln!("chaos: scheduler state, then 500 ms later:\n{a}\n{b}");
         std::process::exit(3);
     });
     let summary = match mode {
@@ -1219,7 +1239,7 @@ fn run_child(mode: &str, procs: usize, seed: u64, secs: f64) -> Result<String, S
         .position(|l| l.contains("panicked at"))
         .map(|i| lines[i..(i + 2).min(lines.len())].join("\n"))
         .unwrap_or_default();
-    let tail = lines[lines.len().saturating_sub(30)..].join("\n");
+    let tail = lines[lines.len().saturating_sub(40)..].join("\n");
     Err(format!(
         "{why}: {:?}\n{first_panic}\n...\n{tail}\n{replay}",
         out.status
