@@ -255,7 +255,6 @@ type Status = Arc<Vec<std::sync::Mutex<String>>>;
 
 /// What every operation gets: its generator, the run's shared state.
 struct Env {
-    echo: std::net::SocketAddr,
     /// Operations completed, for the summary.
     ops: AtomicU64,
     msgs: AtomicU64,
@@ -289,7 +288,7 @@ fn run_op(op: usize, rng: &mut Rng, env: &Env, w: usize) {
         3 => op_locks(rng),
         4 => op_waitgroup_semaphore(rng),
         5 => op_timers(rng),
-        6 => op_tcp(rng, env),
+        6 => op_tcp(rng),
         7 => op_spawn_tree(rng),
         _ => unreachable!(),
     }
@@ -904,13 +903,16 @@ fn payload(rng: &mut Rng, len: usize) -> Vec<u8> {
     (0..len).map(|_| rng.next() as u8).collect()
 }
 
-/// Echo round trips over loopback, from goroutines and threads at once.
-fn op_tcp(rng: &mut Rng, env: &Env) {
+/// Echo round trips over loopback, from goroutines and threads at once, to an echo server
+/// of this operation's own: a listener that outlived it would keep the deadlock detector
+/// off (a socket's peer may wake its waiter) for the rest of the run.
+fn op_tcp(rng: &mut Rng) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (addr, server) = echo_server(stop.clone());
     let conns = rng.range(1, 4);
     let hs: Vec<_> = (0..conns)
         .map(|_| {
             let mut r = rng.fork();
-            let addr = env.echo;
             spawn(on_thread(rng), move || {
                 let c = TcpStream::connect(addr).expect("connect to the echo server");
                 for _ in 0..r.range(1, 4) {
@@ -930,6 +932,9 @@ fn op_tcp(rng: &mut Rng, env: &Env) {
         })
         .collect();
     hs.into_iter().for_each(Task::join);
+    stop.store(true, SeqCst);
+    drop(TcpStream::connect(addr)); // wakes the accept loop, which sees `stop`
+    server.join().expect("echo server");
 }
 
 /// A random tree of goroutines and threads; some children are detached and report
@@ -1047,13 +1052,10 @@ fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
 }
 
 /// One run: workers until `secs` are up, then the invariants.
-fn chaos_run(seed: u64, secs: f64, status: Status) -> String {
+fn chaos_run(seed: u64, secs: f64, status: Status, stop_watchdog: impl FnOnce()) -> String {
     let procs = gort::procs();
-    let stop = Arc::new(AtomicBool::new(false));
-    let (echo, server) = echo_server(stop.clone());
     let baseline = gort::num_goroutine();
     let env = Arc::new(Env {
-        echo,
         ops: AtomicU64::new(0),
         msgs: AtomicU64::new(0),
         status,
@@ -1108,15 +1110,60 @@ fn chaos_run(seed: u64, secs: f64, status: Status) -> String {
         rss < RSS_LIMIT_MIB,
         "RSS reached {rss} MiB (limit {RSS_LIMIT_MIB})"
     );
-    stop.store(true, SeqCst);
-    drop(TcpStream::connect(echo));
-    server.join().unwrap();
+    stop_watchdog();
     format!(
         "{} operations, {} messages, {} panics joined, {changes} procs changes, max RSS {rss} MiB",
         env.ops.load(SeqCst),
         env.msgs.load(SeqCst),
         PANICS_JOINED.load(SeqCst)
     )
+}
+
+/// One line of scheduler state.
+fn sched_line(s: gort::Stats) -> String {
+    let runq: Vec<usize> = s.per_proc.iter().map(|p| p.runq).collect();
+    format!(
+        "goroutines={} procs={} idle_procs={} threads={} idle_threads={} spinning={} \
+         global_runq={} runq per P={runq:?} syscalls={} handoffs={} retakes={}",
+        s.goroutines,
+        s.procs,
+        s.idle_procs,
+        s.threads,
+        s.idle_threads,
+        s.spinning_threads,
+        s.global_runq,
+        s.syscalls,
+        s.handoffs,
+        s.retakes
+    )
+}
+
+/// Starts a plain thread that, unless stopped within `limit`, reports what every worker is
+/// doing and the scheduler's queues (queued goroutines: a stranded runnable goroutine;
+/// none: a lost wake-up) and ends the process. Returns the function that stops it.
+fn start_watchdog(limit: Duration, label: String, status: Status) -> impl FnOnce() + Send {
+    let stopped = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+    let s = stopped.clone();
+    let thread = std::thread::spawn(move || {
+        let (lock, cond) = &*s;
+        let guard = lock.lock().unwrap();
+        let (guard, _) = cond.wait_timeout_while(guard, limit, |s| !*s).unwrap();
+        if *guard {
+            return;
+        }
+        let ops: Vec<String> = status.iter().map(|s| s.lock().unwrap().clone()).collect();
+        eprintln!("chaos: HUNG ({label}): workers are in {ops:?}");
+        let a = sched_line(gort::stats());
+        std::thread::sleep(Duration::from_millis(500));
+        let b = sched_line(gort::stats());
+        eprintln!("chaos: scheduler state, then 500 ms later:\n{a}\n{b}");
+        std::process::exit(3);
+    });
+    move || {
+        *stopped.0.lock().unwrap() = true;
+        stopped.1.notify_all();
+        gort::syscall(|| thread.join()).expect("watchdog");
+    }
 }
 
 /// The child: one run, in `mode`, at the procs GOMAXPROCS set.
@@ -1137,40 +1184,11 @@ fn child_main(mode: &str, seed: u64, secs: f64) {
             .map(|_| std::sync::Mutex::new("starting".to_string()))
             .collect(),
     );
-    let st = status.clone();
-    let label3 = label.clone();
-    std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_secs_f64(secs) + Duration::from_secs(HANG_SECS));
-        let ops: Vec<String> = st.iter().map(|s| s.lock().unwrap().clone()).collect();
-        eprintln!("chaos: HUNG ({label3}): workers are in {ops:?}");
-        // Queued goroutines here mean a stranded runnable goroutine; none, a lost wake-up.
-        let line = |s: gort::Stats| {
-            let runq: Vec<usize> = s.per_proc.iter().map(|p| p.runq).collect();
-            format!(
-                "goroutines={} procs={} idle_procs={} threads={} idle_threads={} \
-                 spinning={} global_runq={} runq per P={runq:?} syscalls={} handoffs={} \
-                 retakes={}",
-                s.goroutines,
-                s.procs,
-                s.idle_procs,
-                s.threads,
-                s.idle_threads,
-                s.spinning_threads,
-                s.global_runq,
-                s.syscalls,
-                s.handoffs,
-                s.retakes
-            )
-        };
-        let a = line(gort::stats());
-        std::thread::sleep(Duration::from_millis(500));
-        let b = line(gort::stats());
-        eprintln!("chaos: scheduler state, then 500 ms later:\n{a}\n{b}");
-        std::process::exit(3);
-    });
+    let limit = Duration::from_secs_f64(secs) + Duration::from_secs(HANG_SECS);
+    let stop_watchdog = start_watchdog(limit, label.clone(), status.clone());
     let summary = match mode {
-        "gort-main" => gort::run(move || chaos_run(seed, secs, status)),
-        "plain-main" => chaos_run(seed, secs, status),
+        "gort-main" => gort::run(move || chaos_run(seed, secs, status, stop_watchdog)),
+        "plain-main" => chaos_run(seed, secs, status, stop_watchdog),
         _ => panic!("unknown GORT_CHAOS_MODE {mode:?}"),
     };
     println!("chaos ok ({label}): {summary}");
