@@ -1051,6 +1051,46 @@ fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
+/// The end of a run: every goroutine left waits on a plain thread that is itself in gort
+/// calls with timeouts (a sleep, a `recv_timeout`, a `select!` timeout) before it sends.
+/// Nothing else runs, no socket is open: the deadlock detector is live and must stay
+/// silent, for the thread will wake them.
+fn quiet_phase(rng: &mut Rng) {
+    for _ in 0..3 {
+        let (tx, rx) = chan::bounded::<u32>(0);
+        let waiters: Vec<_> = (0..rng.range(1, 3))
+            .map(|_| {
+                let rx = rx.clone();
+                gort::go(move || {
+                    rx.recv()
+                        .expect("the thread sends one value to each waiter")
+                })
+            })
+            .collect();
+        let (d, style, n) = (rng.ms(30, 120), rng.below(3), waiters.len());
+        let thread = std::thread::spawn(move || {
+            match style {
+                0 => gort::time::sleep(d),
+                1 => {
+                    let (_keep, idle) = chan::bounded::<()>(0);
+                    assert!(idle.recv_timeout(d).is_err());
+                }
+                _ => select! {
+                    recv(chan::never::<()>()) -> _ => unreachable!(),
+                    default(d) => {},
+                },
+            }
+            for i in 0..n {
+                tx.send(i as u32).expect("the waiters receive");
+            }
+        });
+        for w in waiters {
+            w.join().expect("waiter");
+        }
+        gort::syscall(|| thread.join()).expect("quiet-phase thread");
+    }
+}
+
 /// One run: workers until `secs` are up, then the invariants.
 fn chaos_run(seed: u64, secs: f64, status: Status, stop_watchdog: impl FnOnce()) -> String {
     let procs = gort::procs();
@@ -1110,7 +1150,11 @@ fn chaos_run(seed: u64, secs: f64, status: Status, stop_watchdog: impl FnOnce())
         rss < RSS_LIMIT_MIB,
         "RSS reached {rss} MiB (limit {RSS_LIMIT_MIB})"
     );
+    // The watchdog is a thread outside gort, which keeps the deadlock detector off: stop
+    // it for the quiet phase (the parent's time limit still catches a hang there).
     stop_watchdog();
+    eprintln!("chaos: workers done and checked; quiet phase");
+    quiet_phase(&mut seeds);
     format!(
         "{} operations, {} messages, {} panics joined, {changes} procs changes, max RSS {rss} MiB",
         env.ops.load(SeqCst),
