@@ -57,3 +57,9 @@ pub use sched::{
 };
 pub use stats::{stats, ProcStats, Stats};
 pub use sysmon::syscall;
+
+/// The P's run queue and `runnext` slot, public in loom builds only, for the models in
+/// `loom-tests/tests/runq.rs`. Not part of the API.
+#[cfg(loom)]
+#[doc(hidden)]
+pub use sched::runq;

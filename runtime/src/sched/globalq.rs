@@ -81,3 +81,9 @@ impl GlobalQueue {
         self.len() == 0
     }
 }
+
+impl super::runq::Overflow<G> for GlobalQueue {
+    fn push_batch(&self, items: impl Iterator<Item = &'static G>) {
+        GlobalQueue::push_batch(self, items);
+    }
+}

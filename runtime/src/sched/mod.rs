@@ -18,7 +18,7 @@
 mod globalq;
 pub(crate) mod m;
 pub(crate) mod p;
-mod runq;
+pub mod runq;
 pub(crate) mod spawn;
 
 use crate::g::G;

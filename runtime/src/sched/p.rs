@@ -8,13 +8,12 @@
 
 use super::globalq::GlobalQueue;
 use super::m::M;
-use super::runq::RunQueue;
+use super::runq::{RunNext, RunQueue};
 use crate::g::G;
 use crate::stack::Stack;
 use std::cell::{Cell, UnsafeCell};
-use std::ptr;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
-use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, AtomicUsize};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize};
 
 /// How many consecutive `runnext` picks share one time slice before the local queue gets a
 /// turn. Two goroutines that keep readying each other through `runnext` would otherwise
@@ -60,8 +59,8 @@ pub(crate) fn bump(c: &AtomicU64) {
 /// A logical processor.
 pub(crate) struct P {
     pub(crate) id: usize,
-    runq: RunQueue,
-    runnext: AtomicPtr<G>,
+    runq: RunQueue<G>,
+    runnext: RunNext<G>,
     pub(crate) status: AtomicU8,
     /// The M that holds this P (its address), 0 if none, or the address + [`RETAKING`]
     /// while sysmon decides whether to take it (see `sysmon`).
@@ -86,7 +85,7 @@ impl P {
         P {
             id,
             runq: RunQueue::new(),
-            runnext: AtomicPtr::new(ptr::null_mut()),
+            runnext: RunNext::new(),
             status: AtomicU8::new(P_DEAD),
             owner: AtomicUsize::new(0),
             schedtick: Cell::new(0),
@@ -105,12 +104,10 @@ impl P {
     /// Ps can steal it (and so whether waking an M can help).
     pub(crate) fn runq_put(&self, g: &'static G, next: bool, global: &GlobalQueue) -> bool {
         let g = if next {
-            let old = self.runnext.swap(g as *const G as *mut G, AcqRel);
-            if old.is_null() {
-                return false;
+            match self.runnext.put(g) {
+                None => return false,
+                Some(old) => old,
             }
-            // SAFETY: runnext only ever holds `&'static G`s.
-            unsafe { &*old }
         } else {
             g
         };
@@ -159,12 +156,7 @@ impl P {
     }
 
     fn take_runnext(&self) -> Option<&'static G> {
-        if self.runnext.load(Relaxed).is_null() {
-            return None; // only this P's owner fills it: no swap needed to see it empty
-        }
-        let next = self.runnext.swap(ptr::null_mut(), AcqRel);
-        // SAFETY: runnext only ever holds `&'static G`s.
-        unsafe { next.as_ref() }
+        self.runnext.take()
     }
 
     /// Owner, before running the goroutine it just took: prefetch hints for the ones queued
@@ -251,23 +243,12 @@ impl P {
 
     /// Whether `runnext` holds a goroutine (racy).
     pub(crate) fn has_runnext(&self) -> bool {
-        !self.runnext.load(Relaxed).is_null()
+        self.runnext.is_set(Relaxed)
     }
 
     /// Steals `runnext` (from another P, when its queue is empty).
     pub(crate) fn steal_runnext(&self) -> Option<&'static G> {
-        let next = self.runnext.load(Acquire);
-        if next.is_null() {
-            return None;
-        }
-        match self
-            .runnext
-            .compare_exchange(next, ptr::null_mut(), AcqRel, Acquire)
-        {
-            // SAFETY: runnext only ever holds `&'static G`s.
-            Ok(_) => Some(unsafe { &*next }),
-            Err(_) => None,
-        }
+        self.runnext.steal()
     }
 
     /// Owner: steals about half of `victim`'s queue into ours, returning one G to run.
@@ -287,7 +268,7 @@ impl P {
 
     /// Whether this P has queued goroutines, `runnext` included (racy).
     pub(crate) fn has_work(&self) -> bool {
-        self.has_stealable_work() || !self.runnext.load(Acquire).is_null()
+        self.has_stealable_work() || self.runnext.is_set(Acquire)
     }
 
     /// Whether this P's ring holds goroutines another P could steal now (racy).
@@ -302,7 +283,7 @@ impl P {
 
     /// Queued goroutines (racy, for stats).
     pub(crate) fn runq_len(&self) -> usize {
-        self.runq.len() + usize::from(!self.runnext.load(Relaxed).is_null())
+        self.runq.len() + usize::from(self.runnext.is_set(Relaxed))
     }
 
     /// Counts a scheduling round; returns the new tick.
