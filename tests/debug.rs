@@ -1,0 +1,158 @@
+//! `gort::debug`: every goroutine with its state, wait reason, call site and spawn site;
+//! the grouped dump; backtraces and the scheduler detail on request.
+
+mod common;
+use common::{child, is_child, within};
+use gort::debug::{self, GoroutineState};
+use gort::park::WaitReason;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Waits until goroutine `id` is parked, and returns what `goroutines` says of it.
+fn parked(id: u64) -> debug::GoroutineInfo {
+    loop {
+        let info = debug::goroutines().into_iter().find(|g| g.id == id);
+        match info {
+            Some(g) if g.state == GoroutineState::Waiting => return g,
+            _ => std::thread::sleep(Duration::from_millis(1)),
+        }
+    }
+}
+
+#[test]
+fn a_parked_goroutine_shows_why_and_where_it_waits() {
+    within(60, || {
+        let m = Arc::new(gort::sync::Mutex::new(()));
+        let held = m.lock();
+        let m2 = m.clone();
+        let line = line!() + 1;
+        let h = gort::Builder::new().name("locker").spawn(move || drop(m2.lock())).unwrap();
+        let g = parked(h.id());
+        assert_eq!(g.wait_reason, Some(WaitReason::MutexLock));
+        assert_eq!(g.name.as_deref(), Some("locker"));
+        let at = g.location.expect("a call site");
+        assert_eq!(at.file(), file!());
+        assert_eq!(at.line(), line);
+        assert_eq!(g.spawned_at.expect("a spawn site").line(), line);
+        assert!(g.waiting.is_some());
+        drop(held);
+        let id = h.id();
+        h.join().unwrap();
+        assert!(!debug::goroutines().iter().any(|g| g.id == id));
+    });
+}
+
+#[test]
+fn wait_reasons_of_runtime_calls() {
+    within(60, || {
+        let wg = Arc::new(gort::sync::WaitGroup::new());
+        wg.add(1);
+        let w = wg.clone();
+        let waiter = gort::go(move || w.wait());
+        assert_eq!(
+            parked(waiter.id()).wait_reason,
+            Some(WaitReason::WaitGroupWait)
+        );
+
+        let sem = Arc::new(gort::sync::Semaphore::new(1));
+        sem.acquire(1);
+        let s = sem.clone();
+        let acquirer = gort::go(move || s.acquire(1));
+        assert_eq!(
+            parked(acquirer.id()).wait_reason,
+            Some(WaitReason::Semacquire)
+        );
+
+        let joiner = gort::go(move || waiter.join().unwrap());
+        assert_eq!(parked(joiner.id()).wait_reason, Some(WaitReason::Join));
+
+        wg.done();
+        sem.release(1);
+        joiner.join().unwrap();
+        acquirer.join().unwrap();
+    });
+}
+
+#[test]
+fn the_running_goroutine_shows_as_running() {
+    within(60, || {
+        let me = gort::run(|| {
+            let id = gort::goroutine_id().unwrap();
+            debug::goroutines().into_iter().find(|g| g.id == id)
+        });
+        let me = me.expect("the running goroutine is listed");
+        assert_eq!(me.state, GoroutineState::Running);
+        assert_eq!(me.wait_reason, None);
+    });
+}
+
+#[test]
+fn the_dump_groups_goroutines_waiting_at_one_place() {
+    within(60, || {
+        let wg = Arc::new(gort::sync::WaitGroup::new());
+        wg.add(1);
+        let hs: Vec<_> = (0..1000)
+            .map(|_| {
+                let wg = wg.clone();
+                gort::go(move || wg.wait())
+            })
+            .collect();
+        for h in &hs {
+            parked(h.id());
+        }
+        let dump = debug::dump();
+        let line = dump
+            .lines()
+            .find(|l| l.contains("goroutines [sync.WaitGroup.Wait"))
+            .unwrap_or_else(|| panic!("no grouped entry in:\n{dump}"));
+        let n: usize = line.split(' ').next().unwrap().parse().unwrap();
+        assert!(n >= 1000, "{line}");
+        assert!(dump.contains(&format!("at {}:", file!())), "{dump}");
+        wg.done();
+        hs.into_iter().for_each(|h| h.join().unwrap());
+    });
+}
+
+#[test]
+fn backtraces_with_gort_traceback_all() {
+    const NAME: &str = "backtraces_with_gort_traceback_all";
+    if is_child(NAME) {
+        let wg = Arc::new(gort::sync::WaitGroup::new());
+        wg.add(1);
+        let w = wg.clone();
+        let h = gort::go(move || w.wait());
+        parked(h.id());
+        print!("{}", debug::dump_with_backtraces());
+        wg.done();
+        h.join().unwrap();
+        return;
+    }
+    let out = child(NAME, &[("GORT_TRACEBACK", "all")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("[sync.WaitGroup.Wait]"), "{stdout}");
+    assert!(stdout.contains("debug.rs"), "no backtrace frames:\n{stdout}");
+}
+
+#[test]
+fn scheddetail_lists_ps_ms_and_goroutines() {
+    const NAME: &str = "scheddetail_lists_ps_ms_and_goroutines";
+    if is_child(NAME) {
+        gort::run(|| {
+            for _ in 0..20 {
+                gort::time::sleep(Duration::from_millis(10));
+            }
+        });
+        return;
+    }
+    let out = child(
+        NAME,
+        &[("GORT_SCHEDTRACE", "50"), ("GORT_SCHEDDETAIL", "1")],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("SCHED "), "{stderr}");
+    assert!(stderr.contains("  P0: status="), "{stderr}");
+    assert!(stderr.contains("  M0: p="), "{stderr}");
+    assert!(stderr.contains("goroutine"), "{stderr}");
+}
