@@ -16,7 +16,7 @@
 
 use super::{page_size, registry};
 use std::sync::atomic::{
-    AtomicBool, AtomicU8,
+    AtomicBool, AtomicU8, AtomicUsize,
     Ordering::{Acquire, Relaxed, Release, SeqCst},
 };
 use std::sync::Once;
@@ -30,6 +30,8 @@ const FRESH: u8 = 1;
 const SEEN: u8 = 2;
 const TRIMMING: u8 = 3;
 const CLEAN: u8 = 4;
+/// Never handed out: no guard page installed yet, no pages.
+const RAW: u8 = 5;
 
 /// Set when some stack went idle since the scavenger last looked.
 static ACTIVITY: AtomicBool = AtomicBool::new(false);
@@ -69,6 +71,11 @@ impl SlotState {
         }
     }
 
+    /// Whether the slot was never handed out (its guard page is not installed yet).
+    pub(crate) fn is_raw(&self) -> bool {
+        self.0.load(Relaxed) == RAW
+    }
+
     pub(crate) fn set_idle(&self) {
         self.0.store(FRESH, Release);
         if !ACTIVITY.load(Relaxed) {
@@ -81,20 +88,64 @@ impl SlotState {
     }
 }
 
-/// Per-arena descriptor (leaked; the registry points at it).
+/// Per-arena descriptor. The registry entry points at it; it is freed when the scavenger
+/// unmaps the arena (see `super::unmap_idle_arenas`), once no Stack of the arena exists.
 #[derive(Debug)]
 pub(crate) struct Arena {
+    /// The mapping `[base, base + len)`.
+    pub(crate) base: usize,
+    len: usize,
+    /// Bytes per stack slot (guard page included, at each slot's low end).
+    pub(crate) slot: usize,
+    /// Registry index of the mapping.
+    reg: usize,
     pub(crate) slots: Box<[SlotState]>,
+    /// How many of the arena's stacks are in the global pool (changed under its lock).
+    pub(crate) pooled: AtomicUsize,
+    /// Set (under the pool's lock) when the arena is about to be unmapped.
+    pub(crate) dead: AtomicBool,
 }
 
 impl Arena {
-    /// A descriptor for `count` never-used (clean) slots.
-    pub(crate) fn new(count: usize) -> &'static Arena {
-        Box::leak(Box::new(Arena {
-            slots: (0..count)
-                .map(|_| SlotState(AtomicU8::new(CLEAN)))
-                .collect(),
-        }))
+    /// Describes and registers the fresh mapping `[base, base + len)` of `count` never-used
+    /// slots of `slot` bytes, all of them in the pool.
+    pub(crate) fn new(base: usize, len: usize, slot: usize, count: usize) -> *const Arena {
+        let arena = Box::into_raw(Box::new(Arena {
+            base,
+            len,
+            slot,
+            reg: usize::MAX,
+            slots: (0..count).map(|_| SlotState(AtomicU8::new(RAW))).collect(),
+            pooled: AtomicUsize::new(count),
+            dead: AtomicBool::new(false),
+        }));
+        let reg = registry::register(base, len, slot, arena);
+        // SAFETY: just allocated and not yet shared (the registry only stores the pointer;
+        // its one reader of descriptors is the scavenger, which serialises with carving on
+        // the pool's lock).
+        unsafe { (*arena).reg = reg };
+        arena
+    }
+
+    /// Whether no slot holds pages: each was released by the scavenger or never used.
+    pub(crate) fn idle(&self) -> bool {
+        self.slots
+            .iter()
+            .all(|s| matches!(s.0.load(Acquire), CLEAN | RAW))
+    }
+
+    /// Unregisters and unmaps the arena and frees its descriptor.
+    ///
+    /// # Safety
+    /// `arena` came from [`Arena::new`], no Stack of it exists any more, and no other thread
+    /// will read the descriptor (only the scavenger reads descriptors through the registry).
+    pub(crate) unsafe fn unmap(arena: *const Arena) {
+        // SAFETY: the caller guarantees the descriptor is live and ours alone.
+        let a = unsafe { Box::from_raw(arena as *mut Arena) };
+        registry::unregister(a.reg);
+        // SAFETY: the mapping is the arena's own and no code runs on any of its stacks.
+        unsafe { libc::munmap(a.base as *mut _, a.len) };
+        super::guard::unbudget(a.slots.len());
     }
 }
 
@@ -123,6 +174,7 @@ pub(crate) fn start() {
                     std::thread::sleep(PERIOD);
                     if ACTIVITY.swap(false, Acquire) || pending {
                         pending = sweep();
+                        super::unmap_idle_arenas();
                     }
                 }
             })
@@ -140,7 +192,8 @@ pub(crate) fn started() -> bool {
 fn sweep() -> bool {
     let page = page_size();
     let mut pending = false;
-    registry::each_arena(|low, slot, arena| {
+    registry::each_arena(|arena| {
+        let (low, slot) = (arena.base, arena.slot);
         let mut run: Option<usize> = None; // first slot of the current run of TRIMMING
         let n = arena.slots.len();
         for i in 0..=n {
