@@ -74,8 +74,10 @@ pub enum How {
     /// The 1 ms ticker beside 4 misbehaving goroutines (`syscalls` or `hogs`), procs=2; p99
     /// lateness in µs.
     Ticker { mode: &'static str },
-    /// RSS per parked goroutine at the largest count of the run, KiB.
+    /// RSS plus page tables per parked goroutine at the largest count of the run, KiB.
     Rss,
+    /// Seconds to spawn the largest count of the run and see them all parked.
+    Park,
 }
 
 /// A target from DESIGN.md, checked against the run.
@@ -287,7 +289,7 @@ pub fn all() -> Vec<Workload> {
         },
         Workload {
             key: "rss",
-            title: "goroutines parked on a channel, RSS",
+            title: "goroutines parked on a channel, RSS + page tables",
             unit: "KiB/goroutine",
             better: Better::Lower,
             target: Some(Target::ValueAtMost(5.0)),
@@ -296,6 +298,21 @@ pub fn all() -> Vec<Workload> {
                 (Go, How::Rss),
                 (Tokio, How::Rss),
                 (May, How::Rss),
+            ],
+            scale: 1.0,
+            notes: vec![],
+        },
+        Workload {
+            key: "park",
+            title: "spawn 1M goroutines that park",
+            unit: "s",
+            better: Better::Lower,
+            target: Some(Target::GoAtMost(1.0)),
+            cells: vec![
+                (Gort, How::Park),
+                (Go, How::Park),
+                (Tokio, How::Park),
+                (May, How::Park),
             ],
             scale: 1.0,
             notes: vec![],
