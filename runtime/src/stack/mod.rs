@@ -260,7 +260,7 @@ static POOL: Mutex<Pool> = Mutex::new(Pool {
 });
 
 /// Stacks handed to or taken from the global pool at once by a P cache.
-pub(crate) const BATCH: usize = 16;
+pub(crate) const BATCH: usize = 64;
 
 /// Stacks the scavenger leaves mapped in the pool (the rest of the idle arenas it unmaps),
 /// so that a program that spawns in waves does not map and unmap arenas every wave.
