@@ -164,7 +164,13 @@ fn main() {
                         .find(|m| m.col == *col)
                         .and_then(|m| m.points.last().map(|(_, r)| r.clone()))
                         .unwrap_or_else(|| Err("not measured".into()))
-                        .map(|p| if let How::Rss = how { p.total } else { p.secs })
+                        .map(|p| {
+                            if let How::Rss = how {
+                                p.total
+                            } else {
+                                p.secs * 1e3
+                            }
+                        })
                 } else {
                     let r = lab.measure(*col, how, None).map(|v| v / w.scale);
                     progress(

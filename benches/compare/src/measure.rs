@@ -222,7 +222,11 @@ impl Lab {
             How::Rss | How::Park => {
                 let n = *self.sizes.rss_counts.iter().max().expect("an RSS count");
                 let p = self.parked(col, n)?;
-                Ok(if let How::Rss = how { p.total } else { p.secs })
+                Ok(if let How::Rss = how {
+                    p.total
+                } else {
+                    p.secs * 1e3
+                })
             }
         }
     }

@@ -302,8 +302,8 @@ impl Report<'_> {
                     |p| format!("{} ({})", num(p.total), num(p.rss)),
                 ),
                 (
-                    "Time to spawn the goroutines and see them all parked, by count (s)",
-                    |p| num(p.secs),
+                    "Time to spawn the goroutines and see them all parked, by count (ms)",
+                    |p| num(p.secs * 1e3),
                 ),
             ];
             for (title, cell) in tables {

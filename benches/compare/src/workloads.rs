@@ -76,7 +76,7 @@ pub enum How {
     Ticker { mode: &'static str },
     /// RSS plus page tables per parked goroutine at the largest count of the run, KiB.
     Rss,
-    /// Seconds to spawn the largest count of the run and see them all parked.
+    /// Milliseconds to spawn the largest count of the run and see them all parked.
     Park,
 }
 
@@ -305,7 +305,7 @@ pub fn all() -> Vec<Workload> {
         Workload {
             key: "park",
             title: "spawn 1M goroutines that park",
-            unit: "s",
+            unit: "ms",
             better: Better::Lower,
             target: Some(Target::GoAtMost(1.0)),
             cells: vec![
