@@ -525,3 +525,63 @@ fn overflow_is_reported_after_arenas_were_unmapped() {
         "unexpected stderr: {err}"
     );
 }
+
+#[test]
+fn stacks_stay_sound_while_arenas_are_unmapped() {
+    const NAME: &str = "stacks_stay_sound_while_arenas_are_unmapped";
+    if !is_child(NAME) {
+        // In a child process: the waves must find the pool to themselves.
+        let out = child(NAME, &[]);
+        let so = String::from_utf8_lossy(&out.stdout);
+        let se = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "child failed:\n{so}\n{se}");
+        return;
+    }
+    within(120, || {
+        gort::run(|| {
+            // Waves of goroutines with pauses of about a scavenger period between them, so
+            // that arenas are unmapped and carved again while goroutines, plain threads
+            // and `grow` segments take stacks. Every goroutine writes a pattern over its
+            // stack and checks it after a park: a stack handed out twice, or one unmapped
+            // under its goroutine, breaks the pattern or faults.
+            #[inline(never)]
+            fn pattern(seed: u64) -> u64 {
+                let mut buf = [0u64; 2048]; // 16 KiB of this goroutine's stack
+                for (i, v) in buf.iter_mut().enumerate() {
+                    *v = seed ^ i as u64;
+                }
+                black_box(&mut buf);
+                gort::yield_now();
+                buf.iter()
+                    .enumerate()
+                    .filter(|&(i, &v)| v != seed ^ i as u64)
+                    .count() as u64
+            }
+            let threads: Vec<_> = (0..2)
+                .map(|t| {
+                    std::thread::spawn(move || {
+                        let mut bad = 0;
+                        for i in 0..300u64 {
+                            bad += gort::go(move || pattern(t << 32 | i)).join().unwrap();
+                            bad += gort::stack::grow(1 << 20, || pattern(i));
+                            if i % 50 == 0 {
+                                std::thread::sleep(Duration::from_millis(150));
+                            }
+                        }
+                        bad
+                    })
+                })
+                .collect();
+            let mut bad = 0;
+            for wave in 0..12u64 {
+                let hs: Vec<_> = (0..3_000u64)
+                    .map(|i| gort::go(move || pattern(wave << 40 | i)))
+                    .collect();
+                bad += hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>();
+                std::thread::sleep(Duration::from_millis(100 + 50 * (wave % 6)));
+            }
+            bad += threads.into_iter().map(|t| t.join().unwrap()).sum::<u64>();
+            assert_eq!(bad, 0, "words of stack changed under their goroutine");
+        });
+    });
+}
