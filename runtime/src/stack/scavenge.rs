@@ -97,8 +97,9 @@ pub(crate) struct Arena {
     len: usize,
     /// Bytes per stack slot (guard page included, at each slot's low end).
     pub(crate) slot: usize,
-    /// Registry index of the mapping.
-    reg: usize,
+    /// Registry index of the mapping (set right after registering, before the arena's
+    /// stacks exist; atomic because the registry publishes the descriptor first).
+    reg: AtomicUsize,
     pub(crate) slots: Box<[SlotState]>,
     /// How many of the arena's stacks are in the global pool (changed under its lock).
     pub(crate) pooled: AtomicUsize,
@@ -114,16 +115,15 @@ impl Arena {
             base,
             len,
             slot,
-            reg: usize::MAX,
+            reg: AtomicUsize::new(usize::MAX),
             slots: (0..count).map(|_| SlotState(AtomicU8::new(RAW))).collect(),
             pooled: AtomicUsize::new(count),
             dead: AtomicBool::new(false),
         }));
         let reg = registry::register(base, len, slot, arena);
-        // SAFETY: just allocated and not yet shared (the registry only stores the pointer;
-        // its one reader of descriptors is the scavenger, which serialises with carving on
-        // the pool's lock).
-        unsafe { (*arena).reg = reg };
+        // SAFETY: just allocated, freed only by `unmap`, which needs the arena's stacks
+        // back in the pool first, and they do not exist yet.
+        unsafe { (*arena).reg.store(reg, Relaxed) };
         arena
     }
 
@@ -142,7 +142,7 @@ impl Arena {
     pub(crate) unsafe fn unmap(arena: *const Arena) {
         // SAFETY: the caller guarantees the descriptor is live and ours alone.
         let a = unsafe { Box::from_raw(arena as *mut Arena) };
-        registry::unregister(a.reg);
+        registry::unregister(a.reg.load(Relaxed));
         // SAFETY: the mapping is the arena's own and no code runs on any of its stacks.
         unsafe { libc::munmap(a.base as *mut _, a.len) };
         super::guard::unbudget(a.slots.len());
