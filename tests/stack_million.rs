@@ -63,7 +63,7 @@ fn million_parked_goroutines() {
                 rss + pte
             );
             assert!(gort::num_goroutine() >= N);
-            // Everything counted, including the JoinHandles and the token list. About 4.7
+            // Everything counted, including the JoinHandles and the token list. About 4.85
             // KiB today; 1 MiB stack reservations made it 6.45 (2 KiB of page tables each).
             assert!(
                 rss + pte <= 5.5,

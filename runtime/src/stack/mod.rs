@@ -41,17 +41,25 @@
 //! |---|---|---|---|---|
 //! | 1 MiB (the old default) | 6.47 KiB | 4.46 KiB | 2.01 KiB | 0.71 s |
 //! | 256 KiB | 4.97 KiB | 4.46 KiB | 0.51 KiB | 0.36 s |
-//! | 192 KiB | 4.84 KiB | 4.45 KiB | 0.38 KiB | 0.27 s |
-//! | **128 KiB (default)** | **4.71 KiB** | 4.45 KiB | 0.26 KiB | 0.26 s |
+//! | **192 KiB (default)** | **4.84 KiB** | 4.45 KiB | 0.38 KiB | 0.27 s |
+//! | 160 KiB | 4.78 KiB | 4.45 KiB | 0.32 KiB | — |
+//! | 128 KiB | 4.71 KiB | 4.45 KiB | 0.26 KiB | 0.26 s |
 //! | 64 KiB | 4.59 KiB | 4.46 KiB | 0.13 KiB | 0.27 s |
 //!
-//! (The 1 MiB row already has the lazy, batched guards; before them 1M goroutines took
-//! 8.5-20 s to park.) 256 KiB leaves no room under the 5 KiB budget for the G to grow;
-//! below 128 KiB the page tables hardly matter any more (the page and the G dominate) while
-//! debug builds of TLS and WebSocket code need tens of KiB of stack. So: 128 KiB, the main
-//! goroutine of `run` 8 MiB ([`MAIN_STACK_SIZE`]), and three ways up for deep code:
-//! [`crate::Builder::stack_size`], [`set_default_stack_size`] / `GORT_STACK_SIZE`, and
-//! [`grow`]. The overflow message names them.
+//! (Every row already has the lazy, batched guards; before them 1M goroutines with 1 MiB
+//! stacks took 8.5-20 s to park. The times vary by 2x with the load of the machine.) At
+//! 1M the numbers per goroutine are the same as at 100k.
+//!
+//! What decides the size from below is debug builds: a TLS handshake (rustls with ring)
+//! followed by a WebSocket exchange (tungstenite), both ends on goroutines, needs 104 to
+//! 112 KiB of stack in a debug build (it overflows at 104 KiB, passes at 112 KiB). 128 KiB
+//! would leave 16 KiB for the application's own frames; 192 KiB leaves 80 KiB and still
+//! costs under 5 KiB per parked goroutine, with 0.16 KiB to spare for the G to grow (it is
+//! 320 bytes, `align(64)`, with 16 bytes free before its next 64-byte step). 256 KiB would
+//! leave nothing. So: 192 KiB, the main goroutine of `run` 8 MiB ([`MAIN_STACK_SIZE`]), and
+//! three ways up for deep code: [`crate::Builder::stack_size`], [`set_default_stack_size`] /
+//! `GORT_STACK_SIZE`, and [`grow`]; `GORT_STACK_SIZE=128K` buys back 0.13 KiB per
+//! goroutine for release builds that need less. The overflow message names them.
 //!
 //! A layout where stacks share page-table pages does not help: the touched page of every
 //! stack is at its top, so R apart whatever the order of the slots; only R matters.
@@ -77,7 +85,7 @@ use std::sync::OnceLock;
 /// Default stack reservation per goroutine (committed lazily; see the measurements at the
 /// top of this module for why this size). Overridden by the `GORT_STACK_SIZE` environment
 /// variable and by [`set_default_stack_size`].
-pub const DEFAULT_STACK_SIZE: usize = 128 << 10;
+pub const DEFAULT_STACK_SIZE: usize = 192 << 10;
 /// Stack reservation of the main goroutine of [`crate::run`] (like a main thread's 8 MiB),
 /// unless the default is larger: programs put their deepest code there.
 pub const MAIN_STACK_SIZE: usize = 8 << 20;
