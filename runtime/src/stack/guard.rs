@@ -5,6 +5,11 @@
 //! `madvise(MADV_GUARD_INSTALL)` on a scratch mapping tells whether the kernel (6.13+) has
 //! VMA-free guard regions. `GORT_STACK_GUARD=mprotect` forces the fallback (for tests).
 //!
+//! Guards are installed for a batch of fresh stacks at once ([`install_many`]): on Linux
+//! 6.15+ one `process_madvise(PIDFD_SELF, ...)` call takes the whole list of guard pages,
+//! and a second one commits the stacks' top pages ([`populate_many`]); older kernels get
+//! one `madvise` per guard page and fault the top pages in on first use.
+//!
 //! With `mprotect` every guard splits its mapping, so each stack costs two VMAs and the
 //! process-wide `vm.max_map_count` (65530 by default) caps how many stacks can exist. The
 //! runtime keeps its own count and refuses a stack that would leave less than

@@ -9,10 +9,17 @@
 //! scavenger thread pays one `madvise` per run of adjacent idle stacks in an arena (64
 //! stacks at most), and only for stacks that ran code since they were last released.
 //!
-//! Each arena slot has a state word: `IN_USE` (a goroutine or `grow` segment runs on it),
-//! `FRESH` (idle since this period), `SEEN` (idle for a full period), `TRIMMING` (the
-//! scavenger is releasing it), `CLEAN` (no committed pages). The spawner's `acquire` waits
-//! while a slot is `TRIMMING`, so pages are never released under running code.
+//! Pages are not all: the page-table pages that map them stay until their whole 2 MiB is
+//! unmapped (guard markers live in them too). So after each pass the scavenger unmaps the
+//! arenas whose 64 stacks are all back in the global pool and hold no pages
+//! (`super::unmap_idle_arenas`), beyond a few kept for the next burst; this also frees
+//! their descriptors, which only the scavenger thread reads through the registry.
+//!
+//! Each arena slot has a state word: `RAW` (never handed out: no guard page yet),
+//! `IN_USE` (a goroutine or `grow` segment runs on it), `FRESH` (idle since this period),
+//! `SEEN` (idle for a full period), `TRIMMING` (the scavenger is releasing it), `CLEAN` (no
+//! committed pages). The spawner's `acquire` waits while a slot is `TRIMMING`, so pages are
+//! never released under running code.
 
 use super::{page_size, registry};
 use std::sync::atomic::{
