@@ -1,7 +1,11 @@
-//! RSS per parked goroutine: `rss_per_goroutine [gort|tokio|may] [count]` starts `count`
+//! Memory per parked goroutine: `rss_per_goroutine [gort|tokio|may] [count]` starts `count`
 //! goroutines (tasks, coroutines) that all block on one channel (or semaphore), and prints
-//! the resident memory they added, per goroutine, from /proc/self/statm. One runtime per
-//! process; `benches/go/rss/run.sh` runs all of them side by side with the Go peer.
+//! what they added, per goroutine: resident memory (from /proc/self/statm) plus the page
+//! tables that map it (`VmPTE` in /proc/self/status), which the kernel allocates for the
+//! process too, and RSS alone beside it; also the time it took to start them all and see
+//! them parked. For gort it then releases them, waits for the stack scavenger, and prints
+//! how much of the page tables is left. One runtime per process; `benches/compare.sh` runs
+//! all of them side by side with the Go peer (`benches/go/rss`).
 
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
@@ -12,13 +16,31 @@ fn statm(field: usize) -> usize {
     pages * 4096
 }
 
-fn page_tables() -> String {
+/// Bytes of page tables (`VmPTE`, reported in kB).
+fn page_tables() -> usize {
     std::fs::read_to_string("/proc/self/status")
         .unwrap_or_default()
         .lines()
         .find(|l| l.starts_with("VmPTE"))
-        .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<usize>().ok())
+        .unwrap_or(0)
+        * 1024
+}
+
+/// Memory and time before the goroutines are started.
+#[derive(Clone, Copy)]
+struct Before {
+    rss: usize,
+    pte: usize,
+    at: std::time::Instant,
+}
+
+fn before() -> Before {
+    Before {
+        rss: statm(1),
+        pte: page_tables(),
+        at: std::time::Instant::now(),
+    }
 }
 
 /// Watches the count of parked goroutines: exits with an error if it stops growing for 10 s
@@ -51,18 +73,21 @@ impl Stall {
     }
 }
 
-fn report(who: &str, n: usize, before: usize) {
-    let after = statm(1);
+/// Prints one line; `benches/compare` parses it (keep the format).
+fn report(who: &str, n: usize, b: Before, parked_at: std::time::Instant) {
+    let rss = statm(1).saturating_sub(b.rss) as f64 / n as f64 / 1024.0;
+    let pte = page_tables().saturating_sub(b.pte) as f64 / n as f64 / 1024.0;
     println!(
-        "{who:5} {n:8} goroutines parked: {:.2} KiB RSS each (page tables {})",
-        (after - before) as f64 / n as f64 / 1024.0,
-        page_tables()
+        "{who:5} {n:8} goroutines parked: {:.2} KiB RSS+PT each ({rss:.2} KiB RSS, {pte:.2} KiB \
+         page tables; {:.3} s to park them)",
+        rss + pte,
+        (parked_at - b.at).as_secs_f64()
     );
 }
 
 fn gort_rss(n: usize) {
     gort::run(move || {
-        let before = statm(1);
+        let b = before();
         let (tx, rx) = gort::chan::bounded::<()>(0);
         let parked = Arc::new(AtomicUsize::new(0));
         let hs: Vec<_> = (0..n)
@@ -79,15 +104,35 @@ fn gort_rss(n: usize) {
             gort::yield_now();
             stall.check("gort", parked.load(Relaxed), n);
         }
+        let parked_at = std::time::Instant::now();
         // Let the last ones reach recv.
         for _ in 0..100 {
             gort::yield_now();
         }
-        report("gort", n, before);
+        report("gort", n, b, parked_at);
+        let peak = page_tables().saturating_sub(b.pte);
         drop(tx);
         for h in hs {
             h.join().unwrap();
         }
+        // The scavenger releases stacks idle for one to two periods of 250 ms, then unmaps
+        // the arenas that are wholly idle: give it a few periods.
+        let mut left = page_tables().saturating_sub(b.pte);
+        for _ in 0..20 {
+            gort::time::sleep(std::time::Duration::from_millis(250));
+            left = page_tables().saturating_sub(b.pte);
+            if left * 20 < peak {
+                break;
+            }
+        }
+        println!(
+            "gort  {n:8} goroutines exited: page tables {} KiB ({:.1}% of the peak of {} KiB), \
+             RSS {} MiB",
+            left >> 10,
+            left as f64 * 100.0 / peak.max(1) as f64,
+            peak >> 10,
+            statm(1) >> 20
+        );
     });
 }
 
@@ -97,7 +142,7 @@ fn tokio_rss(n: usize) {
         .build()
         .unwrap();
     rt.block_on(async move {
-        let before = statm(1);
+        let b = before();
         let sem = Arc::new(tokio::sync::Semaphore::new(0));
         let parked = Arc::new(AtomicUsize::new(0));
         let hs: Vec<_> = (0..n)
@@ -114,7 +159,7 @@ fn tokio_rss(n: usize) {
             tokio::task::yield_now().await;
             stall.check("tokio", parked.load(Relaxed), n);
         }
-        report("tokio", n, before);
+        report("tokio", n, b, std::time::Instant::now());
         sem.add_permits(n);
         for h in hs {
             h.await.unwrap();
@@ -124,7 +169,7 @@ fn tokio_rss(n: usize) {
 
 fn may_rss(n: usize) {
     may::config().set_workers(2);
-    let before = statm(1);
+    let b = before();
     let sem = Arc::new(may::sync::Semphore::new(0));
     let parked = Arc::new(AtomicUsize::new(0));
     let hs: Vec<_> = (0..n)
@@ -138,11 +183,12 @@ fn may_rss(n: usize) {
         .collect();
     let mut stall = Stall::new();
     while parked.load(Relaxed) < n {
-        std::thread::sleep(std::time::Duration::from_millis(10));
+        std::thread::sleep(std::time::Duration::from_millis(1));
         stall.check("may", parked.load(Relaxed), n);
     }
+    let parked_at = std::time::Instant::now();
     std::thread::sleep(std::time::Duration::from_millis(100));
-    report("may", n, before);
+    report("may", n, b, parked_at);
     for _ in 0..n {
         sem.post();
     }

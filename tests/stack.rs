@@ -80,7 +80,8 @@ fn overflow_in_goroutine_is_reported() {
                 && err.contains("\"deep-one\"")
                 && err.contains("64 KiB")
                 && err.contains("gort::Builder::stack_size")
-                && err.contains("gort::stack::set_default_stack_size"),
+                && err.contains("gort::stack::set_default_stack_size")
+                && err.contains("GORT_STACK_SIZE"),
             "env {env:?}: unexpected stderr: {err}"
         );
     }
@@ -99,7 +100,8 @@ fn overflow_of_default_stack_is_reported() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
-        err.contains("fatal error: stack overflow in goroutine ") && err.contains("1024 KiB"),
+        err.contains("fatal error: stack overflow in goroutine ")
+            && err.contains(&format!("{} KiB", gort::stack::DEFAULT_STACK_SIZE >> 10)),
         "unexpected stderr: {err}"
     );
 }
@@ -145,16 +147,19 @@ fn main_thread_overflow_still_reported_by_std() {
 fn recursion_700k_of_1m_stack() {
     within(60, || {
         let depth = gort::run(|| {
-            gort::go(|| {
-                let before = gort::stack::remaining();
-                assert!(
-                    before > 900 << 10 && before <= 1 << 20,
-                    "remaining {before}"
-                );
-                recurse_until(here(), 700 << 10)
-            })
-            .join()
-            .unwrap()
+            gort::Builder::new()
+                .stack_size(1 << 20)
+                .spawn(|| {
+                    let before = gort::stack::remaining();
+                    assert!(
+                        before > 900 << 10 && before <= 1 << 20,
+                        "remaining {before}"
+                    );
+                    recurse_until(here(), 700 << 10)
+                })
+                .unwrap()
+                .join()
+                .unwrap()
         });
         assert!(depth > 100, "depth {depth}");
     });
@@ -164,12 +169,16 @@ fn recursion_700k_of_1m_stack() {
 fn remaining_tracks_depth() {
     within(60, || {
         gort::run(|| {
-            let (a, b) = gort::go(|| {
-                let a = gort::stack::remaining();
-                (a, remaining_below_64k())
-            })
-            .join()
-            .unwrap();
+            // Room for the 64 KiB frame in a debug build, where it is copied.
+            let (a, b) = gort::Builder::new()
+                .stack_size(1 << 20)
+                .spawn(|| {
+                    let a = gort::stack::remaining();
+                    (a, remaining_below_64k())
+                })
+                .unwrap()
+                .join()
+                .unwrap();
             assert!(a >= b + (64 << 10), "{a} {b}");
             let small = gort::Builder::new()
                 .stack_size(32 << 10)
@@ -217,8 +226,9 @@ fn grow_propagates_panics() {
 fn rss_falls_back_after_deep_goroutines() {
     const NAME: &str = "rss_falls_back_after_deep_goroutines";
     if !is_child(NAME) {
-        // In a child process: RSS must not be disturbed by the other tests.
-        let out = child(NAME, &[]);
+        // In a child process: RSS must not be disturbed by the other tests. Pooled stacks
+        // of 1 MiB (the environment variable sets the default).
+        let out = child(NAME, &[("GORT_STACK_SIZE", "1M")]);
         let so = String::from_utf8_lossy(&out.stdout);
         let se = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "child failed:\n{so}\n{se}");
@@ -335,6 +345,243 @@ fn mprotect_fallback_reports_max_map_count() {
             for (i, h) in again.into_iter().enumerate() {
                 assert_eq!(h.join().unwrap(), i);
             }
+        });
+    });
+}
+
+/// Bytes of page tables of this process (`VmPTE`).
+fn page_table_bytes() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("VmPTE"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<usize>().ok())
+        .unwrap()
+        * 1024
+}
+
+#[test]
+fn default_stack_is_small_and_main_goroutine_is_large() {
+    within(60, || {
+        if std::env::var_os("GORT_STACK_SIZE").is_none() {
+            assert_eq!(
+                gort::stack::default_stack_size(),
+                gort::stack::DEFAULT_STACK_SIZE
+            );
+        }
+        let default = gort::stack::default_stack_size();
+        let (main, other) = gort::run(move || {
+            let main = gort::stack::remaining();
+            let other = gort::go(gort::stack::remaining).join().unwrap();
+            (main, other)
+        });
+        assert!(
+            main > 7 << 20 && main <= gort::stack::MAIN_STACK_SIZE,
+            "{main}"
+        );
+        assert!(other > default - (16 << 10) && other <= default, "{other}");
+    });
+}
+
+#[test]
+fn stack_size_env_variable_sets_the_default() {
+    const NAME: &str = "stack_size_env_variable_sets_the_default";
+    if is_child(NAME) {
+        let want = std::env::var("WANT").unwrap().parse::<usize>().unwrap();
+        assert_eq!(gort::stack::default_stack_size(), want);
+        let r = gort::run(|| gort::go(gort::stack::remaining).join().unwrap());
+        assert!(r > want - (16 << 10) && r <= want, "{r}");
+        // The function still overrides it, and reports the old value.
+        assert_eq!(gort::stack::set_default_stack_size(64 << 10), want);
+        let r = gort::run(|| gort::go(gort::stack::remaining).join().unwrap());
+        assert!(r > 48 << 10 && r <= 64 << 10, "{r}");
+        return;
+    }
+    let default = gort::stack::DEFAULT_STACK_SIZE.to_string();
+    for (value, want, warns) in [
+        ("2M", "2097152", false),
+        ("300k", "307200", false),
+        ("65536", "65536", false),
+        ("lots", default.as_str(), true),
+    ] {
+        let out = child(NAME, &[("GORT_STACK_SIZE", value), ("WANT", want)]);
+        let so = String::from_utf8_lossy(&out.stdout);
+        let se = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{value}: child failed:\n{so}\n{se}");
+        assert_eq!(
+            se.contains("gort: ignoring GORT_STACK_SIZE=\"lots\""),
+            warns,
+            "{value}: {se}"
+        );
+    }
+}
+
+/// Parks `n` goroutines, releases them, and returns the page tables at the peak.
+fn park_wave(n: usize) -> usize {
+    let tokens = Arc::new(Mutex::new(Vec::with_capacity(n)));
+    let hs: Vec<_> = (0..n)
+        .map(|_| {
+            let tokens = tokens.clone();
+            gort::go(move || {
+                let t = gort::park::prepare();
+                tokens.lock().push(t);
+                gort::park::park();
+            })
+        })
+        .collect();
+    while tokens.lock().len() < n {
+        gort::yield_now();
+    }
+    let peak = page_table_bytes();
+    for t in tokens.lock().drain(..) {
+        t.wake();
+    }
+    for h in hs {
+        h.join().unwrap();
+    }
+    peak
+}
+
+/// Waits (10 s at most) until the page tables fall below `limit`; returns them.
+fn page_tables_fall_below(limit: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = page_table_bytes();
+        if now < limit || Instant::now() > deadline {
+            return now;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn page_tables_are_given_back() {
+    const NAME: &str = "page_tables_are_given_back";
+    if !is_child(NAME) {
+        // In a child process: the page tables of other tests would disturb the count. The
+        // mprotect fallback too (stacks there are separate mappings after the guard).
+        for env in [&[][..], &[("GORT_STACK_GUARD", "mprotect")][..]] {
+            let out = child(NAME, env);
+            let so = String::from_utf8_lossy(&out.stdout);
+            let se = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{env:?}: child failed:\n{so}\n{se}");
+        }
+        return;
+    }
+    within(120, || {
+        gort::run(|| {
+            gort::go(|| ()).join().unwrap();
+            std::thread::sleep(Duration::from_millis(600));
+            let base = page_table_bytes();
+            // 1 MiB stacks: 2 KiB of page tables per parked goroutine.
+            gort::stack::set_default_stack_size(1 << 20);
+            let peak = park_wave(20_000);
+            assert!(peak > base + (20 << 20), "peak {peak} base {base}");
+            let limit = base + (peak - base) / 20;
+            let now = page_tables_fall_below(limit);
+            assert!(now < limit, "page tables {now}: base {base}, peak {peak}");
+            // Arenas of the old default size go too, once the default changes.
+            let peak = park_wave(20_000);
+            gort::stack::set_default_stack_size(64 << 10);
+            gort::go(|| ()).join().unwrap();
+            let limit = base + (peak - base) / 20;
+            let now = page_tables_fall_below(limit);
+            assert!(now < limit, "page tables {now}: base {base}, peak {peak}");
+            // The pool refills from new arenas.
+            let hs: Vec<_> = (0..10_000).map(|i| gort::go(move || i)).collect();
+            for (i, h) in hs.into_iter().enumerate() {
+                assert_eq!(h.join().unwrap(), i);
+            }
+            println!("page tables: base {base}, peak {peak}, after {now}");
+        });
+    });
+}
+
+#[test]
+fn overflow_is_reported_after_arenas_were_unmapped() {
+    const NAME: &str = "overflow_is_reported_after_arenas_were_unmapped";
+    if is_child(NAME) {
+        gort::run(|| {
+            let base = page_table_bytes();
+            let peak = park_wave(5_000);
+            page_tables_fall_below(base + (peak - base) / 10);
+            let _ = gort::Builder::new()
+                .name("after")
+                .spawn(|| {
+                    // A stack from a fresh arena, then one that overflows.
+                    gort::go(|| 1).join().unwrap();
+                    gort::go(|| unbounded(0)).join()
+                })
+                .unwrap()
+                .join();
+        });
+        unreachable!("the overflow must abort the process");
+    }
+    let out = child(NAME, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("fatal error: stack overflow in goroutine "),
+        "unexpected stderr: {err}"
+    );
+}
+
+#[test]
+fn stacks_stay_sound_while_arenas_are_unmapped() {
+    const NAME: &str = "stacks_stay_sound_while_arenas_are_unmapped";
+    if !is_child(NAME) {
+        // In a child process: the waves must find the pool to themselves.
+        let out = child(NAME, &[]);
+        let so = String::from_utf8_lossy(&out.stdout);
+        let se = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "child failed:\n{so}\n{se}");
+        return;
+    }
+    within(120, || {
+        gort::run(|| {
+            // Waves of goroutines with pauses of about a scavenger period between them, so
+            // that arenas are unmapped and carved again while goroutines, plain threads
+            // and `grow` segments take stacks. Every goroutine writes a pattern over its
+            // stack and checks it after a park: a stack handed out twice, or one unmapped
+            // under its goroutine, breaks the pattern or faults.
+            #[inline(never)]
+            fn pattern(seed: u64) -> u64 {
+                let mut buf = [0u64; 2048]; // 16 KiB of this goroutine's stack
+                for (i, v) in buf.iter_mut().enumerate() {
+                    *v = seed ^ i as u64;
+                }
+                black_box(&mut buf);
+                gort::yield_now();
+                buf.iter()
+                    .enumerate()
+                    .filter(|&(i, &v)| v != seed ^ i as u64)
+                    .count() as u64
+            }
+            let threads: Vec<_> = (0..2)
+                .map(|t| {
+                    std::thread::spawn(move || {
+                        let mut bad = 0;
+                        for i in 0..300u64 {
+                            bad += gort::go(move || pattern(t << 32 | i)).join().unwrap();
+                            bad += gort::stack::grow(1 << 20, || pattern(i));
+                            if i % 50 == 0 {
+                                std::thread::sleep(Duration::from_millis(150));
+                            }
+                        }
+                        bad
+                    })
+                })
+                .collect();
+            let mut bad = 0;
+            for wave in 0..12u64 {
+                let hs: Vec<_> = (0..3_000u64)
+                    .map(|i| gort::go(move || pattern(wave << 40 | i)))
+                    .collect();
+                bad += hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>();
+                std::thread::sleep(Duration::from_millis(100 + 50 * (wave % 6)));
+            }
+            bad += threads.into_iter().map(|t| t.join().unwrap()).sum::<u64>();
+            assert_eq!(bad, 0, "words of stack changed under their goroutine");
         });
     });
 }

@@ -29,8 +29,12 @@ impl Builder {
         self
     }
 
-    /// Reserves `bytes` of stack for the goroutine (rounded up to whole pages, at least
-    /// [`crate::stack::MIN_STACK_SIZE`]). Pages are committed only when touched.
+    /// Reserves `bytes` of stack for the goroutine instead of the default
+    /// ([`crate::stack::default_stack_size`], 192 KiB unless changed), rounded up to whole
+    /// pages, at least [`crate::stack::MIN_STACK_SIZE`]. Pages are committed only when
+    /// touched. Use it for a goroutine that runs deep code (large recursion, TLS or
+    /// compression libraries in debug builds): a goroutine that overflows its stack ends
+    /// the process with `fatal error: stack overflow`.
     pub fn stack_size(mut self, bytes: usize) -> Builder {
         self.stack_size = Some(bytes);
         self

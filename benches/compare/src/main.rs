@@ -132,15 +132,16 @@ fn main() {
         memory: Vec::new(),
         procs: Vec::new(),
     };
-    if selected.iter().any(|w| w.key == "rss") {
+    if selected.iter().any(|w| w.key == "rss" || w.key == "park") {
         for col in [Col::Gort, Col::Go, Col::Tokio, Col::May] {
             let pts: Vec<_> = lab
                 .sizes
                 .rss_counts
                 .iter()
                 .map(|&n| {
-                    let r = lab.rss(col, n);
-                    progress(&format!("rss {} {n}", col.name()), &r, "KiB/goroutine");
+                    let r = lab.parked(col, n);
+                    let total = r.as_ref().map(|p| p.total).map_err(Clone::clone);
+                    progress(&format!("rss {} {n}", col.name()), &total, "KiB/goroutine");
                     (n, r)
                 })
                 .collect();
@@ -153,7 +154,7 @@ fn main() {
         let mut row = Row::new(w.clone());
         for rep in 0..args.reps {
             for (col, how) in &w.cells {
-                let r = if let How::Rss = how {
+                let r = if let How::Rss | How::Park = how {
                     if rep > 0 {
                         continue;
                     }
@@ -163,6 +164,13 @@ fn main() {
                         .find(|m| m.col == *col)
                         .and_then(|m| m.points.last().map(|(_, r)| r.clone()))
                         .unwrap_or_else(|| Err("not measured".into()))
+                        .map(|p| {
+                            if let How::Rss = how {
+                                p.total
+                            } else {
+                                p.secs * 1e3
+                            }
+                        })
                 } else {
                     let r = lab.measure(*col, how, None).map(|v| v / w.scale);
                     progress(

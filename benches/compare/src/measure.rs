@@ -220,9 +220,14 @@ impl Lab {
             How::Http(server) => self.http(*server),
             How::Ticker { mode } => self.ticker(col, mode),
             How::Sleepers { mode } => self.sleepers(col, mode),
-            How::Rss => {
+            How::Rss | How::Park => {
                 let n = *self.sizes.rss_counts.iter().max().expect("an RSS count");
-                self.rss(col, n)
+                let p = self.parked(col, n)?;
+                Ok(if let How::Rss = how {
+                    p.total
+                } else {
+                    p.secs * 1e3
+                })
             }
         }
     }
@@ -370,8 +375,8 @@ impl Lab {
             .ok_or_else(|| format!("sleepers printed no time: {out}"))
     }
 
-    /// KiB of RSS per parked goroutine (task, coroutine) at `n`.
-    pub fn rss(&self, col: Col, n: usize) -> Outcome {
+    /// Memory per parked goroutine (task, coroutine) at `n`, and the time to park them.
+    pub fn parked(&self, col: Col, n: usize) -> Result<Parked, String> {
         let n = n.to_string();
         let mut cmd = match col {
             Col::Go => {
@@ -390,12 +395,34 @@ impl Lab {
             _ => unreachable!("no RSS program for {col:?}"),
         };
         let out = run_checked(&mut cmd, &format!("rss {} {n}", col.name()))?;
-        // "... goroutines parked: 4.28 KiB RSS each"
-        out.split(" KiB RSS each")
-            .next()
-            .and_then(|s| s.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| format!("rss printed no size: {out}"))
+        Parked::parse(&out).ok_or_else(|| format!("rss printed no sizes: {out}"))
+    }
+}
+
+/// What the memory programs print about `n` parked goroutines.
+#[derive(Clone, Copy, Debug)]
+pub struct Parked {
+    /// KiB of RSS plus page tables per goroutine: what the user pays.
+    pub total: f64,
+    /// KiB of RSS alone per goroutine.
+    pub rss: f64,
+    /// Seconds from the first spawn until all were parked.
+    pub secs: f64,
+}
+
+impl Parked {
+    /// Parses "... parked: 4.71 KiB RSS+PT each (4.45 KiB RSS, 0.26 KiB page tables; 0.284 s
+    /// to park them)".
+    fn parse(out: &str) -> Option<Parked> {
+        let line = out.lines().find(|l| l.contains(" KiB RSS+PT each"))?;
+        let total = line.split(" KiB RSS+PT each").next()?.rsplit(' ').next()?;
+        let rss = line.split(" KiB RSS,").next()?.rsplit('(').next()?;
+        let secs = line.split(" s to park").next()?.rsplit(' ').next()?;
+        Some(Parked {
+            total: total.parse().ok()?,
+            rss: rss.trim().parse().ok()?,
+            secs: secs.parse().ok()?,
+        })
     }
 }
 

@@ -2,6 +2,7 @@
 //! the headline ratios for the README, the raw runs as TSV, and the plots.
 
 use crate::machine::Machine;
+use crate::measure::Parked;
 use crate::plot;
 use crate::workloads::{Better, Col, Target, Workload};
 use std::collections::BTreeMap;
@@ -143,11 +144,11 @@ fn ratio_text(r: Option<f64>) -> String {
     r.map_or("—".into(), |r| format!("{r:.2}x"))
 }
 
-/// One runtime's memory per parked goroutine at each count.
+/// One runtime's memory per parked goroutine, and time to park them, at each count.
 pub struct MemorySeries {
     pub col: Col,
-    /// (count, KiB per goroutine or why not).
-    pub points: Vec<(usize, Result<f64, String>)>,
+    /// (count, what was measured or why not).
+    pub points: Vec<(usize, Result<Parked, String>)>,
 }
 
 /// One runtime's time per operation of a workload at each procs count.
@@ -293,23 +294,39 @@ impl Report<'_> {
         let m = &self.scaling.memory;
         if !m.is_empty() {
             let counts: Vec<usize> = m[0].points.iter().map(|(n, _)| *n).collect();
-            let _ = writeln!(s, "### Memory per parked goroutine (KiB of RSS) by count\n");
-            let _ = write!(s, "| runtime |");
-            for n in &counts {
-                let _ = write!(s, " {} |", num(*n as f64));
-            }
-            let _ = writeln!(s, "\n|---|{}", "---|".repeat(counts.len()));
-            for series in m {
-                let _ = write!(s, "| {} |", series.col.name());
-                for (_, v) in &series.points {
-                    let _ = write!(
-                        s,
-                        " {} |",
-                        match v {
-                            Ok(v) => num(*v),
-                            Err(e) => format!("failed: {}", e.lines().last().unwrap_or("").trim()),
-                        }
-                    );
+            /// A table's title and how it shows one measurement.
+            type Table = (&'static str, fn(&Parked) -> String);
+            let tables: [Table; 2] = [
+                (
+                    "Memory per parked goroutine by count: KiB of RSS + page tables (RSS alone)",
+                    |p| format!("{} ({})", num(p.total), num(p.rss)),
+                ),
+                (
+                    "Time to spawn the goroutines and see them all parked, by count (ms)",
+                    |p| num(p.secs * 1e3),
+                ),
+            ];
+            for (title, cell) in tables {
+                let _ = writeln!(s, "### {title}\n");
+                let _ = write!(s, "| runtime |");
+                for n in &counts {
+                    let _ = write!(s, " {} |", num(*n as f64));
+                }
+                let _ = writeln!(s, "\n|---|{}", "---|".repeat(counts.len()));
+                for series in m {
+                    let _ = write!(s, "| {} |", series.col.name());
+                    for (_, v) in &series.points {
+                        let _ = write!(
+                            s,
+                            " {} |",
+                            match v {
+                                Ok(p) => cell(p),
+                                Err(e) =>
+                                    format!("failed: {}", e.lines().last().unwrap_or("").trim()),
+                            }
+                        );
+                    }
+                    s.push('\n');
                 }
                 s.push('\n');
             }
@@ -440,7 +457,7 @@ impl Report<'_> {
                 let p = series
                     .points
                     .iter()
-                    .filter_map(|(n, v)| Some((*n as f64, *v.as_ref().ok()?)))
+                    .filter_map(|(n, v)| Some((*n as f64, v.as_ref().ok()?.total)))
                     .collect();
                 (series.col.name().to_string(), p)
             })
@@ -450,7 +467,7 @@ impl Report<'_> {
             out.push((
                 "memory.svg".into(),
                 plot::lines(
-                    "RSS per parked goroutine",
+                    "RSS + page tables per parked goroutine",
                     "goroutines parked",
                     "KiB each",
                     true,

@@ -78,8 +78,10 @@ pub enum How {
     /// `sleeps-marked`: inside `gort::syscall`; Go marks its system calls itself) beside
     /// the 1 ms ticker, procs=2; milliseconds until all 1000 finished.
     Sleepers { mode: &'static str },
-    /// RSS per parked goroutine at the largest count of the run, KiB.
+    /// RSS plus page tables per parked goroutine at the largest count of the run, KiB.
     Rss,
+    /// Milliseconds to spawn the largest count of the run and see them all parked.
+    Park,
 }
 
 /// A target from DESIGN.md, checked against the run.
@@ -291,7 +293,7 @@ pub fn all() -> Vec<Workload> {
         },
         Workload {
             key: "rss",
-            title: "goroutines parked on a channel, RSS",
+            title: "goroutines parked on a channel, RSS + page tables",
             unit: "KiB/goroutine",
             better: Better::Lower,
             target: Some(Target::ValueAtMost(5.0)),
@@ -300,6 +302,21 @@ pub fn all() -> Vec<Workload> {
                 (Go, How::Rss),
                 (Tokio, How::Rss),
                 (May, How::Rss),
+            ],
+            scale: 1.0,
+            notes: vec![],
+        },
+        Workload {
+            key: "park",
+            title: "spawn 1M goroutines that park",
+            unit: "ms",
+            better: Better::Lower,
+            target: Some(Target::GoAtMost(1.0)),
+            cells: vec![
+                (Gort, How::Park),
+                (Go, How::Park),
+                (Tokio, How::Park),
+                (May, How::Park),
             ],
             scale: 1.0,
             notes: vec![],

@@ -1,5 +1,6 @@
 #!/bin/sh
-# RSS per parked goroutine at 100k and 1M: gort, Go, tokio, may, side by side.
+# RSS + page tables per parked goroutine, and the time to park them, at 100k and 1M:
+# gort, Go, tokio, may, side by side (benches/compare.sh --only rss,park does the same).
 # Usage: benches/go/rss/run.sh [counts...]   (from the repository root; default 100000 1000000)
 set -e
 root=$(cd "$(dirname "$0")/../../.." && pwd)

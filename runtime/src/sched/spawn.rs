@@ -202,8 +202,7 @@ fn put_stack(p: Option<&P>, st: Stack) {
             p.with_stacks(|cache| {
                 cache.push(st);
                 if cache.len() > CACHE_MAX {
-                    let size = stack::default_stack_size();
-                    stack::give_batch(size, cache.drain(..CACHE_MAX / 2));
+                    stack::give_batch(cache.drain(..CACHE_MAX / 2));
                 }
             })
         }
@@ -214,6 +213,5 @@ fn put_stack(p: Option<&P>, st: Stack) {
 /// Moves a retired P's caches to the global pools.
 pub(crate) fn flush_caches(p: &P) {
     p.with_gfree(|free| sched().gfree.lock().append(free));
-    let size = stack::default_stack_size();
-    p.with_stacks(|cache| stack::give_batch(size, cache.drain(..)));
+    p.with_stacks(|cache| stack::give_batch(cache.drain(..)));
 }

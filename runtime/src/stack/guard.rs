@@ -5,6 +5,11 @@
 //! `madvise(MADV_GUARD_INSTALL)` on a scratch mapping tells whether the kernel (6.13+) has
 //! VMA-free guard regions. `GORT_STACK_GUARD=mprotect` forces the fallback (for tests).
 //!
+//! Guards are installed for a batch of fresh stacks at once ([`install_many`]): on Linux
+//! 6.15+ one `process_madvise(PIDFD_SELF, ...)` call takes the whole list of guard pages,
+//! and a second one commits the stacks' top pages ([`populate_many`]); older kernels get
+//! one `madvise` per guard page and fault the top pages in on first use.
+//!
 //! With `mprotect` every guard splits its mapping, so each stack costs two VMAs and the
 //! process-wide `vm.max_map_count` (65530 by default) caps how many stacks can exist. The
 //! runtime keeps its own count and refuses a stack that would leave less than
@@ -19,6 +24,12 @@ use std::sync::OnceLock;
 
 /// Linux's `MADV_GUARD_INSTALL` (6.13+); not yet in the `libc` crate.
 const MADV_GUARD_INSTALL: libc::c_int = 102;
+/// Linux's `PIDFD_SELF` (6.15+): `process_madvise` on the calling process, no pidfd needed
+/// (and so nothing to go stale across `fork`).
+const PIDFD_SELF: libc::c_int = -10001;
+/// Most pages one `process_madvise` call advises (the kernel's `UIO_FASTIOV` is 8; larger
+/// vectors are fine, `IOV_MAX` is 1024).
+pub(crate) const MANY: usize = 64;
 
 /// Mappings left to the rest of the process under the mprotect fallback.
 const MAP_HEADROOM: usize = 4096;
@@ -173,6 +184,63 @@ pub(crate) fn map(len: usize) -> io::Result<usize> {
 pub(crate) fn no_huge_pages(addr: usize, len: usize) {
     // SAFETY: advice on our own fresh mapping; failure is harmless.
     unsafe { libc::madvise(addr as *mut _, len, libc::MADV_NOHUGEPAGE) };
+}
+
+/// Applies `advice` to one page at each of `pages` with a single `process_madvise` call.
+/// Returns `false` if the kernel cannot do it that way (then nothing, or only part, was
+/// done, and the caller falls back to one `madvise` per page; both advices it is used for
+/// are idempotent).
+fn advise_many(pages: &[usize], advice: libc::c_int) -> bool {
+    static WORKS: AtomicUsize = AtomicUsize::new(0); // 0: unknown, 1: yes, 2: no
+    if pages.is_empty() {
+        return true;
+    }
+    if WORKS.load(Relaxed) == 2 || pages.len() > MANY {
+        return false;
+    }
+    let page = page_size();
+    let mut iov = [libc::iovec {
+        iov_base: std::ptr::null_mut(),
+        iov_len: 0,
+    }; MANY];
+    for (v, &p) in iov.iter_mut().zip(pages) {
+        v.iov_base = p as *mut _;
+        v.iov_len = page;
+    }
+    // SAFETY: process_madvise reads `pages.len()` iovecs from our array; every page is in a
+    // mapping owned by the stack pool, and PIDFD_SELF names this process.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_process_madvise,
+            PIDFD_SELF,
+            iov.as_ptr(),
+            pages.len(),
+            advice,
+            0,
+        )
+    };
+    let ok = rc == (pages.len() * page) as libc::c_long;
+    if WORKS.load(Relaxed) == 0 {
+        WORKS.store(if ok { 1 } else { 2 }, Relaxed);
+    }
+    ok
+}
+
+/// Installs the guard pages at each of `lows` (the lowest page of stack slots): one
+/// system call for all of them where the kernel allows (`process_madvise` with
+/// `PIDFD_SELF`, Linux 6.15+), else one per page.
+pub(crate) fn install_many(lows: &[usize]) -> io::Result<()> {
+    if mode() == Mode::Madvise && advise_many(lows, MADV_GUARD_INSTALL) {
+        return Ok(());
+    }
+    lows.iter().try_for_each(|&low| install(low))
+}
+
+/// Commits the page at each of `pages` (`MADV_POPULATE_WRITE`) in one system call, so the
+/// first goroutine on each of these fresh stacks does not take a page fault for its top
+/// page. Best effort: without kernel support the pages fault in on first touch as usual.
+pub(crate) fn populate_many(pages: &[usize]) {
+    advise_many(pages, libc::MADV_POPULATE_WRITE);
 }
 
 /// Installs the guard page at `low` (the lowest page of a stack slot).

@@ -178,8 +178,9 @@ fn report(size: usize) -> ! {
         b.u(size as u64).s(" bytes");
     }
     b.s(
-        " is exhausted)\nraise the stack size with gort::Builder::stack_size (this goroutine) \
-         or gort::stack::set_default_stack_size (all goroutines), or run known-deep \
+        " is exhausted)\nraise the stack size with gort::Builder::stack_size (this goroutine), \
+         or for all goroutines with gort::stack::set_default_stack_size or the \
+         GORT_STACK_SIZE environment variable (e.g. GORT_STACK_SIZE=1M), or run known-deep \
          recursion under gort::stack::grow\n",
     );
     // SAFETY: write(2) and abort(3) are async-signal-safe; the buffer is ours.

@@ -170,12 +170,15 @@ pub(crate) fn lookup(addr: usize) -> Option<Hit> {
     })
 }
 
-/// Calls `f` on every arena's descriptor (for the scavenger).
-pub(crate) fn each_arena(mut f: impl FnMut(usize, usize, &'static Arena)) {
-    find(|low, _, slot, arena| {
-        // SAFETY: arena descriptors are leaked.
+/// Calls `f` on every registered arena's descriptor. For the scavenger thread only: it is
+/// the one thread that frees descriptors (after unregistering them), so the ones it finds
+/// here are live.
+pub(crate) fn each_arena(mut f: impl FnMut(&Arena)) {
+    find(|_, _, _, arena| {
+        // SAFETY: a registered arena's descriptor is freed only by the scavenger thread,
+        // which is the caller, after it unregistered the arena.
         if let Some(a) = unsafe { arena.as_ref() } {
-            f(low, slot, a);
+            f(a);
         }
         None::<()>
     });

@@ -9,14 +9,21 @@
 //! scavenger thread pays one `madvise` per run of adjacent idle stacks in an arena (64
 //! stacks at most), and only for stacks that ran code since they were last released.
 //!
-//! Each arena slot has a state word: `IN_USE` (a goroutine or `grow` segment runs on it),
-//! `FRESH` (idle since this period), `SEEN` (idle for a full period), `TRIMMING` (the
-//! scavenger is releasing it), `CLEAN` (no committed pages). The spawner's `acquire` waits
-//! while a slot is `TRIMMING`, so pages are never released under running code.
+//! Pages are not all: the page-table pages that map them stay until their whole 2 MiB is
+//! unmapped (guard markers live in them too). So after each pass the scavenger unmaps the
+//! arenas whose 64 stacks are all back in the global pool and hold no pages
+//! (`super::unmap_idle_arenas`), beyond a few kept for the next burst; this also frees
+//! their descriptors, which only the scavenger thread reads through the registry.
+//!
+//! Each arena slot has a state word: `RAW` (never handed out: no guard page yet),
+//! `IN_USE` (a goroutine or `grow` segment runs on it), `FRESH` (idle since this period),
+//! `SEEN` (idle for a full period), `TRIMMING` (the scavenger is releasing it), `CLEAN` (no
+//! committed pages). The spawner's `acquire` waits while a slot is `TRIMMING`, so pages are
+//! never released under running code.
 
 use super::{page_size, registry};
 use std::sync::atomic::{
-    AtomicBool, AtomicU8,
+    AtomicBool, AtomicU8, AtomicUsize,
     Ordering::{Acquire, Relaxed, Release, SeqCst},
 };
 use std::sync::Once;
@@ -30,6 +37,8 @@ const FRESH: u8 = 1;
 const SEEN: u8 = 2;
 const TRIMMING: u8 = 3;
 const CLEAN: u8 = 4;
+/// Never handed out: no guard page installed yet, no pages.
+const RAW: u8 = 5;
 
 /// Set when some stack went idle since the scavenger last looked.
 static ACTIVITY: AtomicBool = AtomicBool::new(false);
@@ -67,6 +76,11 @@ impl SlotState {
         }
     }
 
+    /// Whether the slot was never handed out (its guard page is not installed yet).
+    pub(crate) fn is_raw(&self) -> bool {
+        self.0.load(Relaxed) == RAW
+    }
+
     pub(crate) fn set_idle(&self) {
         self.0.store(FRESH, Release);
         if !ACTIVITY.load(Relaxed) {
@@ -79,20 +93,64 @@ impl SlotState {
     }
 }
 
-/// Per-arena descriptor (leaked; the registry points at it).
+/// Per-arena descriptor. The registry entry points at it; it is freed when the scavenger
+/// unmaps the arena (see `super::unmap_idle_arenas`), once no Stack of the arena exists.
 #[derive(Debug)]
 pub(crate) struct Arena {
+    /// The mapping `[base, base + len)`.
+    pub(crate) base: usize,
+    len: usize,
+    /// Bytes per stack slot (guard page included, at each slot's low end).
+    pub(crate) slot: usize,
+    /// Registry index of the mapping (set right after registering, before the arena's
+    /// stacks exist; atomic because the registry publishes the descriptor first).
+    reg: AtomicUsize,
     pub(crate) slots: Box<[SlotState]>,
+    /// How many of the arena's stacks are in the global pool (changed under its lock).
+    pub(crate) pooled: AtomicUsize,
+    /// Set (under the pool's lock) when the arena is about to be unmapped.
+    pub(crate) dead: AtomicBool,
 }
 
 impl Arena {
-    /// A descriptor for `count` never-used (clean) slots.
-    pub(crate) fn new(count: usize) -> &'static Arena {
-        Box::leak(Box::new(Arena {
-            slots: (0..count)
-                .map(|_| SlotState(AtomicU8::new(CLEAN)))
-                .collect(),
-        }))
+    /// Describes and registers the fresh mapping `[base, base + len)` of `count` never-used
+    /// slots of `slot` bytes, all of them in the pool.
+    pub(crate) fn new(base: usize, len: usize, slot: usize, count: usize) -> *const Arena {
+        let arena = Box::into_raw(Box::new(Arena {
+            base,
+            len,
+            slot,
+            reg: AtomicUsize::new(usize::MAX),
+            slots: (0..count).map(|_| SlotState(AtomicU8::new(RAW))).collect(),
+            pooled: AtomicUsize::new(count),
+            dead: AtomicBool::new(false),
+        }));
+        let reg = registry::register(base, len, slot, arena);
+        // SAFETY: just allocated, freed only by `unmap`, which needs the arena's stacks
+        // back in the pool first, and they do not exist yet.
+        unsafe { (*arena).reg.store(reg, Relaxed) };
+        arena
+    }
+
+    /// Whether no slot holds pages: each was released by the scavenger or never used.
+    pub(crate) fn idle(&self) -> bool {
+        self.slots
+            .iter()
+            .all(|s| matches!(s.0.load(Acquire), CLEAN | RAW))
+    }
+
+    /// Unregisters and unmaps the arena and frees its descriptor.
+    ///
+    /// # Safety
+    /// `arena` came from [`Arena::new`], no Stack of it exists any more, and no other thread
+    /// will read the descriptor (only the scavenger reads descriptors through the registry).
+    pub(crate) unsafe fn unmap(arena: *const Arena) {
+        // SAFETY: the caller guarantees the descriptor is live and ours alone.
+        let a = unsafe { Box::from_raw(arena as *mut Arena) };
+        registry::unregister(a.reg.load(Relaxed));
+        // SAFETY: the mapping is the arena's own and no code runs on any of its stacks.
+        unsafe { libc::munmap(a.base as *mut _, a.len) };
+        super::guard::unbudget(a.slots.len());
     }
 }
 
@@ -122,6 +180,7 @@ pub(crate) fn start() {
                     std::thread::sleep(PERIOD);
                     if ACTIVITY.swap(false, Acquire) || pending {
                         pending = sweep();
+                        super::unmap_idle_arenas();
                     }
                 }
             })
@@ -134,7 +193,8 @@ pub(crate) fn start() {
 fn sweep() -> bool {
     let page = page_size();
     let mut pending = false;
-    registry::each_arena(|low, slot, arena| {
+    registry::each_arena(|arena| {
+        let (low, slot) = (arena.base, arena.slot);
         let mut run: Option<usize> = None; // first slot of the current run of TRIMMING
         let n = arena.slots.len();
         for i in 0..=n {
