@@ -30,7 +30,7 @@ pub mod chan {
 }
 
 pub use gort_chan::context;
-pub use gort_chan::{select, time};
+pub use gort_chan::{select, time, JoinHandleExt};
 pub use gort_runtime::sync;
 
 /// Networking (Go's `net`): TCP, UDP and Unix sockets on the netpoller, with deadlines.

@@ -9,6 +9,7 @@
 
 mod channel;
 pub mod context;
+mod done;
 mod error;
 mod macros;
 pub mod net_ctx;
@@ -18,6 +19,7 @@ pub mod time;
 mod waiter;
 
 pub use channel::{bounded, never, unbounded, IntoIter, Iter, Receiver, Sender, TryIter};
+pub use done::JoinHandleExt;
 pub use error::{
     CloseError, RecvError, RecvTimeoutError, SelectTimeoutError, SendError, SendTimeoutError,
     TryRecvError, TrySelectError, TrySendError,

@@ -18,7 +18,7 @@ use crate::stack::Stack;
 use corosensei::{Coroutine, Yielder};
 use std::any::Any;
 use std::cell::{Cell, UnsafeCell};
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
 /// Why a goroutine handed control back to its M.
@@ -82,6 +82,11 @@ pub(crate) struct G {
     pub(crate) locals: UnsafeCell<Locals>,
     /// The goroutine's `thread::Result<T>` (inline or boxed, see `join`).
     pub(crate) result: UnsafeCell<ResultBuf>,
+    /// Set (SeqCst) once a callback was put in `exit_hooks`; `goexit` looks at the list only
+    /// then. Reset by the spawner.
+    pub(crate) has_exit_hooks: AtomicBool,
+    /// Callbacks run when the goroutine ends (`JoinHandle::on_finish`).
+    pub(crate) exit_hooks: parking_lot::Mutex<Vec<Box<dyn FnOnce() + Send>>>,
 }
 
 // SAFETY: the atomics are shared; every non-atomic field is accessed only by the G's current
@@ -112,6 +117,8 @@ impl G {
             locked_m: Cell::new(std::ptr::null()),
             lock_count: Cell::new(0),
             locals: UnsafeCell::new(Vec::new()),
+            has_exit_hooks: AtomicBool::new(false),
+            exit_hooks: parking_lot::Mutex::new(Vec::new()),
         }))
     }
 

@@ -23,6 +23,7 @@ mod membarrier;
 pub mod net;
 mod netpoll;
 mod note;
+mod panic_hook;
 pub mod park;
 mod run;
 mod sched;

@@ -123,6 +123,7 @@ impl Sched {
             syscalls: AtomicU64::new(0),
         };
         crate::membarrier::init();
+        crate::panic_hook::install();
         for id in 0..n {
             s.p(id).status.store(P_IDLE, Relaxed);
         }
