@@ -27,6 +27,7 @@ mod panic_hook;
 pub mod park;
 mod run;
 mod sched;
+mod scope;
 mod shim;
 pub mod stack;
 mod stats;
@@ -38,6 +39,7 @@ pub use builder::{go, Builder};
 pub use join::JoinHandle;
 pub use local::LocalKey;
 pub use run::run;
+pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use sched::{
     goroutine_id, lock_os_thread, num_goroutine, procs, set_max_threads, set_procs,
     unlock_os_thread, yield_now, MAX_PROCS,
