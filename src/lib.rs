@@ -31,7 +31,16 @@ pub mod chan {
 
 pub use gort_chan::context;
 pub use gort_chan::{select, time, JoinHandleExt};
-pub use gort_runtime::sync;
+
+/// Goroutine-aware synchronisation (Go's `sync`, `x/sync/semaphore` and `x/sync/errgroup`):
+/// [`sync::Mutex`], [`sync::RwLock`], [`sync::WaitGroup`], [`sync::Once`],
+/// [`sync::OnceLock`], [`sync::Cond`], [`sync::Semaphore`], [`sync::Barrier`] and
+/// [`sync::Group`]. A goroutine that waits parks; a plain thread blocks. Drop-shaped
+/// `defer`: [`sync::WaitGroup::add_guard`], [`sync::Semaphore::acquire_permit`].
+pub mod sync {
+    pub use gort_chan::sync::Group;
+    pub use gort_runtime::sync::*;
+}
 
 /// Networking (Go's `net`): TCP, UDP and Unix sockets on the netpoller, with deadlines.
 /// Under a context: [`net::ContextIo`] (`with_ctx`, `read_ctx`,

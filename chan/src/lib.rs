@@ -10,12 +10,19 @@
 mod channel;
 pub mod context;
 mod done;
+mod errgroup;
 mod error;
 mod macros;
 pub mod net_ctx;
 mod select;
 mod shim;
 pub mod time;
+
+/// Synchronisation built on channels and contexts: [`Group`](sync::Group) (Go's
+/// `errgroup`). The facade merges this into `gort::sync`.
+pub mod sync {
+    pub use crate::errgroup::Group;
+}
 mod waiter;
 
 pub use channel::{bounded, never, unbounded, IntoIter, Iter, Receiver, Sender, TryIter};

@@ -237,6 +237,20 @@ impl Semaphore {
         }
     }
 
+    /// Like [`try_acquire`](Self::try_acquire), returning a guard that releases the units
+    /// when dropped.
+    pub fn try_acquire_permit(&self, n: usize) -> Option<Permit<'_>> {
+        self.try_acquire(n).then_some(Permit { sem: self, n })
+    }
+
+    /// Like [`try_acquire_permit`](Self::try_acquire_permit) for a shared semaphore.
+    pub fn try_acquire_permit_owned(self: &Arc<Self>, n: usize) -> Option<OwnedPermit> {
+        self.try_acquire(n).then(|| OwnedPermit {
+            sem: self.clone(),
+            n,
+        })
+    }
+
     /// The semaphore's size.
     pub fn size(&self) -> usize {
         self.size
