@@ -30,7 +30,7 @@ pub mod chan {
 }
 
 pub use gort_chan::context;
-pub use gort_chan::{select, time, JoinHandleExt};
+pub use gort_chan::{select, signal, time, JoinHandleExt};
 
 /// Goroutine-aware synchronisation (Go's `sync`, `x/sync/semaphore` and `x/sync/errgroup`):
 /// [`sync::Mutex`], [`sync::RwLock`], [`sync::WaitGroup`], [`sync::Once`],
@@ -55,8 +55,8 @@ pub mod net {
 
 pub use gort_runtime::{
     go, goroutine_id, local, lock_os_thread, num_goroutine, park, procs, run, scope,
-    set_max_threads, set_procs, stack, stats, syscall, timer, unlock_os_thread, yield_now,
-    Builder, JoinHandle, LocalKey, ProcStats, Scope, ScopedJoinHandle, Stats, MAX_PROCS,
+    set_max_threads, set_procs, stack, stats, syscall, timer, unlock_os_thread, yield_now, Builder,
+    JoinHandle, LocalKey, ProcStats, Scope, ScopedJoinHandle, Stats, MAX_PROCS,
 };
 
 /// The README's code blocks, compiled and run as doctests so the README stays true.

@@ -16,6 +16,7 @@ mod macros;
 pub mod net_ctx;
 mod select;
 mod shim;
+pub mod signal;
 pub mod time;
 
 /// Synchronisation built on channels and contexts: [`Group`](sync::Group) (Go's

@@ -9,8 +9,8 @@ use crate::sched::spawn;
 use std::marker::PhantomData;
 use std::mem::{align_of, size_of, MaybeUninit};
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, SeqCst};
-use std::time::{Duration, Instant};
 use std::thread;
+use std::time::{Duration, Instant};
 
 /// Join states of a G.
 pub(crate) const RUNNING: u8 = 0;
@@ -163,8 +163,7 @@ impl<T> JoinHandle<T> {
                         // Timed out: take the registration back, unless the goroutine ended
                         // meanwhile (then its wake-up found our episode over, and the
                         // result is there).
-                        if g
-                            .join_state
+                        if g.join_state
                             .compare_exchange(WAITING, RUNNING, AcqRel, Acquire)
                             .is_ok()
                         {

@@ -29,6 +29,7 @@ mod run;
 mod sched;
 mod scope;
 mod shim;
+pub mod signal;
 pub mod stack;
 mod stats;
 pub mod sync;
@@ -39,10 +40,10 @@ pub use builder::{go, Builder};
 pub use join::JoinHandle;
 pub use local::LocalKey;
 pub use run::run;
-pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use sched::{
     goroutine_id, lock_os_thread, num_goroutine, procs, set_max_threads, set_procs,
     unlock_os_thread, yield_now, MAX_PROCS,
 };
+pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use stats::{stats, ProcStats, Stats};
 pub use sysmon::syscall;

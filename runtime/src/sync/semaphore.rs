@@ -321,6 +321,8 @@ impl Drop for OwnedPermit {
 
 impl fmt::Debug for OwnedPermit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OwnedPermit").field("units", &self.n).finish()
+        f.debug_struct("OwnedPermit")
+            .field("units", &self.n)
+            .finish()
     }
 }

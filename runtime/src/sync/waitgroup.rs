@@ -13,8 +13,8 @@
 use super::sema::Sema;
 use crate::shim::AtomicU64;
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use std::sync::Arc;
 
 /// Waits for a collection of goroutines (or threads) to finish: Go's `sync.WaitGroup`.
 ///
