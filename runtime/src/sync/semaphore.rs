@@ -240,7 +240,7 @@ impl Semaphore {
     /// Like [`try_acquire`](Self::try_acquire), returning a guard that releases the units
     /// when dropped.
     pub fn try_acquire_permit(&self, n: usize) -> Option<Permit<'_>> {
-        self.try_acquire(n).then_some(Permit { sem: self, n })
+        self.try_acquire(n).then(|| Permit { sem: self, n })
     }
 
     /// Like [`try_acquire_permit`](Self::try_acquire_permit) for a shared semaphore.
