@@ -64,10 +64,8 @@ fn main() {
     let load: usize = flag("--load").map_or(0, |v| v.parse().expect("--load N"));
     let addr = flag("--addr").unwrap_or_else(|| "127.0.0.1:7007".into());
     let code = gort::run(move || {
-        let (ctx, stop) = context::notify_context(
-            &context::background(),
-            &[Signal::SIGINT, Signal::SIGTERM],
-        );
+        let (ctx, stop) =
+            context::notify_context(&context::background(), &[Signal::SIGINT, Signal::SIGTERM]);
         let ctx = match duration {
             Some(d) => ctx.with_timeout(d).0,
             None => ctx,
@@ -116,7 +114,9 @@ fn main() {
             served
         });
         let msgs: usize = clients.into_iter().map(|h| h.join().unwrap()).sum();
-        println!("echo_shutdown: drained {served} connections; clients exchanged {msgs} messages; bye");
+        println!(
+            "echo_shutdown: drained {served} connections; clients exchanged {msgs} messages; bye"
+        );
         0
     });
     std::process::exit(code);

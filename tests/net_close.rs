@@ -5,9 +5,7 @@
 
 mod common;
 use common::within;
-use gort::net::{
-    self, TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream,
-};
+use gort::net::{self, TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixListener, UnixStream};
 use std::io::{ErrorKind, Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
@@ -94,9 +92,7 @@ fn closing_udp_and_unix_sockets() {
         settle();
         u.close();
         assert!(net::is_closed(&h.join().unwrap().unwrap_err()));
-        assert!(net::is_closed(
-            &u.send_to(b"x", "127.0.0.1:9").unwrap_err()
-        ));
+        assert!(net::is_closed(&u.send_to(b"x", "127.0.0.1:9").unwrap_err()));
 
         let dir = std::env::temp_dir().join(format!(
             "gort-close-{}-{:?}",
@@ -110,7 +106,10 @@ fn closing_udp_and_unix_sockets() {
         settle();
         ul.close();
         assert!(net::is_closed(&h.join().unwrap().unwrap_err()));
-        assert!(UnixStream::connect(&dir).is_err(), "closed listener refuses");
+        assert!(
+            UnixStream::connect(&dir).is_err(),
+            "closed listener refuses"
+        );
         let _ = std::fs::remove_file(&dir);
 
         let (s1, _s2) = UnixStream::pair().unwrap();

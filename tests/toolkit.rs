@@ -220,7 +220,11 @@ fn scope_resumes_the_first_unjoined_panic_after_joining_all() {
             })
         }));
         assert_eq!(panic_message(&*r.unwrap_err()), "first");
-        assert_eq!(finished.load(SeqCst), 10, "scope returned before its goroutines");
+        assert_eq!(
+            finished.load(SeqCst),
+            10,
+            "scope returned before its goroutines"
+        );
         // A joined panic is handled: the scope does not resume it.
         let v = gort::scope(|s| {
             let h = s.go(|| -> u32 { panic!("handled") });
@@ -309,7 +313,11 @@ fn group_limit_bounds_concurrency_and_try_go() {
             });
         }
         assert_eq!(g.wait(), Ok(()));
-        assert!(max.load(SeqCst) <= 2, "limit exceeded: {}", max.load(SeqCst));
+        assert!(
+            max.load(SeqCst) <= 2,
+            "limit exceeded: {}",
+            max.load(SeqCst)
+        );
         // try_go fails while the slots are taken.
         let (tx, rx) = bounded::<()>(0);
         for _ in 0..2 {
@@ -349,10 +357,7 @@ fn timer_fires_once() {
         let t = Timer::new(Duration::from_millis(1));
         t.receiver().recv_timeout(LONG).expect("timer fired");
         assert!(!t.stop(), "already received: stop reports false");
-        assert!(t
-            .receiver()
-            .recv_timeout(Duration::from_millis(5))
-            .is_err());
+        assert!(t.receiver().recv_timeout(Duration::from_millis(5)).is_err());
     });
 }
 
@@ -405,10 +410,7 @@ fn after_func_runs_in_its_own_goroutine_and_may_block() {
         let id = rx.recv_timeout(LONG).expect("f ran");
         assert!(id.is_some(), "f runs on a goroutine");
         assert!(!t.stop(), "already started");
-        assert!(t
-            .receiver()
-            .recv_timeout(Duration::from_millis(5))
-            .is_err());
+        assert!(t.receiver().recv_timeout(Duration::from_millis(5)).is_err());
         // Stopped in time: never runs. Reset: runs again.
         let ran = Arc::new(AtomicUsize::new(0));
         let r2 = ran.clone();

@@ -9,7 +9,8 @@
 //! println!("got {sig}, shutting down");
 //! ```
 //!
-//! [`notify`] relays signals to a new channel; [`ignore`] and [`reset`] change what a signal
+//! [`notify`] relays signals to a new channel and [`stop`] ends that; [`ignore`] and
+//! [`reset`] change what a signal
 //! does for the whole process; `context::notify_context` cancels a context on a signal.
 //! A signal that nobody is notified of keeps its usual effect (SIGINT and SIGTERM end the
 //! process). All of it works anywhere: before the runtime starts, inside `gort::run`, on
@@ -76,6 +77,34 @@ pub fn notify(sigs: &[Signal]) -> Receiver<Signal> {
         }
     }
     rx
+}
+
+/// Stops relaying signals to `rx`'s channel (Go's `signal.Stop`): once this returns, no
+/// more signals are sent to it, and a signal no other channel listens for has its usual
+/// effect again. Dropping every receiver of the channel has the same effect, lazily (at the
+/// next signal); `stop` is the way to be sure at once. A channel that was not made by
+/// [`notify`] is left alone.
+pub fn stop(rx: &Receiver<Signal>) {
+    let mut subs = SUBS.lock();
+    let mut freed = 0u128;
+    subs.retain(|s| {
+        let mine = s.tx.feeds(rx);
+        if mine {
+            freed |= s.sigs;
+        }
+        !mine
+    });
+    for s in subs.iter() {
+        freed &= !s.sigs;
+    }
+    for signo in 1..128 {
+        if freed & (1u128 << signo) != 0 {
+            let sig = Signal::from_raw(signo);
+            if rt::mode(sig) == Mode::Notify {
+                let _ = rt::set_mode(sig, Mode::Default);
+            }
+        }
+    }
 }
 
 /// Makes the given signals do nothing (Go's `signal.Ignore`); they are no longer relayed to

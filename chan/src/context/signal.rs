@@ -2,9 +2,9 @@
 //!
 //! A goroutine waits for the signal or for the context to end, and cancels it on the
 //! signal. The relay itself (a `signal::notify` receiver) is also held by the returned
-//! cancel function until it is called: as in Go, the signal keeps being caught until
-//! `stop`, so a second Ctrl-C during a graceful shutdown does not kill the process unless
-//! the program has called `stop` to ask for exactly that.
+//! cancel function until it is called, which then `signal::stop`s it: as in Go, the signal
+//! keeps being caught until `stop`, so a second Ctrl-C during a graceful shutdown does not
+//! kill the process unless the program has called `stop` to ask for exactly that.
 
 use super::{CancelFunc, Context};
 use crate::select;
@@ -45,7 +45,11 @@ pub fn notify_context(parent: &Context, sigs: &[Signal]) -> (Context, CancelFunc
     }));
     let stop = CancelFunc {
         core: cancel.core,
-        also: Some(Arc::new(move || drop(held.lock().take()))),
+        also: Some(Arc::new(move || {
+            if let Some(relay) = held.lock().take() {
+                signal::stop(&relay);
+            }
+        })),
     };
     (ctx, stop)
 }
