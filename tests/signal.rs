@@ -257,3 +257,22 @@ fn registered_default_action_gives_way_to_notify() {
     assert!(status.success(), "{status:?}: {err}");
     assert!(err.contains("SURVIVED"), "{err}");
 }
+
+#[test]
+fn waiting_only_for_a_signal_is_not_a_deadlock() {
+    if is_child("waiting_only_for_a_signal_is_not_a_deadlock") {
+        let got = gort::run(|| {
+            let rx = signal::notify(&[Signal::SIGALRM]);
+            // SAFETY: plain system call; SIGALRM arrives in a second, from the kernel.
+            unsafe { libc::alarm(1) };
+            rx.recv().unwrap() // nothing else could wake this goroutine
+        });
+        assert_eq!(got, Signal::SIGALRM);
+        eprintln!("SURVIVED");
+        return;
+    }
+    let (status, err) = run_child("waiting_only_for_a_signal_is_not_a_deadlock");
+    assert!(!err.contains("deadlock"), "{err}");
+    assert!(status.success(), "{status:?}: {err}");
+    assert!(err.contains("SURVIVED"), "{err}");
+}

@@ -1,5 +1,7 @@
 //! gort's channels and `select!`, after Go's `runtime/chan.go` and `runtime/select.go`,
-//! with crossbeam-channel's Rust API; and `time` (sleep, after, tick).
+//! with crossbeam-channel's Rust API; `time` (sleep, after, tick, `Timer`, `after_func`);
+//! `context`; `signal` (Go's `os/signal`); `sync::Group` (errgroup); and
+//! [`JoinHandleExt::done`], a goroutine's end as a channel.
 //!
 //! Every blocking operation works on a goroutine (which parks, letting its thread run other
 //! goroutines) and on a plain thread (which blocks), and any mix of the two can share a

@@ -19,7 +19,13 @@
 //! The signal side (one permanent hook per signal and the thread that relays them) is the
 //! runtime's `gort_runtime::signal`; this module keeps the subscriptions: each [`notify`]
 //! call is one channel and a set of signals. The relay prunes subscriptions whose
-//! receivers are gone; a signal left with none gets its default treatment again.
+//! receivers are gone; a signal left with none gets its default treatment again: its
+//! original disposition, or a default action the runtime registered with
+//! `gort_runtime::signal::set_default_action` (as Go's runtime gives way to a program's
+//! `signal.Notify(c, SIGQUIT)`, such an action gives way to [`notify`]).
+//!
+//! A program that only waits for a signal is not reported as deadlocked: the signal thread
+//! could wake it.
 
 use crate::channel::{bounded, Receiver, Sender};
 use gort_runtime::signal::{self as rt, Mode};

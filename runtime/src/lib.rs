@@ -11,7 +11,9 @@
 //!   `note`: M sleep/wake-up;
 //!   `shim`: the `cfg(loom)` shim for protocol code;
 //! - `netpoll`: the epoll network poller; `net`: sockets on it;
-//! - `join`, `builder`, `run`, `local`, `stats`: the public API.
+//! - `signal`: the one signal mechanism (a permanent hook per signal and the signal
+//!   thread); `panic_hook`: panic messages that name the goroutine;
+//! - `join`, `builder`, `run`, `scope`, `local`, `stats`: the public API.
 
 #![warn(missing_docs)]
 
