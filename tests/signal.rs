@@ -186,6 +186,12 @@ fn ignore_then_reset() {
         assert!(signal::ignored(Signal::SIGUSR1));
         kill_self(Signal::SIGUSR1); // ignored: neither delivered nor fatal
         assert!(rx.recv_timeout(Duration::from_millis(50)).is_err());
+        // As in Go, a program started now inherits it ignored.
+        let out = std::process::Command::new("sh")
+            .args(["-c", "kill -USR1 $$; echo alive"])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "alive");
         // notify again after ignore relays again.
         let rx2 = signal::notify(&[Signal::SIGUSR1]);
         assert!(!signal::ignored(Signal::SIGUSR1));

@@ -10,7 +10,8 @@
 //!   registered with [`set_default_action`], which then runs on the signal thread; if it
 //!   was `SIG_IGN` (a `nohup`'d SIGHUP, Rust's SIGPIPE) nothing happens; if it was another
 //!   handler, `signal-hook` chains to it.
-//! - [`Mode::Ignore`]: nothing happens.
+//! - [`Mode::Ignore`]: nothing happens; the hook steps aside for `SIG_IGN` meanwhile, so
+//!   that programs started then inherit the signal ignored (as Go's `signal.Ignore` does).
 //! - [`Mode::Notify`]: the signal is relayed to the notifier (`gort::signal`'s channels),
 //!   on the signal thread. If the notifier finds nobody listening any more, the signal gets
 //!   its default treatment as above.
@@ -197,11 +198,15 @@ struct Registry {
     hooked: [bool; NSIG],
     /// Registered default actions.
     defaults: Vec<(Signal, DefaultAction)>,
+    /// The hook's `sigaction` of each signal in [`Mode::Ignore`], which is `SIG_IGN` while
+    /// ignored (so that, as in Go, programs started meanwhile inherit the signal ignored).
+    parked_hooks: Vec<(Signal, libc::sigaction)>,
 }
 
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     hooked: [false; NSIG],
     defaults: Vec::new(),
+    parked_hooks: Vec::new(),
 });
 
 static NOTIFIER: OnceLock<Notifier> = OnceLock::new();
@@ -226,6 +231,28 @@ pub fn set_mode(sig: Signal, mode: Mode) -> io::Result<()> {
         return Ok(()); // never touched: it already has its original disposition
     }
     hook(&mut reg, sig)?;
+    let was = self::mode(sig);
+    if mode == Mode::Ignore && was != Mode::Ignore {
+        // SAFETY: all-zero is a valid sigaction; we install SIG_IGN and keep the hook's
+        // action to put back.
+        unsafe {
+            let mut ign: libc::sigaction = std::mem::zeroed();
+            ign.sa_sigaction = libc::SIG_IGN;
+            let mut hook_act: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(sig.0, &ign, &mut hook_act) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            reg.parked_hooks.push((sig, hook_act));
+        }
+    } else if mode != Mode::Ignore && was == Mode::Ignore {
+        if let Some(i) = reg.parked_hooks.iter().position(|(s, _)| *s == sig) {
+            let (_, hook_act) = reg.parked_hooks.swap_remove(i);
+            // SAFETY: re-installing the hook's own action, saved above.
+            if unsafe { libc::sigaction(sig.0, &hook_act, std::ptr::null_mut()) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+    }
     STATES[sig.0 as usize].mode.store(mode as u8, SeqCst);
     Ok(())
 }
