@@ -32,7 +32,7 @@ use std::fmt;
 use std::io::{self, Read};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, OnceLock};
 
 /// A signal (a Unix signal number), with the usual ones as constants. Go's `os.Signal`
@@ -188,6 +188,17 @@ static STATES: [SigState; NSIG] = [STATE; NSIG];
 /// The write end of the self-pipe (-1 until the signal thread runs).
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
 
+/// Signals in [`Mode::Notify`] now: while there are none, the signal thread cannot wake a
+/// goroutine.
+static NOTIFYING: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether the signal thread exists but cannot wake any goroutine (no signal is relayed),
+/// so sysmon's deadlock check may count it as the runtime's own. While a signal is relayed
+/// it can, as in Go, where a program waiting for a signal is not deadlocked.
+pub(crate) fn thread_cannot_wake() -> bool {
+    WAKE_FD.load(SeqCst) >= 0 && NOTIFYING.load(SeqCst) == 0
+}
+
 /// The relay of `Notify` mode: returns whether anybody still listens for the signal.
 pub type Notifier = Box<dyn Fn(Signal) -> bool + Send + Sync>;
 /// A registered default action.
@@ -252,6 +263,11 @@ pub fn set_mode(sig: Signal, mode: Mode) -> io::Result<()> {
                 return Err(io::Error::last_os_error());
             }
         }
+    }
+    if mode == Mode::Notify && was != Mode::Notify {
+        NOTIFYING.fetch_add(1, SeqCst);
+    } else if mode != Mode::Notify && was == Mode::Notify {
+        NOTIFYING.fetch_sub(1, SeqCst);
     }
     STATES[sig.0 as usize].mode.store(mode as u8, SeqCst);
     Ok(())

@@ -228,7 +228,10 @@ fn deadlocked(s: &Sched) -> Option<usize> {
         let _ = ms;
         // Every thread but the scheduler's own (live Ms and sysmon) must be parked in gort:
         // a thread doing anything else might still wake a goroutine.
-        let own = live_ms + 1 + usize::from(crate::stack::scavenger_started());
+        let own = live_ms
+            + 1
+            + usize::from(crate::stack::scavenger_started())
+            + usize::from(crate::signal::thread_cannot_wake());
         let others = process_threads()?.checked_sub(own)?;
         if others != crate::park::parked_threads() {
             return None;
