@@ -1,52 +1,30 @@
-//! Graceful shutdown: Ctrl-C (or `--duration`) cancels a context; the server stops
-//! accepting, idle connections are closed at once, busy ones finish their message, and the
-//! program exits 0 once every connection has drained.
+//! Graceful shutdown: Ctrl-C or SIGTERM (or `--duration`) cancels a context; the listener
+//! is closed (the accept loop ends with `net::is_closed`), idle connections are closed at
+//! once, busy ones finish their message, and the program exits 0 once every connection has
+//! drained. A second Ctrl-C during the drain ends the process at once, as in Go after
+//! `stop()`.
 //!
 //! ```sh
 //! cargo run --release --example echo_shutdown                          # serve until Ctrl-C
 //! cargo run --release --example echo_shutdown -- --duration 1 --load 20   # CI: clients, then stop
 //! ```
 //!
-//! Cancellation reaches blocked socket calls through `ContextIo::with_ctx`, which moves the
-//! socket's deadline to the past when the context is cancelled (no goroutine watches it).
+//! The Go original's shape: `signal.NotifyContext`, a goroutine that calls `ln.Close()`
+//! when the context is done, `wg.Add(1)` / `defer wg.Done()` per connection. Cancellation
+//! reaches a blocked read through `ContextIo::with_ctx`.
 
-use gort::context::{background, Context};
-use gort::net::{ContextIo, TcpListener, TcpStream};
+use gort::context::{self, Context};
+use gort::net::{self, ContextIo, TcpListener, TcpStream};
+use gort::signal::Signal;
+use gort::sync::WaitGroup;
 use std::io::{Read, Write};
 use std::time::Duration;
 
-/// Blocks SIGINT in every thread (call before any thread starts) and cancels `cancel` on
-/// the first Ctrl-C, from a thread that waits for it with `sigwait`.
-fn on_ctrl_c(cancel: gort::context::CancelFunc) {
-    // SAFETY: sigset manipulation on a local set; pthread_sigmask on the calling thread.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        // A shell starts background jobs with SIGINT ignored, which would discard it even
-        // while blocked: restore the default (harmless while blocked).
-        libc::signal(libc::SIGINT, libc::SIG_DFL);
-    }
-    std::thread::spawn(move || {
-        // SAFETY: as above; sigwait writes the signal number into `sig`.
-        unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigaddset(&mut set, libc::SIGINT);
-            let mut sig = 0;
-            libc::sigwait(&set, &mut sig);
-        }
-        eprintln!("echo_shutdown: interrupt: shutting down");
-        cancel.cancel();
-    });
-}
-
 /// Echoes until the peer closes or `ctx` is cancelled (then a blocked read fails at once).
-fn serve(ctx: Context, mut conn: TcpStream, _alive: gort::chan::Sender<()>) {
+fn serve(ctx: &Context, mut conn: TcpStream) {
     let mut buf = [0u8; 4096];
     loop {
-        let n = match conn.with_ctx(&ctx, |mut c| c.read(&mut buf)) {
+        let n = match conn.with_ctx(ctx, |mut c| c.read(&mut buf)) {
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
@@ -85,9 +63,13 @@ fn main() {
         flag("--duration").map(|v| Duration::from_secs_f64(v.parse().expect("--duration SECS")));
     let load: usize = flag("--load").map_or(0, |v| v.parse().expect("--load N"));
     let addr = flag("--addr").unwrap_or_else(|| "127.0.0.1:7007".into());
-    let (ctx, cancel) = background().with_cancel();
-    on_ctrl_c(cancel.clone());
     let code = gort::run(move || {
+        let (ctx, stop) =
+            context::notify_context(&context::background(), &[Signal::SIGINT, Signal::SIGTERM]);
+        let ctx = match duration {
+            Some(d) => ctx.with_timeout(d).0,
+            None => ctx,
+        };
         let l = match TcpListener::bind(if load > 0 {
             "127.0.0.1:0"
         } else {
@@ -101,35 +83,40 @@ fn main() {
         };
         let local = l.local_addr().unwrap();
         println!("echo_shutdown: serving on {local}; Ctrl-C stops");
-        if let Some(d) = duration {
-            let cancel = cancel.clone();
-            gort::go(move || {
-                gort::time::sleep(d);
-                cancel.cancel();
-            });
-        }
         let clients: Vec<_> = (0..load).map(|_| gort::go(move || client(local))).collect();
-        // Every connection goroutine holds a clone of `alive`; the channel disconnects
-        // when the last one ends.
-        let (alive, drained) = gort::chan::bounded::<()>(0);
-        let mut served = 0;
-        loop {
-            match l.with_ctx(&ctx, |l| l.accept()) {
-                Ok((c, _)) => {
-                    served += 1;
-                    let (ctx, alive) = (ctx.clone(), alive.clone());
-                    gort::go(move || serve(ctx, c, alive));
+        let conns = WaitGroup::new();
+        let served = gort::scope(|s| {
+            // Go: go func() { <-ctx.Done(); stop(); ln.Close() }()
+            s.go(|| {
+                let _ = ctx.done().recv();
+                stop.cancel(); // a second Ctrl-C now ends the process
+                eprintln!("echo_shutdown: shutting down");
+                l.close();
+            });
+            let mut served = 0;
+            loop {
+                match l.accept() {
+                    Ok((c, _)) => {
+                        served += 1;
+                        let done = conns.add_guard(); // Go: wg.Add(1); defer wg.Done()
+                        let ctx = &ctx;
+                        s.go(move || {
+                            let _done = done;
+                            serve(ctx, c);
+                        });
+                    }
+                    Err(e) if net::is_closed(&e) => break,
+                    Err(e) => eprintln!("echo_shutdown: accept: {e}"),
                 }
-                Err(_) if ctx.err().is_some() => break,
-                Err(e) => eprintln!("echo_shutdown: accept: {e}"),
             }
-        }
-        drop(l);
-        println!("echo_shutdown: stopped accepting after {served} connections; draining");
-        drop(alive);
-        let _ = drained.recv(); // Err once every connection goroutine is gone
+            println!("echo_shutdown: stopped accepting after {served} connections; draining");
+            conns.wait();
+            served
+        });
         let msgs: usize = clients.into_iter().map(|h| h.join().unwrap()).sum();
-        println!("echo_shutdown: drained; clients exchanged {msgs} messages; bye");
+        println!(
+            "echo_shutdown: drained {served} connections; clients exchanged {msgs} messages; bye"
+        );
         0
     });
     std::process::exit(code);

@@ -7,22 +7,15 @@
 //! cargo run --release --example pipeline_ctx -- --requests 2000 --workers 16 --duration 10
 //! ```
 //!
-//! The signal handler only sets an atomic flag (all a handler may safely do); a goroutine
-//! with a ticker polls it and cancels the root context with a cause.
+//! A goroutine waits for SIGINT on a `gort::signal::notify` channel and cancels the root
+//! context with a cause, which the summary reports.
 
 use gort::chan::{bounded, Receiver, Sender};
 use gort::context::{self, Cause, Context, Error, Key};
 use gort::select;
-use gort::time::{Duration, Instant, Ticker};
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use gort::signal::{self, Signal};
+use gort::time::{Duration, Instant};
 use std::sync::Arc;
-
-/// Set by the SIGINT handler.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_sigint(_: libc::c_int) {
-    INTERRUPTED.store(true, SeqCst);
-}
 
 /// Why the run was cut short.
 #[derive(Debug)]
@@ -76,19 +69,14 @@ fn parse_args() -> Config {
     c
 }
 
-/// Polls the SIGINT flag and cancels `root` when it is set; ends with `root`.
-fn watch_sigint(root: Context, cancel: context::CancelCauseFunc) {
-    let ticker = Ticker::new(Duration::from_millis(10));
-    loop {
-        select! {
-            recv(root.done()) -> _ => return,
-            recv(ticker.receiver()) -> _ => {
-                if INTERRUPTED.load(SeqCst) {
-                    let why: Cause = Arc::new(Interrupted);
-                    cancel.cancel(Some(why));
-                    return;
-                }
-            }
+/// Cancels `root` with a cause on Ctrl-C; ends with `root`. Dropping `sigs` on return
+/// gives SIGINT its usual effect back.
+fn watch_sigint(root: Context, sigs: Receiver<Signal>, cancel: context::CancelCauseFunc) {
+    select! {
+        recv(root.done()) -> _ => {}
+        recv(sigs) -> _ => {
+            let why: Cause = Arc::new(Interrupted);
+            cancel.cancel(Some(why));
         }
     }
 }
@@ -134,22 +122,14 @@ fn worker(
 
 fn main() {
     let cfg = parse_args();
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe; casting the
-    // function to `sighandler_t` is how libc's `signal` takes a handler.
-    unsafe {
-        libc::signal(
-            libc::SIGINT,
-            on_sigint as extern "C" fn(libc::c_int) as libc::sighandler_t,
-        )
-    };
-
     let summary = gort::run(move || {
         let start = Instant::now();
         let (root, interrupt) = context::background().with_cancel_cause();
         let (ctx, stop) = root.with_timeout(cfg.duration);
+        let sigs = signal::notify(&[Signal::SIGINT]);
         drop(gort::go({
             let ctx = ctx.clone();
-            move || watch_sigint(ctx, interrupt)
+            move || watch_sigint(ctx, sigs, interrupt)
         }));
 
         let (req_tx, req_rx) = bounded(64);

@@ -30,8 +30,17 @@ pub mod chan {
 }
 
 pub use gort_chan::context;
-pub use gort_chan::{select, time};
-pub use gort_runtime::sync;
+pub use gort_chan::{select, signal, time, JoinHandleExt};
+
+/// Goroutine-aware synchronisation (Go's `sync`, `x/sync/semaphore` and `x/sync/errgroup`):
+/// [`sync::Mutex`], [`sync::RwLock`], [`sync::WaitGroup`], [`sync::Once`],
+/// [`sync::OnceLock`], [`sync::Cond`], [`sync::Semaphore`], [`sync::Barrier`] and
+/// [`sync::Group`]. A goroutine that waits parks; a plain thread blocks. Drop-shaped
+/// `defer`: [`sync::WaitGroup::add_guard`], [`sync::Semaphore::acquire_permit`].
+pub mod sync {
+    pub use gort_chan::sync::Group;
+    pub use gort_runtime::sync::*;
+}
 
 /// Networking (Go's `net`): TCP, UDP and Unix sockets on the netpoller, with deadlines.
 /// Under a context: [`net::ContextIo`] (`with_ctx`, `read_ctx`,
@@ -45,9 +54,9 @@ pub mod net {
 }
 
 pub use gort_runtime::{
-    debug, go, goroutine_id, local, lock_os_thread, num_goroutine, park, procs, run,
+    debug, go, goroutine_id, local, lock_os_thread, num_goroutine, park, procs, run, scope,
     set_max_threads, set_procs, stack, stats, syscall, timer, unlock_os_thread, yield_now, Builder,
-    JoinHandle, LocalKey, ProcStats, Stats, MAX_PROCS,
+    JoinHandle, LocalKey, ProcStats, Scope, ScopedJoinHandle, Stats, MAX_PROCS,
 };
 
 /// The README's code blocks, compiled and run as doctests so the README stays true.

@@ -114,6 +114,8 @@ fn scenario(name: &str) -> bool {
             let ctx = gort::context::background();
             gort::context::sleep_ctx(&ctx, LATER).unwrap();
         }),
+        "waits_for_a_signal" => waits_for_a_signal(),
+        "deadlock_with_idle_signal_thread" => deadlock_with_idle_signal_thread(),
         "thread_ping_pong" => {
             // Two plain threads ping-pong over gort channels while the main goroutine
             // waits for them to finish.
@@ -142,6 +144,29 @@ fn scenario(name: &str) -> bool {
     true
 }
 
+/// Waits only for a signal: the signal thread could wake it, so no deadlock (as in Go).
+fn waits_for_a_signal() {
+    use gort::signal::{self, Signal};
+    let got = gort::run(|| {
+        let rx = signal::notify(&[Signal::SIGALRM]);
+        // SAFETY: plain system call; SIGALRM comes from the kernel in a second.
+        unsafe { libc::alarm(1) };
+        rx.recv().unwrap()
+    });
+    println!("received {got}");
+}
+
+/// The signal thread exists but relays no signal: it cannot wake anyone, so a deadlock is
+/// still reported.
+fn deadlock_with_idle_signal_thread() {
+    use gort::signal::{self, Signal};
+    gort_runtime::signal::set_default_action(Signal::SIGUSR1, Some(std::sync::Arc::new(|_| ())))
+        .unwrap();
+    let rx = signal::notify(&[Signal::SIGUSR2]);
+    signal::stop(&rx);
+    scenario("deadlock");
+}
+
 /// What a scenario must end with.
 enum Expect {
     Deadlock,
@@ -167,6 +192,10 @@ const SCENARIOS: &[(&str, Expect, Env)] = &[
     ("sleep_ctx", Expect::Received, &[]),
     ("thread_ping_pong", Expect::Received, &[]),
     ("thread_ping_pong", Expect::Received, &[("GOMAXPROCS", "1")]),
+    // Waiting only for a signal is no deadlock (the signal thread relays it, as in Go);
+    // an idle signal thread (relaying nothing) does not hide one.
+    ("waits_for_a_signal", Expect::Received, &[]),
+    ("deadlock_with_idle_signal_thread", Expect::Deadlock, &[]),
 ];
 
 /// Runs a scenario in a child process; `None` if it hung.

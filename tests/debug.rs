@@ -25,15 +25,17 @@ fn a_parked_goroutine_shows_why_and_where_it_waits() {
         let m = Arc::new(gort::sync::Mutex::new(()));
         let held = m.lock();
         let m2 = m.clone();
-        let line = line!() + 1;
-        let h = gort::Builder::new().name("locker").spawn(move || drop(m2.lock())).unwrap();
+        let lock_line = line!() + 1;
+        let f = move || drop(m2.lock());
+        let spawn_line = line!() + 1;
+        let h = gort::Builder::new().name("locker").spawn(f).unwrap();
         let g = parked(h.id());
         assert_eq!(g.wait_reason, Some(WaitReason::MutexLock));
         assert_eq!(g.name.as_deref(), Some("locker"));
         let at = g.location.expect("a call site");
         assert_eq!(at.file(), file!());
-        assert_eq!(at.line(), line);
-        assert_eq!(g.spawned_at.expect("a spawn site").line(), line);
+        assert_eq!(at.line(), lock_line);
+        assert_eq!(g.spawned_at.expect("a spawn site").line(), spawn_line);
         assert!(g.waiting.is_some());
         drop(held);
         let id = h.id();
@@ -131,7 +133,10 @@ fn backtraces_with_gort_traceback_all() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.contains("[sync.WaitGroup.Wait]"), "{stdout}");
-    assert!(stdout.contains("debug.rs"), "no backtrace frames:\n{stdout}");
+    assert!(
+        stdout.contains("debug.rs"),
+        "no backtrace frames:\n{stdout}"
+    );
 }
 
 #[test]

@@ -605,6 +605,11 @@ impl<T> Sender<T> {
         self.chan.receivers.load(Acquire) > 0
     }
 
+    /// Whether `rx` receives from this sender's channel.
+    pub(crate) fn feeds(&self, rx: &Receiver<T>) -> bool {
+        Arc::ptr_eq(&self.chan, &rx.chan)
+    }
+
     /// Sends `v` if that can be done without blocking.
     pub fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
         let mut g = self.chan.lock();

@@ -1,6 +1,7 @@
 //! Time: `sleep`, and channels that deliver the time (`after`, `tick`, [`Ticker`]), on the
 //! runtime's timers. Like everything in gort, these work on goroutines (which park) and on
-//! plain threads (which block).
+//! plain threads (which block). [`Timer`] and [`after_func`] are Go's `time.Timer` and
+//! `time.AfterFunc`.
 
 use crate::channel::{bounded, Receiver, Sender};
 use gort_runtime::park;
@@ -8,6 +9,9 @@ use gort_runtime::timer::{self, Action, TimerId};
 use parking_lot::Mutex;
 use std::sync::Arc;
 pub use std::time::{Duration, Instant};
+
+mod go_timer;
+pub use go_timer::{after_func, Timer};
 
 /// Pauses the current goroutine (or thread) for at least `d`. `Duration::MAX` sleeps forever.
 pub fn sleep(d: Duration) {

@@ -11,7 +11,7 @@
 //! - no timer is pending (a timer fires by itself: a `sleep`, a deadline, a ticker) and no
 //!   park waits on the netpoller (a socket's peer can wake it);
 //! - every thread of the process is either one of the runtime's own (an idle M, sysmon, the
-//!   stack scavenger), or a plain thread asleep in gort's park seam **with no deadline**
+//!   stack scavenger, the signal thread while it relays no signal), or a plain thread asleep in gort's park seam **with no deadline**
 //!   and not yet woken.
 //!
 //! Anything that could still act defeats it: a thread parked with a deadline (it acts when
@@ -127,6 +127,9 @@ fn collect(s: &Sched, tids_first: bool) -> Option<Collect> {
         (quiet, own)
     };
     own.extend(crate::sysmon::runtime_tids());
+    // The signal thread, while it relays no signal to a goroutine (as in Go, a program
+    // waiting for a signal is not deadlocked).
+    own.extend(crate::signal::idle_thread_tid());
     own.sort_unstable();
     let quiet = ms_quiet
         && s.npidle.load(SeqCst) == s.nprocs.load(SeqCst)

@@ -102,6 +102,11 @@ pub(crate) struct G {
     pub(crate) locals: UnsafeCell<Locals>,
     /// The goroutine's `thread::Result<T>` (inline or boxed, see `join`).
     pub(crate) result: UnsafeCell<ResultBuf>,
+    /// Set (SeqCst) once a callback was put in `exit_hooks`; `goexit` looks at the list only
+    /// then. Reset by the spawner.
+    pub(crate) has_exit_hooks: AtomicBool,
+    /// Callbacks run when the goroutine ends (`JoinHandle::on_finish`).
+    pub(crate) exit_hooks: parking_lot::Mutex<Vec<Box<dyn FnOnce() + Send>>>,
 }
 
 // SAFETY: the atomics are shared; every non-atomic field is accessed only by the G's current
@@ -138,6 +143,8 @@ impl G {
             wait_at: AtomicPtr::new(std::ptr::null_mut()),
             wait_since: AtomicU64::new(0),
             locals: UnsafeCell::new(Vec::new()),
+            has_exit_hooks: AtomicBool::new(false),
+            exit_hooks: parking_lot::Mutex::new(Vec::new()),
         }));
         ALL.lock().push(g);
         g

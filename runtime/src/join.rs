@@ -8,8 +8,9 @@ use crate::park;
 use crate::sched::spawn;
 use std::marker::PhantomData;
 use std::mem::{align_of, size_of, MaybeUninit};
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, SeqCst};
 use std::thread;
+use std::time::{Duration, Instant};
 
 /// Join states of a G.
 pub(crate) const RUNNING: u8 = 0;
@@ -97,7 +98,11 @@ impl<T> JoinHandle<T> {
     }
 
     /// Waits for the goroutine to end. Returns its value, or `Err` with the panic payload if
-    /// it panicked (the runtime keeps running either way).
+    /// it panicked (the runtime keeps running either way). The panic's message was printed
+    /// when it happened, naming the goroutine: `goroutine 17 "name" panicked at
+    /// src/main.rs:12:5: boom`, by the panic hook the runtime installs when it starts (it
+    /// wraps the hook in place then, which still sees plain threads' panics; a hook set
+    /// later with `std::panic::set_hook` replaces it).
     #[track_caller]
     pub fn join(self) -> thread::Result<T> {
         let g = self.g;
@@ -125,6 +130,85 @@ impl<T> JoinHandle<T> {
         // SAFETY: DONE (acquire) means the goroutine stored its result (or it was detached,
         // which a live handle rules out) and will not touch the slot again.
         unsafe { take::<T>(g) }
+    }
+
+    /// Like [`join`](Self::join), but gives up after `timeout`: then the handle comes back
+    /// in `Err`, still joinable (Go has no direct equivalent; it is `select` on a done
+    /// channel and `time.After`, which gort's `JoinHandleExt::done` offers too).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let h = gort_runtime::go(|| 7);
+    /// let r = match h.join_timeout(Duration::from_secs(60)) {
+    ///     Ok(r) => r,
+    ///     Err(h) => h.join(), // still running after a minute: wait for good
+    /// };
+    /// assert_eq!(r.unwrap(), 7);
+    /// ```
+    pub fn join_timeout(self, timeout: Duration) -> Result<thread::Result<T>, JoinHandle<T>> {
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.join_deadline(deadline),
+            None => Ok(self.join()),
+        }
+    }
+
+    /// Like [`join_timeout`](Self::join_timeout) with an absolute deadline.
+    pub fn join_deadline(self, deadline: Instant) -> Result<thread::Result<T>, JoinHandle<T>> {
+        let g = self.g;
+        if g.join_state.load(Acquire) != DONE {
+            let token = park::prepare();
+            // SAFETY: only the (single) handle writes the joiner slot, before its CAS.
+            unsafe { *g.joiner.get() = Some(token) };
+            match g
+                .join_state
+                .compare_exchange(RUNNING, WAITING, AcqRel, Acquire)
+            {
+                Ok(_) => {
+                    if !park::park_until(Some(deadline)) {
+                        // Timed out: take the registration back, unless the goroutine ended
+                        // meanwhile (then its wake-up found our episode over, and the
+                        // result is there).
+                        if g.join_state
+                            .compare_exchange(WAITING, RUNNING, AcqRel, Acquire)
+                            .is_ok()
+                        {
+                            // SAFETY: the goroutine has not ended, so it has not read the
+                            // slot, and it reads it only after seeing WAITING.
+                            unsafe { *g.joiner.get() = None };
+                            return Err(self);
+                        }
+                    }
+                }
+                Err(_) => {
+                    park::cancel();
+                    // SAFETY: the goroutine ended before our CAS, so it never read the slot.
+                    unsafe { *g.joiner.get() = None };
+                }
+            }
+        }
+        Ok(self.join())
+    }
+
+    /// Runs `f` when the goroutine ends (at once, on the caller, if it has ended). Not part
+    /// of the API: `f` runs on the scheduler's thread and must not block; it is what
+    /// `gort::JoinHandleExt::done` is built on.
+    #[doc(hidden)]
+    pub fn on_finish(&self, f: Box<dyn FnOnce() + Send>) {
+        let g = self.g;
+        let run_now = {
+            let mut hooks = g.exit_hooks.lock();
+            hooks.push(f);
+            // SeqCst: against `goexit`, which publishes DONE and then reads this flag.
+            g.has_exit_hooks.store(true, SeqCst);
+            if g.join_state.load(SeqCst) == DONE {
+                std::mem::take(&mut *hooks)
+            } else {
+                Vec::new()
+            }
+        };
+        for f in run_now {
+            f();
+        }
     }
 
     /// Whether the goroutine has ended (`join` would not block).

@@ -11,7 +11,9 @@
 //!   `note`: M sleep/wake-up;
 //!   `shim`: the `cfg(loom)` shim for protocol code;
 //! - `netpoll`: the epoll network poller; `net`: sockets on it;
-//! - `join`, `builder`, `run`, `local`, `stats`: the public API.
+//! - `signal`: the one signal mechanism (a permanent hook per signal and the signal
+//!   thread); `panic_hook`: panic messages that name the goroutine;
+//! - `join`, `builder`, `run`, `scope`, `local`, `stats`: the public API.
 
 #![warn(missing_docs)]
 
@@ -35,11 +37,14 @@ mod membarrier;
 pub mod net;
 mod netpoll;
 mod note;
+mod panic_hook;
 pub mod park;
 mod rlimit;
 mod run;
 mod sched;
+mod scope;
 mod shim;
+pub mod signal;
 pub mod stack;
 mod stats;
 pub mod sync;
@@ -55,6 +60,7 @@ pub use sched::{
     goroutine_id, lock_os_thread, num_goroutine, procs, set_max_threads, set_procs,
     unlock_os_thread, yield_now, MAX_PROCS,
 };
+pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use stats::{stats, ProcStats, Stats};
 pub use sysmon::syscall;
 

@@ -39,6 +39,7 @@ mod afterfunc;
 mod custom;
 mod error;
 mod semaphore;
+mod signal;
 mod tree;
 mod value;
 mod wait;
@@ -49,6 +50,7 @@ pub use custom::__watcher_goroutines;
 pub use custom::{AfterFn, CustomContext, StopFn};
 pub use error::{is_error, Cause, Error};
 pub use semaphore::SemaphoreExt;
+pub use signal::notify_context;
 pub use value::Key;
 pub use wait::{sleep_ctx, RecvCtxError};
 
@@ -104,6 +106,8 @@ pub fn todo() -> Context {
 #[derive(Clone)]
 pub struct CancelFunc {
     core: Arc<Core>,
+    /// Run by `cancel` too (`notify_context`'s stop: it ends the signal relay).
+    also: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 impl CancelFunc {
@@ -114,6 +118,9 @@ impl CancelFunc {
     /// which then finishes the descendants).
     pub fn cancel(&self) {
         self.core.cancel(true, Error::Canceled, None);
+        if let Some(also) = &self.also {
+            also();
+        }
     }
 }
 
@@ -239,7 +246,7 @@ impl Context {
     /// steady state.
     pub fn with_cancel(&self) -> (Context, CancelFunc) {
         let core = self.derive(self.deadline(), None);
-        (self.child(core.clone()), CancelFunc { core })
+        (self.child(core.clone()), CancelFunc { core, also: None })
     }
 
     /// Like [`with_cancel`](Context::with_cancel), with a cancel function that records a
@@ -290,7 +297,7 @@ impl Context {
         } else {
             core.arm(at, cause);
         }
-        (self.child(core.clone()), CancelFunc { core })
+        (self.child(core.clone()), CancelFunc { core, also: None })
     }
 
     /// A child that carries `value` under `key`, and is otherwise this context (Go's

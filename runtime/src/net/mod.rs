@@ -6,7 +6,9 @@
 //! `set_write_deadline`: absolute times after which calls fail with
 //! `io::ErrorKind::TimedOut`; moving one wakes a blocked call so it takes effect at once),
 //! and a [`DeadlineHandle`] that moves them from anywhere, on which `gort::context`'s
-//! cancellation of network calls is built. Names resolve inside `gort::syscall`, so a slow
+//! cancellation of network calls is built. `close(&self)` on every socket type (Go's
+//! `Close` from another goroutine) fails blocked and later calls with [`ErrClosed`], which
+//! [`is_closed`] recognises. Names resolve inside `gort::syscall`, so a slow
 //! DNS lookup does not stall the P. Dropping a socket deregisters it from the poller.
 //!
 //! Files: `tcp.rs`, `udp.rs`, `unix.rs` (the types), `socket.rs` (the wrapper they share:
@@ -19,7 +21,7 @@ mod tcp;
 mod udp;
 mod unix;
 
-pub use crate::netpoll::DeadlineHandle;
+pub use crate::netpoll::{is_closed, DeadlineHandle, ErrClosed};
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixListener, UnixStream};

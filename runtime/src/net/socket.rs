@@ -43,6 +43,7 @@ impl<S: AsRawFd> Socket<S> {
     /// Registers `io`, which must already be in non-blocking mode.
     pub(crate) fn new(io: S) -> io::Result<Self> {
         let pd = PollDesc::alloc();
+        pd.set_fd(io.as_raw_fd());
         if let Err(e) = netpoll::register(io.as_raw_fd(), pd) {
             pd.release();
             return Err(e);
@@ -67,9 +68,19 @@ impl<S: AsRawFd> Socket<S> {
             match f(&self.io) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.pd.wait(dir, &mut start)?,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // A call racing with `close` fails like the ones after it.
+                    self.pd.check_closed()?;
+                    return Err(e);
+                }
                 r => return r,
             }
         }
+    }
+
+    /// Closes the socket from any thread (see `PollDesc::close_by_user`).
+    pub(crate) fn close(&self) {
+        self.pd.close_by_user(None);
     }
 
     /// A read of a stream socket into `len` bytes of buffers: like [`op`](Self::op), but
@@ -88,6 +99,11 @@ impl<S: AsRawFd> Socket<S> {
         loop {
             let edges = self.pd.read_edges();
             match f(&self.io) {
+                Ok(0) if len > 0 => {
+                    // End of stream, or the shutdown of a racing `close`.
+                    self.pd.check_closed()?;
+                    return Ok(0);
+                }
                 Ok(n) => {
                     // n == 0 is end of stream: it must keep being reported.
                     if n > 0 && n < len {
@@ -99,7 +115,10 @@ impl<S: AsRawFd> Socket<S> {
                     self.pd.wait(Dir::Read, &mut start)?
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                Err(e) => {
+                    self.pd.check_closed()?;
+                    return Err(e);
+                }
             }
         }
     }
@@ -301,6 +320,17 @@ macro_rules! common_socket_impls {
             /// The write deadline.
             pub fn write_deadline(&self) -> Option<std::time::Instant> {
                 self.sock.deadline($crate::netpoll::Dir::Write)
+            }
+
+            /// Closes the socket from any goroutine or thread (Go's `Close`): blocked calls
+            /// wake and fail, and every later call fails, with
+            /// [`ErrClosed`]($crate::net::ErrClosed) (see [`is_closed`]($crate::net::is_closed));
+            /// a connection is shut down (the peer sees end of stream), a listener stops
+            /// accepting. Closing again does nothing. The descriptor itself is released when
+            /// the value is dropped: until then its number stays taken, so no call racing
+            /// with `close` can reach another file that reused it.
+            pub fn close(&self) {
+                self.sock.close()
             }
 
             /// A handle that moves this socket's deadlines from anywhere (another goroutine,

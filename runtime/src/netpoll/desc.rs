@@ -26,7 +26,7 @@ use crate::park::{self, Token};
 use parking_lot::Mutex;
 use std::io;
 use std::sync::atomic::{
-    AtomicBool, AtomicU64,
+    AtomicBool, AtomicI32, AtomicU64,
     Ordering::{Relaxed, SeqCst},
 };
 use std::time::{Duration, Instant};
@@ -75,7 +75,13 @@ impl Slot {
 /// The poller's state for one socket.
 pub(crate) struct PollDesc {
     gen: AtomicU64,
+    /// The socket is being dropped (or taken apart by `into_inner`).
     closing: AtomicBool,
+    /// The program closed the socket with `close` (Go's `Close`): every call fails with
+    /// [`ErrClosed`] until the socket is dropped. Set under both slot locks.
+    user_closed: AtomicBool,
+    /// The socket's descriptor, for [`DeadlineHandle::close`].
+    fd: AtomicI32,
     rd: Mutex<Slot>,
     wr: Mutex<Slot>,
     /// The slots' deadlines as ns since the timer epoch + 1 (0: none), for a lock-free
@@ -118,11 +124,29 @@ pub(crate) fn timed_out() -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, "i/o timeout")
 }
 
+/// The error of every call on a socket that was closed (Go's `net.ErrClosed`): after
+/// `close`, or on a blocked call whose socket was dropped. Its kind is
+/// `io::ErrorKind::NotConnected`; recognise it with [`is_closed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrClosed;
+
+impl std::fmt::Display for ErrClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("use of closed network connection")
+    }
+}
+
+impl std::error::Error for ErrClosed {}
+
+/// Whether `err` says the socket was closed ([`ErrClosed`], Go's
+/// `errors.Is(err, net.ErrClosed)`): what an accept or read loop checks to end quietly
+/// after another goroutine called `close`.
+pub fn is_closed(err: &io::Error) -> bool {
+    err.get_ref().is_some_and(|e| e.is::<ErrClosed>())
+}
+
 fn closed() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::NotConnected,
-        "use of closed network connection",
-    )
+    io::Error::new(io::ErrorKind::NotConnected, ErrClosed)
 }
 
 impl PollDesc {
@@ -130,11 +154,14 @@ impl PollDesc {
     pub(crate) fn alloc() -> &'static PollDesc {
         if let Some(pd) = POOL.lock().pop() {
             pd.closing.store(false, SeqCst);
+            pd.user_closed.store(false, SeqCst);
             return pd;
         }
         Box::leak(Box::new(PollDesc {
             gen: AtomicU64::new(0),
             closing: AtomicBool::new(false),
+            user_closed: AtomicBool::new(false),
+            fd: AtomicI32::new(-1),
             rd: Mutex::new(Slot::default()),
             wr: Mutex::new(Slot::default()),
             rd_dl: AtomicU64::new(0),
@@ -231,6 +258,45 @@ impl PollDesc {
             && !self.rd_final.load(SeqCst)
     }
 
+    /// Records the socket's descriptor (for [`DeadlineHandle::close`]).
+    pub(crate) fn set_fd(&self, fd: i32) {
+        self.fd.store(fd, SeqCst);
+    }
+
+    /// The program closes the socket (Go's `Close`): shuts the connection down (the peer
+    /// sees end of stream; a listener stops listening), makes every call fail with
+    /// [`ErrClosed`] from now on, and wakes the blocked ones. The descriptor stays open
+    /// until the socket is dropped, so no call can reach another file that reused its
+    /// number. `gen`: the generation the caller saw (a [`DeadlineHandle`]'s), or `None`
+    /// for the socket's owner.
+    pub(crate) fn close_by_user(&self, gen: Option<u64>) {
+        let mut rd = self.rd.lock();
+        let mut wr = self.wr.lock();
+        // Under both locks: `release` bumps the generation under them, and a dropping
+        // socket sets `closing` before it takes them to wake its waiters, which it does
+        // before it closes the descriptor. So here the descriptor is still this socket's.
+        if gen.is_some_and(|g| g != self.gen.load(SeqCst)) || self.closing.load(SeqCst) {
+            return;
+        }
+        if self.user_closed.swap(true, SeqCst) {
+            return;
+        }
+        let fd = self.fd.load(SeqCst);
+        // SAFETY: `fd` is this socket's open descriptor (see above); shutdown only changes
+        // the connection's state. Its error (ENOTCONN on an unconnected socket) is moot.
+        unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+        rd.wake_all();
+        wr.wake_all();
+    }
+
+    /// Fails with [`ErrClosed`] if the program closed the socket.
+    pub(crate) fn check_closed(&self) -> io::Result<()> {
+        if self.user_closed.load(SeqCst) {
+            return Err(closed());
+        }
+        Ok(())
+    }
+
     /// The socket is being closed: fail its blocked calls.
     pub(crate) fn close(&self) {
         self.closing.store(true, SeqCst);
@@ -249,7 +315,7 @@ impl PollDesc {
         let token = park::prepare_for(park::WaitReason::IoWait);
         let deadline = {
             let mut s = slot.lock();
-            if self.closing.load(SeqCst) {
+            if self.closing.load(SeqCst) || self.user_closed.load(SeqCst) {
                 drop(s);
                 park::cancel();
                 return Err(closed());
@@ -277,7 +343,7 @@ impl PollDesc {
         if !woken {
             s.waiters.retain(|t| !t.same_waiter(&token));
         }
-        if self.closing.load(SeqCst) {
+        if self.closing.load(SeqCst) || self.user_closed.load(SeqCst) {
             return Err(closed());
         }
         if !woken {
@@ -307,9 +373,11 @@ impl PollDesc {
         s.wake_all();
     }
 
-    /// Fails with `TimedOut` if the deadline of `dir` has passed (Go checks it before
-    /// every call, even if the call could complete).
+    /// Fails with [`ErrClosed`] if the program closed the socket, or with `TimedOut` if the
+    /// deadline of `dir` has passed (Go checks both before every call, even if the call
+    /// could complete).
     pub(crate) fn check_deadline(&self, dir: Dir) -> io::Result<()> {
+        self.check_closed()?;
         let mirror = match dir {
             Dir::Read => &self.rd_dl,
             Dir::Write => &self.wr_dl,
@@ -402,5 +470,12 @@ impl DeadlineHandle {
     /// Wakes every blocked call of the socket with `TimedOut` (sets both deadlines to now).
     pub fn interrupt(&self) {
         self.set_deadline(Some(Instant::now()));
+    }
+
+    /// Closes the socket as its `close` method does (Go's `Close` from another goroutine):
+    /// blocked and later calls fail with [`ErrClosed`]. Does nothing if the socket is gone,
+    /// even if a new socket got its descriptor number.
+    pub fn close(&self) {
+        self.pd.close_by_user(Some(self.gen));
     }
 }

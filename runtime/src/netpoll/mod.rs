@@ -24,7 +24,7 @@
 
 mod desc;
 
-pub use desc::DeadlineHandle;
+pub use desc::{is_closed, DeadlineHandle, ErrClosed};
 pub(crate) use desc::{Dir, PollDesc, Ready};
 
 use std::io;

@@ -128,6 +128,7 @@ impl Sched {
         crate::membarrier::init();
         crate::fork::init();
         crate::rlimit::raise_nofile();
+        crate::panic_hook::install();
         for id in 0..n {
             s.p(id).status.store(P_IDLE, Relaxed);
         }

@@ -9,7 +9,7 @@ use crate::join::{self, JoinHandle, DONE, RUNNING, WAITING};
 use crate::stack::{self, Stack};
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
 use std::sync::Arc;
 
 /// Creates a goroutine running `f` and makes it runnable.
@@ -46,6 +46,7 @@ where
         g.wait_at.store(std::ptr::null_mut(), Relaxed);
         g.refs.store(2, Relaxed); // the goroutine and its JoinHandle
         g.join_state.store(RUNNING, Release);
+        g.has_exit_hooks.store(false, Relaxed);
         g.stack_top.store(stack.range().1, Relaxed);
         g.park_sp.store(0, Relaxed);
 
@@ -113,11 +114,21 @@ pub(crate) fn goexit(mm: &'static M, g: &'static G) -> bool {
     g.lock_count.set(0);
     g.locked_m.set(std::ptr::null());
 
-    if g.join_state.swap(DONE, AcqRel) == WAITING {
+    // SeqCst: against `JoinHandle::on_finish`, which sets `has_exit_hooks` and then reads
+    // the state; one of the two sees the other.
+    if g.join_state.swap(DONE, SeqCst) == WAITING {
         // SAFETY: the joiner stored its token before its CAS to WAITING, which our swap
         // observed; it does not touch the slot again.
         if let Some(token) = unsafe { (*g.joiner.get()).take() } {
             token.wake();
+        }
+    }
+    if g.has_exit_hooks.load(SeqCst) {
+        let hooks = std::mem::take(&mut *g.exit_hooks.lock());
+        for hook in hooks {
+            if catch_unwind(AssertUnwindSafe(hook)).is_err() {
+                eprintln!("gort: a goroutine's exit callback panicked (ignored)");
+            }
         }
     }
     release(g);

@@ -44,5 +44,5 @@ pub use cond::Cond;
 pub use mutex::{starvation_count, Mutex, MutexGuard};
 pub use once::{Once, OnceLock};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
-pub use semaphore::Semaphore;
-pub use waitgroup::WaitGroup;
+pub use semaphore::{OwnedPermit, Permit, Semaphore};
+pub use waitgroup::{Done, OwnedDone, WaitGroup};

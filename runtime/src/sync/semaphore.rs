@@ -12,6 +12,7 @@ use super::lock::Locked;
 use super::waitq::{WaitQueue, Waiter, Wakes};
 use crate::park;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Instant;
 
 struct State {
@@ -209,6 +210,50 @@ impl Semaphore {
         }
     }
 
+    /// Acquires `n` units like [`acquire`](Self::acquire) and returns a guard that releases
+    /// them when dropped (Go's `sem.Acquire(n); defer sem.Release(n)`, which a panic cannot
+    /// skip).
+    ///
+    /// ```
+    /// let sem = gort_runtime::sync::Semaphore::new(2);
+    /// {
+    ///     let _p = sem.acquire_permit(2);
+    ///     assert_eq!(sem.available(), 0);
+    /// }
+    /// assert_eq!(sem.available(), 2);
+    /// ```
+    ///
+    /// # Panics
+    /// As [`acquire`](Self::acquire).
+    pub fn acquire_permit(&self, n: usize) -> Permit<'_> {
+        self.acquire(n);
+        Permit { sem: self, n }
+    }
+
+    /// Like [`acquire_permit`](Self::acquire_permit) for a shared semaphore: the guard owns
+    /// a reference to it, so it can move into a `'static` goroutine.
+    pub fn acquire_permit_owned(self: &Arc<Self>, n: usize) -> OwnedPermit {
+        self.acquire(n);
+        OwnedPermit {
+            sem: self.clone(),
+            n,
+        }
+    }
+
+    /// Like [`try_acquire`](Self::try_acquire), returning a guard that releases the units
+    /// when dropped.
+    pub fn try_acquire_permit(&self, n: usize) -> Option<Permit<'_>> {
+        self.try_acquire(n).then(|| Permit { sem: self, n })
+    }
+
+    /// Like [`try_acquire_permit`](Self::try_acquire_permit) for a shared semaphore.
+    pub fn try_acquire_permit_owned(self: &Arc<Self>, n: usize) -> Option<OwnedPermit> {
+        self.try_acquire(n).then(|| OwnedPermit {
+            sem: self.clone(),
+            n,
+        })
+    }
+
     /// The semaphore's size.
     pub fn size(&self) -> usize {
         self.size
@@ -226,5 +271,61 @@ impl fmt::Debug for Semaphore {
             .field("size", &self.size)
             .field("available", &self.available())
             .finish_non_exhaustive()
+    }
+}
+
+/// Units of a [`Semaphore`] held until the guard is dropped; made by
+/// [`Semaphore::acquire_permit`].
+#[must_use = "dropping the permit releases the units at once"]
+pub struct Permit<'a> {
+    sem: &'a Semaphore,
+    n: usize,
+}
+
+impl Permit<'_> {
+    /// How many units the permit holds.
+    pub fn units(&self) -> usize {
+        self.n
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        self.sem.release(self.n);
+    }
+}
+
+impl fmt::Debug for Permit<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permit").field("units", &self.n).finish()
+    }
+}
+
+/// Units of a shared [`Semaphore`] held until the guard is dropped; made by
+/// [`Semaphore::acquire_permit_owned`].
+#[must_use = "dropping the permit releases the units at once"]
+pub struct OwnedPermit {
+    sem: Arc<Semaphore>,
+    n: usize,
+}
+
+impl OwnedPermit {
+    /// How many units the permit holds.
+    pub fn units(&self) -> usize {
+        self.n
+    }
+}
+
+impl Drop for OwnedPermit {
+    fn drop(&mut self) {
+        self.sem.release(self.n);
+    }
+}
+
+impl fmt::Debug for OwnedPermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedPermit")
+            .field("units", &self.n)
+            .finish()
     }
 }

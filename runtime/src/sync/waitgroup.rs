@@ -14,6 +14,7 @@ use super::sema::Sema;
 use crate::shim::AtomicU64;
 use std::fmt;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+use std::sync::Arc;
 
 /// Waits for a collection of goroutines (or threads) to finish: Go's `sync.WaitGroup`.
 ///
@@ -103,6 +104,28 @@ impl WaitGroup {
         self.add(-1);
     }
 
+    /// Adds one to the counter and returns a guard that calls [`done`](Self::done) when
+    /// dropped (Go's `wg.Add(1)` ... `defer wg.Done()`, which a panic cannot skip).
+    ///
+    /// ```
+    /// let wg = gort_runtime::sync::WaitGroup::new();
+    /// let done = wg.add_guard();
+    /// assert_eq!(wg.count(), 1);
+    /// drop(done);
+    /// wg.wait();
+    /// ```
+    pub fn add_guard(&self) -> Done<'_> {
+        self.add(1);
+        Done { wg: self }
+    }
+
+    /// Like [`add_guard`](Self::add_guard) for a shared wait group: the guard owns a
+    /// reference to it, so it can move into a `'static` goroutine.
+    pub fn add_guard_owned(self: &Arc<Self>) -> OwnedDone {
+        self.add(1);
+        OwnedDone { wg: self.clone() }
+    }
+
     /// Parks the calling goroutine (or blocks the thread) until the counter is zero.
     /// Returns at once if it is zero already.
     #[track_caller]
@@ -147,5 +170,43 @@ impl fmt::Debug for WaitGroup {
         f.debug_struct("WaitGroup")
             .field("count", &self.count())
             .finish_non_exhaustive()
+    }
+}
+
+/// One task of a [`WaitGroup`], marked done when the guard is dropped; made by
+/// [`WaitGroup::add_guard`].
+#[must_use = "dropping the guard calls `done` at once"]
+pub struct Done<'a> {
+    wg: &'a WaitGroup,
+}
+
+impl Drop for Done<'_> {
+    fn drop(&mut self) {
+        self.wg.done();
+    }
+}
+
+impl fmt::Debug for Done<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Done").finish_non_exhaustive()
+    }
+}
+
+/// One task of a shared [`WaitGroup`], marked done when the guard is dropped; made by
+/// [`WaitGroup::add_guard_owned`].
+#[must_use = "dropping the guard calls `done` at once"]
+pub struct OwnedDone {
+    wg: Arc<WaitGroup>,
+}
+
+impl Drop for OwnedDone {
+    fn drop(&mut self) {
+        self.wg.done();
+    }
+}
+
+impl fmt::Debug for OwnedDone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedDone").finish_non_exhaustive()
     }
 }
