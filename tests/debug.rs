@@ -161,3 +161,81 @@ fn scheddetail_lists_ps_ms_and_goroutines() {
     assert!(stderr.contains("  M0: p="), "{stderr}");
     assert!(stderr.contains("goroutine"), "{stderr}");
 }
+
+/// Parks a goroutine on a WaitGroup, then sends this process `sig`.
+fn park_one_and_raise(sig: i32) -> gort::JoinHandle<()> {
+    let wg = Arc::new(gort::sync::WaitGroup::new());
+    wg.add(1);
+    let w = wg.clone();
+    let h = gort::go(move || w.wait());
+    parked(h.id());
+    std::mem::forget(wg);
+    // SAFETY: sending a signal to our own process.
+    unsafe { libc::kill(libc::getpid(), sig) };
+    h
+}
+
+/// SIGQUIT prints the dump and exits with status 2, as in Go; with GORT_TRACEBACK=none,
+/// without the dump.
+#[test]
+fn sigquit_prints_the_dump_and_exits_2() {
+    const NAME: &str = "sigquit_prints_the_dump_and_exits_2";
+    if is_child(NAME) {
+        let _h = park_one_and_raise(libc::SIGQUIT);
+        std::thread::sleep(Duration::from_secs(30));
+        unreachable!("SIGQUIT ends the process");
+    }
+    within(60, || {
+        let out = child(NAME, &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("SIGQUIT: quit"), "{stderr}");
+        assert!(stderr.contains("[sync.WaitGroup.Wait]"), "{stderr}");
+        let out = child(NAME, &[("GORT_TRACEBACK", "none")]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(!stderr.contains("WaitGroup"), "{stderr}");
+    });
+}
+
+/// A program that asked for SIGQUIT gets it, as in Go: no dump, no exit.
+#[test]
+fn a_notified_sigquit_is_the_programs() {
+    const NAME: &str = "a_notified_sigquit_is_the_programs";
+    if is_child(NAME) {
+        let rx = gort::signal::notify(&[gort::signal::Signal::SIGQUIT]);
+        let _h = park_one_and_raise(libc::SIGQUIT);
+        assert_eq!(rx.recv().unwrap(), gort::signal::Signal::SIGQUIT);
+        println!("got it");
+        return;
+    }
+    within(60, || {
+        let out = child(NAME, &[]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        assert!(stdout.contains("got it"), "{stdout}");
+        assert!(!stderr.contains("SIGQUIT: quit"), "{stderr}");
+    });
+}
+
+/// `dump_on` prints the dump on a signal and the program goes on.
+#[test]
+fn dump_on_prints_without_exiting() {
+    const NAME: &str = "dump_on_prints_without_exiting";
+    if is_child(NAME) {
+        debug::dump_on(gort::signal::Signal::SIGUSR1).unwrap();
+        let _h = park_one_and_raise(libc::SIGUSR1);
+        std::thread::sleep(Duration::from_millis(300));
+        println!("still here");
+        return;
+    }
+    within(60, || {
+        let out = child(NAME, &[]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        assert!(stdout.contains("still here"), "{stdout}");
+        assert!(stderr.contains("[sync.WaitGroup.Wait]"), "{stderr}");
+    });
+}

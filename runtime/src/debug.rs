@@ -14,6 +14,14 @@
 //! [`dump`] prints them in Go's format, grouping goroutines that wait the same way at the
 //! same place into one entry, so a million parked goroutines make a few lines.
 //!
+//! # Signals
+//!
+//! As in Go, SIGQUIT (Ctrl-\\) prints the dump to stderr and exits with status 2, unless the
+//! program asked for SIGQUIT itself with `gort::signal::notify` (then it is the program's,
+//! as in Go). `GORT_TRACEBACK=none` exits without the dump. [`dump_on`] prints the dump on
+//! another signal without exiting (`dump_on(Signal::SIGUSR1)`). Both are default actions
+//! of the runtime's one signal mechanism (`crate::signal`), run on its signal thread.
+//!
 //! # Backtraces
 //!
 //! Call sites say where a wait began; full backtraces say how the goroutine got there. With
@@ -33,6 +41,8 @@ use std::panic::Location;
 use std::sync::atomic::Ordering::{Acquire, Relaxed};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use crate::signal::Signal;
 
 /// What a goroutine is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -264,6 +274,39 @@ fn places(out: &mut String, g: &GoroutineInfo) {
     if let Some(at) = g.spawned_at {
         let _ = writeln!(out, "\tspawned at {at}");
     }
+}
+
+/// Makes SIGQUIT print the dump and exit with status 2, as Go does (see the module docs);
+/// called when the scheduler starts. A default action registered before (`dump_on`, or
+/// `signal::set_default_action`) is kept.
+pub(crate) fn install_sigquit() {
+    if crate::signal::has_default_action(Signal::SIGQUIT) {
+        return;
+    }
+    let action: crate::signal::DefaultAction = Arc::new(|_| {
+        if traceback_none() {
+            eprintln!("SIGQUIT: quit");
+        } else {
+            eprint!("SIGQUIT: quit\n\n{}", dump());
+        }
+        std::process::exit(2);
+    });
+    if let Err(e) = crate::signal::set_default_action(Signal::SIGQUIT, Some(action)) {
+        eprintln!("gort: cannot handle SIGQUIT (no goroutine dump on it): {e}");
+    }
+}
+
+/// Prints the dump to stderr whenever `sig` arrives, without exiting (unless the program
+/// asked for `sig` with `gort::signal::notify`, which takes precedence). For SIGQUIT this
+/// replaces the dump-and-exit.
+///
+/// # Errors
+/// If `sig` cannot be handled (SIGKILL, SIGSTOP, a signal the runtime itself uses).
+pub fn dump_on(sig: Signal) -> std::io::Result<()> {
+    let action: crate::signal::DefaultAction = Arc::new(|sig| {
+        eprint!("{sig}: goroutine dump\n\n{}", dump());
+    });
+    crate::signal::set_default_action(sig, Some(action))
 }
 
 /// Whether parks record backtraces (`GORT_TRACEBACK=all`).

@@ -331,6 +331,11 @@ pub fn set_default_action(sig: Signal, action: Option<DefaultAction>) -> io::Res
     Ok(())
 }
 
+/// Whether a default action is registered for `sig` (see [`set_default_action`]).
+pub(crate) fn has_default_action(sig: Signal) -> bool {
+    STATES[sig.0 as usize].custom_default.load(SeqCst)
+}
+
 /// `sig`'s disposition now, as an `ORIG_*` value.
 fn original(sig: Signal) -> io::Result<u8> {
     // SAFETY: all-zero is a valid sigaction to be overwritten.

@@ -129,6 +129,7 @@ impl Sched {
         crate::fork::init();
         crate::rlimit::raise_nofile();
         crate::panic_hook::install();
+        crate::debug::install_sigquit();
         for id in 0..n {
             s.p(id).status.store(P_IDLE, Relaxed);
         }
