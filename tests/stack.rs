@@ -78,6 +78,7 @@ fn overflow_in_goroutine_is_reported() {
         assert!(
             err.contains("fatal error: stack overflow in goroutine ")
                 && err.contains("\"deep-one\"")
+                && err.contains(&format!(", spawned at {}:", file!()))
                 && err.contains("64 KiB")
                 && err.contains("gort::Builder::stack_size")
                 && err.contains("gort::stack::set_default_stack_size")

@@ -166,6 +166,16 @@ fn report(size: usize) -> ! {
             if let Some(name) = g.name() {
                 b.s(" \"").s(name).s("\"");
             }
+            let at = g.spawned_at.load(std::sync::atomic::Ordering::Relaxed);
+            // SAFETY: null or a `&'static Location` stored by the spawner.
+            if let Some(at) = unsafe { at.as_ref() } {
+                b.s(", spawned at ")
+                    .s(at.file())
+                    .s(":")
+                    .u(at.line() as u64)
+                    .s(":")
+                    .u(at.column() as u64);
+            }
         }
         None => {
             b.s("a gort::stack::grow segment on a plain thread");
