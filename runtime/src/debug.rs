@@ -327,6 +327,13 @@ pub(crate) fn record_backtrace(g: &G) {
         .insert(g.id.load(Relaxed), bt);
 }
 
+/// Drops the backtrace recorded for goroutine `id`, which ended (`GORT_TRACEBACK=all`).
+pub(crate) fn forget_backtrace(id: u64) {
+    if let Some(t) = TRACES.lock().as_mut() {
+        t.remove(&id);
+    }
+}
+
 /// What `GORT_TRACEBACK` asks of a fatal report: `none` prints no goroutines.
 pub(crate) fn traceback_none() -> bool {
     std::env::var("GORT_TRACEBACK").is_ok_and(|v| v == "none")

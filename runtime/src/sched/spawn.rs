@@ -100,6 +100,9 @@ where
 /// Finishes a goroutine whose coroutine returned (runs on g0). Returns `false` if the M
 /// must exit because the goroutine ended while locked to it.
 pub(crate) fn goexit(mm: &'static M, g: &'static G) -> bool {
+    if crate::debug::tracebacks() {
+        crate::debug::forget_backtrace(g.id.load(Relaxed));
+    }
     let p = m::p_of(mm);
     // SAFETY: the coroutine finished on this M; nobody else refers to it.
     let co = unsafe { (*g.co.get()).take() }.expect("gort: finished G without coroutine");
