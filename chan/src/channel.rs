@@ -433,20 +433,55 @@ impl<T> Chan<T> {
         Ok(())
     }
 
+    /// The last receiver went away: every send fails from now on, blocked senders get
+    /// their values back, and the buffered values, which nobody can receive any more, are
+    /// dropped now (as crossbeam-channel does), not when the last sender goes too. They are
+    /// dropped after the lock is released and the senders are woken, so a value's `Drop`
+    /// may use the channel (its sends fail) and a `Drop` that panics loses no wake-up.
     fn receivers_gone(&self) {
         let mut wakes = Vec::new();
-        {
+        let buffered = {
             let mut g = self.lock();
             g.no_receivers = true;
             Inner::<T>::fail_all(&mut g.sendq, &mut wakes);
-        }
+            std::mem::take(&mut g.buf)
+        };
         for t in wakes {
             t.wake();
         }
+        drop_values(buffered);
     }
 
     fn len(&self) -> usize {
         self.lock().buf.len()
+    }
+}
+
+impl<T> Drop for Chan<T> {
+    fn drop(&mut self) {
+        // Empty once the last receiver is gone (see `receivers_gone`); drained the same
+        // way regardless, so that no path frees values with a plain `VecDeque` drop.
+        drop_values(std::mem::take(&mut self.inner.get_mut().buf));
+    }
+}
+
+/// Drops every value in `values`. A `Drop` that panics does not stop the others from being
+/// dropped (nothing leaks, nothing is dropped twice); the first panic then continues
+/// unwinding from here, as dropping a crossbeam-channel or std `mpsc` channel lets the
+/// first panic propagate. (A plain `VecDeque` drop would abort the process at the second
+/// panicking value: a panic while unwinding.) The later panics' payloads are discarded.
+fn drop_values<T>(values: VecDeque<T>) {
+    if !std::mem::needs_drop::<T>() {
+        return;
+    }
+    let mut first = None;
+    for v in values {
+        if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(v))) {
+            first.get_or_insert(p);
+        }
+    }
+    if let Some(p) = first {
+        std::panic::resume_unwind(p);
     }
 }
 
