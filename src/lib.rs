@@ -21,16 +21,22 @@
 #![warn(missing_docs)]
 
 /// Channels (Go's `chan`): `bounded(0)` is unbuffered; both ends are `Clone` (MPMC).
+///
+/// See the `gort_chan` crate's documentation for their lifetime (dropping the last `Sender`
+/// closes the channel; dropping the last `Receiver` makes sends fail) and for how they
+/// differ from crossbeam-channel's.
 pub mod chan {
+    pub use gort_chan::time::{after, at, tick};
     pub use gort_chan::{
-        bounded, never, unbounded, CloseError, IntoIter, Iter, Receiver, RecvError,
-        RecvTimeoutError, Select, SelectTimeoutError, SelectedOperation, SendError,
-        SendTimeoutError, Sender, TryIter, TryRecvError, TrySelectError, TrySendError,
+        bounded, never, unbounded, CloseError, IntoIter, Iter, ReadyTimeoutError, Receiver,
+        RecvError, RecvTimeoutError, Select, SelectTimeoutError, SelectedOperation, SendError,
+        SendTimeoutError, Sender, TryIter, TryReadyError, TryRecvError, TrySelectError,
+        TrySendError,
     };
 }
 
 pub use gort_chan::context;
-pub use gort_chan::{select, time};
+pub use gort_chan::{select, select_biased, time};
 pub use gort_runtime::sync;
 
 /// Networking (Go's `net`): TCP, UDP and Unix sockets on the netpoller, with deadlines.

@@ -71,6 +71,10 @@ pub(crate) struct Inner<T> {
     no_receivers: bool,
     pub(crate) recvq: WaitQueue,
     pub(crate) sendq: WaitQueue,
+    /// `Select::ready` callers waiting for this channel to change, woken (and removed) by
+    /// every change that can make an operation on it ready. Usually empty: one branch on
+    /// the paths that change the channel.
+    watchers: Vec<Token>,
 }
 
 /// The channel's lock, held.
@@ -119,10 +123,13 @@ impl<T> Inner<T> {
         if let Some(w) = self.recvq.claim_first() {
             // SAFETY: receivers of this channel queue `Option<T>` slots; we hold the lock.
             unsafe { *slot::<T>(w) = Some(v) };
-            return Ok(Some(w.complete(DONE)));
+            let wake = w.complete(DONE);
+            self.changed();
+            return Ok(Some(wake));
         }
         if self.buf.len() < cap {
             self.buf.push_back(v);
+            self.changed();
             return Ok(None);
         }
         Err((v, Fail::Full))
@@ -138,18 +145,62 @@ impl<T> Inner<T> {
                 self.buf.push_back(sent);
                 w.complete(DONE)
             });
+            self.changed();
             return Ok((v, wake));
         }
         if let Some(w) = self.sendq.claim_first() {
             // SAFETY: as above (an unbuffered hand-off).
             let v = unsafe { slot::<T>(w).take() }.expect("blocked sender has a value");
-            return Ok((v, Some(w.complete(DONE))));
+            let wake = w.complete(DONE);
+            self.changed();
+            return Ok((v, Some(wake)));
         }
         Err(if self.closed {
             Fail::Closed
         } else {
             Fail::Empty
         })
+    }
+
+    /// Lock held: the channel changed (a value moved, a waiter was queued, it closed, its
+    /// receivers went): wakes the `Select::ready` callers watching it. They are few and
+    /// rare, so they are woken here rather than after unlocking.
+    #[inline]
+    pub(crate) fn changed(&mut self) {
+        if !self.watchers.is_empty() {
+            self.wake_watchers();
+        }
+    }
+
+    #[cold]
+    fn wake_watchers(&mut self) {
+        for t in self.watchers.drain(..) {
+            t.wake();
+        }
+    }
+
+    /// Lock held: whether a receive could complete now (a value or a parked sender is
+    /// there, or the channel is closed).
+    pub(crate) fn recv_ready(&self) -> bool {
+        !self.buf.is_empty() || self.closed || self.sendq.any_claimable()
+    }
+
+    /// Lock held: whether a send could complete now (room, a parked receiver, or a
+    /// channel that fails sends at once).
+    pub(crate) fn send_ready(&self, cap: usize) -> bool {
+        self.closed || self.no_receivers || self.buf.len() < cap || self.recvq.any_claimable()
+    }
+
+    /// Lock held: `token` is to be woken at the channel's next change.
+    pub(crate) fn watch(&mut self, token: &Token) {
+        self.watchers.push(token.clone());
+    }
+
+    /// Lock held: withdraws the watches of `token`'s goroutine or thread.
+    pub(crate) fn unwatch(&mut self, token: &Token) {
+        if !self.watchers.is_empty() {
+            self.watchers.retain(|t| !t.same_waiter(token));
+        }
     }
 
     /// Completes every waiter of `q` as closed; returns their tokens.
@@ -191,6 +242,7 @@ impl<T> Chan<T> {
                 no_receivers: false,
                 recvq: WaitQueue::default(),
                 sendq: WaitQueue::default(),
+                watchers: Vec::new(),
             }),
             cap,
             senders: AtomicUsize::new(1),
@@ -336,6 +388,7 @@ impl<T> Chan<T> {
         // dequeued (by its completer, or by us after a timeout) and nobody touches it.
         let w = unsafe { scratch_waiter(&mut value as *mut Option<T> as *mut u8) };
         g.sendq.push(w);
+        g.changed();
         drop(g);
         let woken = if spins == Some(true) {
             park::park_until_no_spin(deadline) // we spun already
@@ -390,6 +443,7 @@ impl<T> Chan<T> {
         // dequeued (by its completer, or by us after a timeout) and nobody touches it.
         let w = unsafe { scratch_waiter(&mut value as *mut Option<T> as *mut u8) };
         g.recvq.push(w);
+        g.changed();
         drop(g);
         let woken = if spins == Some(true) {
             park::park_until_no_spin(deadline) // we spun already
@@ -427,6 +481,7 @@ impl<T> Chan<T> {
         }
         g.closed = true;
         self.closed.store(true, Release);
+        g.changed();
         let inner = &mut *g;
         Inner::<T>::fail_all(&mut inner.recvq, wakes);
         Inner::<T>::fail_all(&mut inner.sendq, wakes);
@@ -443,6 +498,7 @@ impl<T> Chan<T> {
         let buffered = {
             let mut g = self.lock();
             g.no_receivers = true;
+            g.changed();
             Inner::<T>::fail_all(&mut g.sendq, &mut wakes);
             std::mem::take(&mut g.buf)
         };
@@ -555,6 +611,37 @@ pub fn never<T>() -> Receiver<T> {
     s.retire_open();
     r
 }
+
+impl<T> Sender<T> {
+    /// A sender whose sends never complete: in a `select!`, a send case that is never
+    /// chosen (Go's nil channel in a send case, e.g. to switch a case off:
+    /// `send(if ready { &out } else { &off }, v)`). [`Sender::send`] blocks forever,
+    /// [`Sender::try_send`] reports `Full`. Nothing ever receives from it; do not close it
+    /// (a closed one fails its sends, as any closed channel).
+    pub fn never() -> Sender<T> {
+        let (s, r) = bounded(0);
+        r.retire_open();
+        s
+    }
+}
+
+impl<T> Receiver<T> {
+    /// Drops this receiver without counting it as gone: sends on the channel then never
+    /// fail for want of receivers (see [`Sender::never`]).
+    fn retire_open(self) {
+        let me = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `me` is never used again and its destructor does not run, so moving the
+        // Arc out does not double-drop it.
+        drop(unsafe { std::ptr::read(&me.chan) });
+    }
+}
+
+// A panic never leaves a channel half-updated (every change is made under its lock, and no
+// user code runs there), so its ends may be used after a caught panic, as crossbeam's.
+impl<T> std::panic::UnwindSafe for Sender<T> {}
+impl<T> std::panic::RefUnwindSafe for Sender<T> {}
+impl<T> std::panic::UnwindSafe for Receiver<T> {}
+impl<T> std::panic::RefUnwindSafe for Receiver<T> {}
 
 fn pair<T>(c: Chan<T>) -> (Sender<T>, Receiver<T>) {
     let chan = Arc::new(c);

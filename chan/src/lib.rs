@@ -19,14 +19,14 @@ mod waiter;
 
 pub use channel::{bounded, never, unbounded, IntoIter, Iter, Receiver, Sender, TryIter};
 pub use error::{
-    CloseError, RecvError, RecvTimeoutError, SelectTimeoutError, SendError, SendTimeoutError,
-    TryRecvError, TrySelectError, TrySendError,
+    CloseError, ReadyTimeoutError, RecvError, RecvTimeoutError, SelectTimeoutError, SendError,
+    SendTimeoutError, TryReadyError, TryRecvError, TrySelectError, TrySendError,
 };
 pub use select::{Select, SelectedOperation};
 
 /// What `select!` expands to; not part of the API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::select::{select, Case, Mode, RecvCase, SendCase};
+    pub use crate::select::{select, select_biased, Case, Mode, RecvCase, SendCase};
     pub use crate::shim::RawLock;
 }

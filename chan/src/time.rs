@@ -29,19 +29,37 @@ pub fn sleep_until(deadline: Instant) {
 
 /// A channel that receives the time once, after `d` (Go's `time.After`). Usable in
 /// `select!` as a timeout case.
+///
+/// The value is the time the timer fired (`Instant::now()` when it is sent), as Go's
+/// `time.After` sends `time.Now()` at firing, not the scheduled instant (crossbeam-channel's
+/// `after` sends the scheduled instant). Like Go's, the channel is never closed: after its one
+/// value, a receive blocks forever. A `d` too large for an `Instant` never fires.
 pub fn after(d: Duration) -> Receiver<Instant> {
-    let (tx, rx) = bounded(1);
-    if let Some(when) = Instant::now().checked_add(d) {
-        timer::add(
-            when,
-            Action::Call(Box::new(move || {
-                let _ = tx.try_send(Instant::now());
-                tx.retire_open(); // like Go's, the channel is never closed
-            })),
-        );
-    } else {
-        tx.retire_open(); // never fires
+    match Instant::now().checked_add(d) {
+        Some(when) => at(when),
+        None => never_firing(),
     }
+}
+
+/// A channel that receives the time once, at `when` (crossbeam-channel's `at`); at once if
+/// `when` is past. As with [`after`], the value is the firing time and the channel is
+/// never closed.
+pub fn at(when: Instant) -> Receiver<Instant> {
+    let (tx, rx) = bounded(1);
+    timer::add(
+        when,
+        Action::Call(Box::new(move || {
+            let _ = tx.try_send(Instant::now());
+            tx.retire_open(); // like Go's, the channel is never closed
+        })),
+    );
+    rx
+}
+
+/// A time channel that never fires and is never closed.
+fn never_firing() -> Receiver<Instant> {
+    let (tx, rx) = bounded(1);
+    tx.retire_open();
     rx
 }
 
