@@ -35,6 +35,9 @@ pub mod chan {
     };
 }
 
+mod block_on;
+pub use block_on::block_on;
+
 pub use gort_chan::context;
 pub use gort_chan::{select, select_biased, time};
 pub use gort_runtime::sync;

@@ -35,6 +35,7 @@ fn select_accepts_trailing_commas_and_default_parens() {
     }
 }
 
+#[allow(clippy::unnecessary_literal_unwrap)] // the temporaries are the point
 #[test]
 fn select_keeps_temporaries_in_operands_alive() {
     let (s, r) = chan::unbounded::<i32>();

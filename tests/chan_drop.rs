@@ -4,13 +4,10 @@
 //! any other panic, and a second one does not abort the process. On goroutines and threads.
 
 mod common_chan;
-use common_chan::{scenario, spawn, Kind, KINDS};
+use common_chan::{common, scenario, spawn, Kind, KINDS};
 use gort::chan;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
-
-#[path = "common/mod.rs"]
-mod common;
 
 /// Counts its drops; panics in `drop` with `"drop {id}"` if `panics`.
 struct Noisy {
