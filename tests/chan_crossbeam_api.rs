@@ -290,3 +290,43 @@ fn ready_stress_many_parties() {
         });
     }
 }
+
+/// Go's `<-ctx.Done()`: `Context::wait` returns the error once done; `done().recv()` is
+/// `Err` then (the signal, a closed channel).
+#[test]
+fn context_wait_is_go_receive_from_done() {
+    use gort::context::{self, Error};
+    for kind in KINDS {
+        scenario(30, kind, move || {
+            let (ctx, cancel) = context::background().with_cancel();
+            let c2 = ctx.clone();
+            let waiter = spawn(kind, move || assert_eq!(c2.wait(), Error::Canceled));
+            pause();
+            cancel.cancel();
+            waiter();
+            assert_eq!(ctx.wait(), Error::Canceled);
+            assert!(ctx.done().recv().is_err(), "a closed channel: the signal");
+            let (ctx, _c) = context::background().with_timeout(ms(10));
+            assert_eq!(ctx.wait(), Error::DeadlineExceeded);
+        });
+    }
+}
+
+/// A clone of a `Ticker`'s receiver keeps the ticker alive after the `Ticker` is dropped
+/// (before: the temporary ticker stopped at once and the clone saw a closed channel).
+#[test]
+fn a_ticker_receiver_clone_keeps_ticking() {
+    for kind in KINDS {
+        scenario(30, kind, move || {
+            let rx = gort::time::Ticker::new(ms(2)).receiver().clone();
+            for _ in 0..3 {
+                assert!(rx.recv_timeout(Duration::from_secs(10)).is_ok());
+            }
+            assert!(!rx.is_closed());
+            // Alone, a dropped Ticker stops: nothing arrives after the one buffered tick.
+            let t = gort::time::Ticker::new(ms(1));
+            gort::time::sleep(ms(5));
+            drop(t);
+        });
+    }
+}

@@ -757,6 +757,11 @@ impl<T> Sender<T> {
 }
 
 impl<T> Receiver<T> {
+    /// How many receivers the channel has now (this one included).
+    pub(crate) fn receiver_count(&self) -> usize {
+        self.chan.receivers.load(Acquire)
+    }
+
     /// Starts loading the first receiver parked on this channel (its waiter, which sits in
     /// its goroutine's control block, next to the park state a wake-up touches): for
     /// whoever is about to close many channels in a row (cancelling a context tree), so

@@ -93,7 +93,12 @@ struct TickState {
 
 /// Delivers the time on a channel every period (Go's `time.Ticker`). A slow receiver misses
 /// ticks rather than letting them pile up (the channel holds one). [`Ticker::stop`] stops
-/// it without closing the channel; dropping the `Ticker` stops it too.
+/// it without closing the channel; the channel is never closed.
+///
+/// Dropping the `Ticker` stops it, unless clones of its receiver are still alive: then it
+/// keeps ticking for them until they are all dropped, as in Go (where a ticker whose
+/// channel is still referenced keeps running), so `Ticker::new(d).receiver().clone()` is
+/// a working tick channel, like [`tick`].
 pub struct Ticker {
     tx: Sender<Instant>,
     rx: Receiver<Instant>,
@@ -158,7 +163,11 @@ impl Ticker {
 
 impl Drop for Ticker {
     fn drop(&mut self) {
-        self.stop();
+        // Ours is the only receiver: nobody can see another tick. Otherwise the firing
+        // stops itself once the last clone is gone (see `arm`).
+        if self.rx.receiver_count() <= 1 {
+            self.stop();
+        }
     }
 }
 
