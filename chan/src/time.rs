@@ -41,11 +41,20 @@ pub fn after(d: Duration) -> Receiver<Instant> {
     }
 }
 
-/// A channel that receives the time once, at `when` (crossbeam-channel's `at`); at once if
-/// `when` is past. As with [`after`], the value is the firing time and the channel is
+/// A channel that receives the time once, at `when` (crossbeam-channel's `at`); a `when`
+/// already past has its value in the channel when `at` returns. As with [`after`], the value is the firing time and the channel is
 /// never closed.
 pub fn at(when: Instant) -> Receiver<Instant> {
     let (tx, rx) = bounded(1);
+    let now = Instant::now();
+    if when <= now {
+        // Due already: ready at once, as a receive on an expired timer's channel is in Go
+        // (since Go 1.23 it runs the timer itself) and in crossbeam, rather than after a
+        // trip through the timer heap.
+        let _ = tx.try_send(now);
+        tx.retire_open();
+        return rx;
+    }
     timer::add(
         when,
         Action::Call(Box::new(move || {
