@@ -576,17 +576,38 @@ pub(crate) fn deadline_after(d: Duration) -> Option<Instant> {
 }
 
 /// The sending side of a channel. Clone it for more senders (MPMC).
+///
+/// Dropping the last `Sender` closes the channel (Go's `close(ch)`): receivers drain what is
+/// buffered, then get `Err`. Sends fail (with the value back) once the channel is closed or
+/// once every [`Receiver`] is gone. See the crate docs on channel lifetime.
 pub struct Sender<T> {
     pub(crate) chan: Arc<Chan<T>>,
 }
 
 /// The receiving side of a channel. Clone it for more receivers (MPMC).
+///
+/// Dropping the last `Receiver` makes every send on the channel fail at once (blocked ones
+/// too) with the value handed back, and drops the values still buffered. A receive returns
+/// `Err(RecvError)` once the channel is closed (by [`close`](Receiver::close) or by the
+/// last [`Sender`] going away) and drained: in Go terms `v, ok := <-ch` with `ok == false`,
+/// not a failure to `unwrap`. See the crate docs on channel lifetime.
 pub struct Receiver<T> {
     pub(crate) chan: Arc<Chan<T>>,
 }
 
 /// A channel of capacity `cap`; `bounded(0)` is Go's unbuffered channel, where a send waits
 /// for a receiver and hands the value over directly.
+///
+/// The channel closes when the last [`Sender`] is dropped (or on [`Sender::close`]), and
+/// sends fail once the last [`Receiver`] is dropped: unlike a Go channel, which stays open
+/// until closed, dropping ends changes it (see the crate docs on channel lifetime).
+///
+/// ```
+/// let (tx, rx) = gort_chan::bounded(1);
+/// std::thread::spawn(move || tx.send(1).unwrap()); // tx is dropped when the thread ends
+/// assert_eq!(rx.recv(), Ok(1));
+/// assert!(rx.recv().is_err()); // closed: every sender is gone
+/// ```
 ///
 /// # Panics
 /// If a buffer of `cap` values cannot exist (`cap * size_of::<T>()` overflows `isize`).

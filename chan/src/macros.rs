@@ -21,13 +21,24 @@
 /// - `recv(r) -> v => body`: `v` is `Result<T, RecvError>` (an error once `r`'s channel is
 ///   closed and drained: Go's `v, ok := <-c`).
 /// - `send(s, value) -> res => body`: `res` is `Result<(), SendError<T>>` (the value back
-///   if the channel is closed).
-/// - `default => body` runs if nothing is ready now; `default(timeout) => body` if nothing
-///   became ready within `timeout`. Without a default, `select!` blocks.
+///   if the channel is closed or has no receivers left).
+/// - `default => body` (or `default() => body`) runs if nothing is ready now;
+///   `default(timeout) => body` if nothing became ready within `timeout`. Without a
+///   default, `select!` blocks.
 ///
-/// Among ready cases one is chosen uniformly at random. Channel operands and send values
-/// are evaluated once, in order, before selecting (as in Go); a send value whose case is not
-/// chosen is dropped. A `chan::never()` receiver is never ready. `select! {}` blocks forever.
+/// Among ready cases one is chosen uniformly at random ([`select_biased!`](crate::select_biased!) takes the first).
+/// Channel operands and send values are evaluated once, in order, before selecting (as in
+/// Go); a send value whose case is not chosen is dropped. Temporaries in the operands live
+/// until the select is over (`recv(opt.unwrap_or(&never()))`). A `chan::never()` receiver
+/// or a `Sender::never()` sender is never ready (Go's nil channel). `select! {}` blocks
+/// forever. Trailing commas are accepted everywhere.
+///
+/// **Closed channels are ready.** A `recv` case on a closed channel (the last `Sender`
+/// dropped, e.g. because the goroutine that sent has returned) is chosen at once with
+/// `Err(RecvError)`, every time: write `recv(r) -> v => match v { Ok(x) => .., Err(_) =>
+/// /* closed */ }` rather than `v.unwrap()`, or switch the case off with `never()` once
+/// closed, as Go code sets a channel to nil. Likewise a `send` case whose channel has no
+/// receivers left is ready with `Err(SendError(value))`, even beside a `default`.
 #[macro_export]
 macro_rules! select {
     ($($tokens:tt)*) => {
