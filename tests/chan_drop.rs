@@ -269,3 +269,48 @@ fn values_racing_the_last_receivers_drop_are_accounted_once() {
         }
     }
 }
+
+/// An unbounded channel gives a burst's memory back once the burst is over (the buffer
+/// empties after a small fill), and keeps its buffer for a backlog that keeps coming back
+/// to the same size (regrowing it every time costs 22% per value at 50,000). Before: the
+/// peak backlog's buffer stayed until the channel was dropped.
+#[test]
+fn an_unbounded_buffer_gives_a_bursts_memory_back() {
+    for kind in KINDS {
+        scenario(60, kind, move || {
+            let (tx, rx) = chan::unbounded::<u64>();
+            // The burst: a sender far ahead of its receiver.
+            let tx2 = tx.clone();
+            spawn(kind, move || {
+                for i in 0..200_000 {
+                    tx2.send(i).unwrap();
+                }
+            })();
+            let rx2 = rx.clone();
+            spawn(kind, move || {
+                for i in 0..200_000 {
+                    assert_eq!(rx2.recv(), Ok(i));
+                }
+            })();
+            let burst = rx.__buffer_slots();
+            // A backlog of the same size again keeps the buffer.
+            for i in 0..150_000 {
+                tx.send(i).unwrap();
+            }
+            while rx.try_recv().is_ok() {}
+            assert_eq!(
+                rx.__buffer_slots(),
+                burst,
+                "a repeated backlog keeps its buffer"
+            );
+            // A small fill after the burst: the memory goes back.
+            tx.send(1).unwrap();
+            assert_eq!(rx.recv(), Ok(1));
+            assert!(
+                rx.__buffer_slots() <= 2048,
+                "{} slots kept after the burst",
+                rx.__buffer_slots()
+            );
+        });
+    }
+}

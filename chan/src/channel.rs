@@ -28,6 +28,11 @@ const SPIN_LIMIT: u32 = 6;
 const YIELD_LIMIT: u32 = 10;
 /// Buffer slots allocated up front; a larger buffer grows on demand (once) up to capacity.
 const PREALLOC: usize = 1024;
+/// A buffer of more slots than this that empties after holding less than a quarter of them
+/// since it last emptied gives the extra memory back: an unbounded channel's burst does not
+/// pin its peak backlog's memory until the channel is dropped, and a backlog that keeps
+/// coming back to the same size keeps its buffer (see [`Inner::try_recv`]).
+const SHRINK_ABOVE: usize = 16 * PREALLOC;
 
 /// Why a non-blocking attempt failed.
 pub(crate) enum Fail {
@@ -65,6 +70,8 @@ unsafe impl<T: Send> Send for Chan<T> {}
 /// The state behind the lock.
 pub(crate) struct Inner<T> {
     buf: VecDeque<T>,
+    /// The most values `buf` has held since it last emptied (for giving memory back).
+    peak: usize,
     /// Closed (Go's `close`, or every sender dropped): buffered values still drain.
     closed: bool,
     /// Every receiver dropped: sends fail with their value.
@@ -129,6 +136,7 @@ impl<T> Inner<T> {
         }
         if self.buf.len() < cap {
             self.buf.push_back(v);
+            self.peak = self.peak.max(self.buf.len());
             self.changed();
             return Ok(None);
         }
@@ -138,6 +146,16 @@ impl<T> Inner<T> {
     /// Tries to receive without blocking. On success also returns a token to wake.
     pub(crate) fn try_recv(&mut self) -> Result<(T, Option<Token>), Fail> {
         if let Some(v) = self.buf.pop_front() {
+            if self.buf.is_empty() {
+                // The buffer emptied: if it is large and its last fill used little of it,
+                // give the rest back (a burst is over), keeping room for twice that fill.
+                // Shrinking whenever it empties would make a backlog that keeps reaching
+                // the same size regrow every time (measured: +22% per value at 50,000).
+                if self.buf.capacity() > SHRINK_ABOVE && self.peak < self.buf.capacity() / 4 {
+                    self.buf.shrink_to(PREALLOC.max(2 * self.peak));
+                }
+                self.peak = 0;
+            }
             // A sender blocked on the full buffer can now put its value in.
             let wake = self.sendq.claim_first().map(|w| {
                 // SAFETY: senders of this channel queue `Option<T>` slots holding a value.
@@ -238,6 +256,7 @@ impl<T> Chan<T> {
             lock: RawLock::new(),
             inner: UnsafeCell::new(Inner {
                 buf: VecDeque::with_capacity(prealloc),
+                peak: 0,
                 closed: false,
                 no_receivers: false,
                 recvq: WaitQueue::default(),
@@ -703,6 +722,11 @@ macro_rules! common_methods {
         pub fn __waiters(&self) -> (usize, usize) {
             let g = self.chan.lock();
             (g.recvq.len(), g.sendq.len())
+        }
+        /// Buffer slots allocated now; for tests of the runtime's own bookkeeping.
+        #[doc(hidden)]
+        pub fn __buffer_slots(&self) -> usize {
+            self.chan.lock().buf.capacity()
         }
         /// Whether `self` and `other` are ends of the same channel.
         pub fn same_channel(&self, other: &Self) -> bool {

@@ -43,7 +43,7 @@
 //! | `after`, `at` channels | never closed (Go) | never closed |
 //! | `never()` | each call is a channel of its own (`same_channel` is false between two) | all `never()` receivers are one channel |
 //! | buffered values whose `Drop` panics | each is dropped once, then the first panic continues | the first panic continues, the values after it leak |
-//! | an unbounded channel's buffer | one ring buffer, which keeps the capacity of its largest backlog until the channel is dropped | a list of blocks, freed as they are consumed |
+//! | an unbounded channel's buffer | one ring buffer; after a burst, its memory is given back when the buffer next empties after a fill of under a quarter of it (a backlog that keeps reaching the same size keeps its buffer) | a list of blocks, freed as they are consumed |
 //! | `close()` | exists (Go's `close(ch)`), on either end | does not exist: only dropping the senders disconnects |
 //! | a goroutine blocked forever on a channel | under `gort::run`, when every goroutine is blocked, the program stops with Go's "all goroutines are asleep - deadlock!" | the thread hangs |
 //!
