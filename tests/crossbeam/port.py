@@ -76,7 +76,7 @@ for name in names:
             reason = IGNORE.get(name, {}).get('main@' + mod)
         if reason:
             attrs += f'{ind}#[ignore = "{reason}"]\n'
-        return (f'{ind}#[test]\n{attrs}{ind}fn {fname}() {{\n{ind}    crate::shim::run(GOROUTINES, {fname}_body)\n{ind}}}\n\n'
+        return (f'{ind}#[test]\n{attrs}{ind}fn {fname}() {{\n{ind}    crate::shim::run(GOROUTINES, ALONE, {fname}_body)\n{ind}}}\n\n'
                 f'{ind}fn {fname}_body() {{')
     s, n = re.subn(r'^([ \t]*)#\[test\]\n((?:[ \t]*#\[[^\n]*\][^\n]*\n)*)[ \t]*fn (\w+)\(\) \{', wrap, s, flags=re.M)
     tests = len(re.findall(r'#\[test\]', s))

@@ -18,11 +18,21 @@ pub mod cb {
     pub use gort::{select, select_biased};
 }
 
+/// Held shared by every test body, and exclusively by the bodies that must run `alone`.
+static ALONE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
 /// Runs a test body on a plain thread, or under `gort::run` as the main goroutine, under a
-/// hang guard (the timeout only turns a hang into a failure). Goroutines get the stack
-/// size of the threads they replace (std's default, 2 MiB): unoptimised builds keep
-/// several copies of a message on the stack, and the suite sends 32 KiB ones.
-pub fn run(goroutines: bool, body: fn()) {
+/// hang guard (the timeout only turns a hang into a failure). A body that runs `alone`
+/// (crossbeam's timer tests, which assert its timing margins) waits until no other test
+/// body runs, and keeps the others waiting. Goroutines get the stack size of the threads
+/// they replace (std's default, 2 MiB): unoptimised builds keep several copies of a message
+/// on the stack, and the suite sends 32 KiB ones.
+pub fn run(goroutines: bool, alone: bool, body: fn()) {
+    let _turn = if alone {
+        (None, Some(ALONE.write().unwrap_or_else(|e| e.into_inner())))
+    } else {
+        (Some(ALONE.read().unwrap_or_else(|e| e.into_inner())), None)
+    };
     const SECS: u64 = 300;
     if goroutines {
         gort::stack::set_default_stack_size(2 << 20);
