@@ -21,16 +21,25 @@
 #![warn(missing_docs)]
 
 /// Channels (Go's `chan`): `bounded(0)` is unbuffered; both ends are `Clone` (MPMC).
+///
+/// See the `gort_chan` crate's documentation for their lifetime (dropping the last `Sender`
+/// closes the channel; dropping the last `Receiver` makes sends fail) and for how they
+/// differ from crossbeam-channel's.
 pub mod chan {
+    pub use gort_chan::time::{after, at, tick};
     pub use gort_chan::{
-        bounded, never, unbounded, CloseError, IntoIter, Iter, Receiver, RecvError,
-        RecvTimeoutError, Select, SelectTimeoutError, SelectedOperation, SendError,
-        SendTimeoutError, Sender, TryIter, TryRecvError, TrySelectError, TrySendError,
+        bounded, never, unbounded, CloseError, IntoIter, Iter, ReadyTimeoutError, Receiver,
+        RecvError, RecvTimeoutError, Select, SelectTimeoutError, SelectedOperation, SendError,
+        SendTimeoutError, Sender, TryIter, TryReadyError, TryRecvError, TrySelectError,
+        TrySendError,
     };
 }
 
+mod block_on;
+pub use block_on::block_on;
+
 pub use gort_chan::context;
-pub use gort_chan::{select, signal, time, JoinHandleExt};
+pub use gort_chan::{select, select_biased, signal, time, JoinHandleExt};
 
 /// Goroutine-aware synchronisation (Go's `sync`, `x/sync/semaphore` and `x/sync/errgroup`):
 /// [`sync::Mutex`], [`sync::RwLock`], [`sync::WaitGroup`], [`sync::Once`],

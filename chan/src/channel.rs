@@ -28,6 +28,11 @@ const SPIN_LIMIT: u32 = 6;
 const YIELD_LIMIT: u32 = 10;
 /// Buffer slots allocated up front; a larger buffer grows on demand (once) up to capacity.
 const PREALLOC: usize = 1024;
+/// A buffer of more slots than this that empties after holding less than a quarter of them
+/// since it last emptied gives the extra memory back: an unbounded channel's burst does not
+/// pin its peak backlog's memory until the channel is dropped, and a backlog that keeps
+/// coming back to the same size keeps its buffer (see [`Inner::try_recv`]).
+const SHRINK_ABOVE: usize = 16 * PREALLOC;
 
 /// Why a non-blocking attempt failed.
 pub(crate) enum Fail {
@@ -65,12 +70,18 @@ unsafe impl<T: Send> Send for Chan<T> {}
 /// The state behind the lock.
 pub(crate) struct Inner<T> {
     buf: VecDeque<T>,
+    /// The most values `buf` has held since it last emptied (for giving memory back).
+    peak: usize,
     /// Closed (Go's `close`, or every sender dropped): buffered values still drain.
     closed: bool,
     /// Every receiver dropped: sends fail with their value.
     no_receivers: bool,
     pub(crate) recvq: WaitQueue,
     pub(crate) sendq: WaitQueue,
+    /// `Select::ready` callers waiting for this channel to change, woken (and removed) by
+    /// every change that can make an operation on it ready. Usually empty: one branch on
+    /// the paths that change the channel.
+    watchers: Vec<Token>,
 }
 
 /// The channel's lock, held.
@@ -119,10 +130,14 @@ impl<T> Inner<T> {
         if let Some(w) = self.recvq.claim_first() {
             // SAFETY: receivers of this channel queue `Option<T>` slots; we hold the lock.
             unsafe { *slot::<T>(w) = Some(v) };
-            return Ok(Some(w.complete(DONE)));
+            let wake = w.complete(DONE);
+            self.changed();
+            return Ok(Some(wake));
         }
         if self.buf.len() < cap {
             self.buf.push_back(v);
+            self.peak = self.peak.max(self.buf.len());
+            self.changed();
             return Ok(None);
         }
         Err((v, Fail::Full))
@@ -131,6 +146,16 @@ impl<T> Inner<T> {
     /// Tries to receive without blocking. On success also returns a token to wake.
     pub(crate) fn try_recv(&mut self) -> Result<(T, Option<Token>), Fail> {
         if let Some(v) = self.buf.pop_front() {
+            if self.buf.is_empty() {
+                // The buffer emptied: if it is large and its last fill used little of it,
+                // give the rest back (a burst is over), keeping room for twice that fill.
+                // Shrinking whenever it empties would make a backlog that keeps reaching
+                // the same size regrow every time (measured: +22% per value at 50,000).
+                if self.buf.capacity() > SHRINK_ABOVE && self.peak < self.buf.capacity() / 4 {
+                    self.buf.shrink_to(PREALLOC.max(2 * self.peak));
+                }
+                self.peak = 0;
+            }
             // A sender blocked on the full buffer can now put its value in.
             let wake = self.sendq.claim_first().map(|w| {
                 // SAFETY: senders of this channel queue `Option<T>` slots holding a value.
@@ -138,18 +163,62 @@ impl<T> Inner<T> {
                 self.buf.push_back(sent);
                 w.complete(DONE)
             });
+            self.changed();
             return Ok((v, wake));
         }
         if let Some(w) = self.sendq.claim_first() {
             // SAFETY: as above (an unbuffered hand-off).
             let v = unsafe { slot::<T>(w).take() }.expect("blocked sender has a value");
-            return Ok((v, Some(w.complete(DONE))));
+            let wake = w.complete(DONE);
+            self.changed();
+            return Ok((v, Some(wake)));
         }
         Err(if self.closed {
             Fail::Closed
         } else {
             Fail::Empty
         })
+    }
+
+    /// Lock held: the channel changed (a value moved, a waiter was queued, it closed, its
+    /// receivers went): wakes the `Select::ready` callers watching it. They are few and
+    /// rare, so they are woken here rather than after unlocking.
+    #[inline]
+    pub(crate) fn changed(&mut self) {
+        if !self.watchers.is_empty() {
+            self.wake_watchers();
+        }
+    }
+
+    #[cold]
+    fn wake_watchers(&mut self) {
+        for t in self.watchers.drain(..) {
+            t.wake();
+        }
+    }
+
+    /// Lock held: whether a receive could complete now (a value or a parked sender is
+    /// there, or the channel is closed).
+    pub(crate) fn recv_ready(&self) -> bool {
+        !self.buf.is_empty() || self.closed || self.sendq.any_claimable()
+    }
+
+    /// Lock held: whether a send could complete now (room, a parked receiver, or a
+    /// channel that fails sends at once).
+    pub(crate) fn send_ready(&self, cap: usize) -> bool {
+        self.closed || self.no_receivers || self.buf.len() < cap || self.recvq.any_claimable()
+    }
+
+    /// Lock held: `token` is to be woken at the channel's next change.
+    pub(crate) fn watch(&mut self, token: &Token) {
+        self.watchers.push(token.clone());
+    }
+
+    /// Lock held: withdraws the watches of `token`'s goroutine or thread.
+    pub(crate) fn unwatch(&mut self, token: &Token) {
+        if !self.watchers.is_empty() {
+            self.watchers.retain(|t| !t.same_waiter(token));
+        }
     }
 
     /// Completes every waiter of `q` as closed; returns their tokens.
@@ -187,10 +256,12 @@ impl<T> Chan<T> {
             lock: RawLock::new(),
             inner: UnsafeCell::new(Inner {
                 buf: VecDeque::with_capacity(prealloc),
+                peak: 0,
                 closed: false,
                 no_receivers: false,
                 recvq: WaitQueue::default(),
                 sendq: WaitQueue::default(),
+                watchers: Vec::new(),
             }),
             cap,
             senders: AtomicUsize::new(1),
@@ -336,6 +407,7 @@ impl<T> Chan<T> {
         // dequeued (by its completer, or by us after a timeout) and nobody touches it.
         let w = unsafe { scratch_waiter(&mut value as *mut Option<T> as *mut u8) };
         g.sendq.push(w);
+        g.changed();
         drop(g);
         let woken = if spins == Some(true) {
             park::park_until_no_spin(deadline) // we spun already
@@ -390,6 +462,7 @@ impl<T> Chan<T> {
         // dequeued (by its completer, or by us after a timeout) and nobody touches it.
         let w = unsafe { scratch_waiter(&mut value as *mut Option<T> as *mut u8) };
         g.recvq.push(w);
+        g.changed();
         drop(g);
         let woken = if spins == Some(true) {
             park::park_until_no_spin(deadline) // we spun already
@@ -427,26 +500,63 @@ impl<T> Chan<T> {
         }
         g.closed = true;
         self.closed.store(true, Release);
+        g.changed();
         let inner = &mut *g;
         Inner::<T>::fail_all(&mut inner.recvq, wakes);
         Inner::<T>::fail_all(&mut inner.sendq, wakes);
         Ok(())
     }
 
+    /// The last receiver went away: every send fails from now on, blocked senders get
+    /// their values back, and the buffered values, which nobody can receive any more, are
+    /// dropped now (as crossbeam-channel does), not when the last sender goes too. They are
+    /// dropped after the lock is released and the senders are woken, so a value's `Drop`
+    /// may use the channel (its sends fail) and a `Drop` that panics loses no wake-up.
     fn receivers_gone(&self) {
         let mut wakes = Vec::new();
-        {
+        let buffered = {
             let mut g = self.lock();
             g.no_receivers = true;
+            g.changed();
             Inner::<T>::fail_all(&mut g.sendq, &mut wakes);
-        }
+            std::mem::take(&mut g.buf)
+        };
         for t in wakes {
             t.wake();
         }
+        drop_values(buffered);
     }
 
     fn len(&self) -> usize {
         self.lock().buf.len()
+    }
+}
+
+impl<T> Drop for Chan<T> {
+    fn drop(&mut self) {
+        // Empty once the last receiver is gone (see `receivers_gone`); drained the same
+        // way regardless, so that no path frees values with a plain `VecDeque` drop.
+        drop_values(std::mem::take(&mut self.inner.get_mut().buf));
+    }
+}
+
+/// Drops every value in `values`. A `Drop` that panics does not stop the others from being
+/// dropped (nothing leaks, nothing is dropped twice); the first panic then continues
+/// unwinding from here, as dropping a crossbeam-channel or std `mpsc` channel lets the
+/// first panic propagate. (A plain `VecDeque` drop would abort the process at the second
+/// panicking value: a panic while unwinding.) The later panics' payloads are discarded.
+fn drop_values<T>(values: VecDeque<T>) {
+    if !std::mem::needs_drop::<T>() {
+        return;
+    }
+    let mut first = None;
+    for v in values {
+        if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(v))) {
+            first.get_or_insert(p);
+        }
+    }
+    if let Some(p) = first {
+        std::panic::resume_unwind(p);
     }
 }
 
@@ -485,17 +595,38 @@ pub(crate) fn deadline_after(d: Duration) -> Option<Instant> {
 }
 
 /// The sending side of a channel. Clone it for more senders (MPMC).
+///
+/// Dropping the last `Sender` closes the channel (Go's `close(ch)`): receivers drain what is
+/// buffered, then get `Err`. Sends fail (with the value back) once the channel is closed or
+/// once every [`Receiver`] is gone. See the crate docs on channel lifetime.
 pub struct Sender<T> {
     pub(crate) chan: Arc<Chan<T>>,
 }
 
 /// The receiving side of a channel. Clone it for more receivers (MPMC).
+///
+/// Dropping the last `Receiver` makes every send on the channel fail at once (blocked ones
+/// too) with the value handed back, and drops the values still buffered. A receive returns
+/// `Err(RecvError)` once the channel is closed (by [`close`](Receiver::close) or by the
+/// last [`Sender`] going away) and drained: in Go terms `v, ok := <-ch` with `ok == false`,
+/// not a failure to `unwrap`. See the crate docs on channel lifetime.
 pub struct Receiver<T> {
     pub(crate) chan: Arc<Chan<T>>,
 }
 
 /// A channel of capacity `cap`; `bounded(0)` is Go's unbuffered channel, where a send waits
 /// for a receiver and hands the value over directly.
+///
+/// The channel closes when the last [`Sender`] is dropped (or on [`Sender::close`]), and
+/// sends fail once the last [`Receiver`] is dropped: unlike a Go channel, which stays open
+/// until closed, dropping ends changes it (see the crate docs on channel lifetime).
+///
+/// ```
+/// let (tx, rx) = gort_chan::bounded(1);
+/// std::thread::spawn(move || tx.send(1).unwrap()); // tx is dropped when the thread ends
+/// assert_eq!(rx.recv(), Ok(1));
+/// assert!(rx.recv().is_err()); // closed: every sender is gone
+/// ```
 ///
 /// # Panics
 /// If a buffer of `cap` values cannot exist (`cap * size_of::<T>()` overflows `isize`).
@@ -520,6 +651,37 @@ pub fn never<T>() -> Receiver<T> {
     s.retire_open();
     r
 }
+
+impl<T> Sender<T> {
+    /// A sender whose sends never complete: in a `select!`, a send case that is never
+    /// chosen (Go's nil channel in a send case, e.g. to switch a case off:
+    /// `send(if ready { &out } else { &off }, v)`). [`Sender::send`] blocks forever,
+    /// [`Sender::try_send`] reports `Full`. Nothing ever receives from it; do not close it
+    /// (a closed one fails its sends, as any closed channel).
+    pub fn never() -> Sender<T> {
+        let (s, r) = bounded(0);
+        r.retire_open();
+        s
+    }
+}
+
+impl<T> Receiver<T> {
+    /// Drops this receiver without counting it as gone: sends on the channel then never
+    /// fail for want of receivers (see [`Sender::never`]).
+    fn retire_open(self) {
+        let me = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `me` is never used again and its destructor does not run, so moving the
+        // Arc out does not double-drop it.
+        drop(unsafe { std::ptr::read(&me.chan) });
+    }
+}
+
+// A panic never leaves a channel half-updated (every change is made under its lock, and no
+// user code runs there), so its ends may be used after a caught panic, as crossbeam's.
+impl<T> std::panic::UnwindSafe for Sender<T> {}
+impl<T> std::panic::RefUnwindSafe for Sender<T> {}
+impl<T> std::panic::UnwindSafe for Receiver<T> {}
+impl<T> std::panic::RefUnwindSafe for Receiver<T> {}
 
 fn pair<T>(c: Chan<T>) -> (Sender<T>, Receiver<T>) {
     let chan = Arc::new(c);
@@ -560,6 +722,11 @@ macro_rules! common_methods {
         pub fn __waiters(&self) -> (usize, usize) {
             let g = self.chan.lock();
             (g.recvq.len(), g.sendq.len())
+        }
+        /// Buffer slots allocated now; for tests of the runtime's own bookkeeping.
+        #[doc(hidden)]
+        pub fn __buffer_slots(&self) -> usize {
+            self.chan.lock().buf.capacity()
         }
         /// Whether `self` and `other` are ends of the same channel.
         pub fn same_channel(&self, other: &Self) -> bool {
@@ -640,6 +807,11 @@ impl<T> Sender<T> {
 }
 
 impl<T> Receiver<T> {
+    /// How many receivers the channel has now (this one included).
+    pub(crate) fn receiver_count(&self) -> usize {
+        self.chan.receivers.load(Acquire)
+    }
+
     /// Starts loading the first receiver parked on this channel (its waiter, which sits in
     /// its goroutine's control block, next to the park state a wake-up touches): for
     /// whoever is about to close many channels in a row (cancelling a context tree), so

@@ -150,6 +150,14 @@ pub struct TrySelectError;
 #[derive(PartialEq, Eq, Clone, Copy, Debug)]
 pub struct SelectTimeoutError;
 
+/// `Select::try_ready` found no ready operation.
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+pub struct TryReadyError;
+
+/// `Select::ready_timeout` timed out.
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+pub struct ReadyTimeoutError;
+
 macro_rules! plain_display {
     ($($t:ty => $m:expr),* $(,)?) => {$(
         impl fmt::Display for $t {
@@ -166,6 +174,8 @@ plain_display! {
     CloseError => "close of a closed channel",
     TrySelectError => "no operation of the select was ready",
     SelectTimeoutError => "timed out waiting for a select operation",
+    TryReadyError => "no operation of the select was ready",
+    ReadyTimeoutError => "timed out waiting for a select operation to become ready",
 }
 
 impl fmt::Display for TryRecvError {

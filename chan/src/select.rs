@@ -90,6 +90,21 @@ pub trait Case {
     /// After this case won while the select was parked: turn the waiter's outcome into
     /// the case's result.
     fn finish(&mut self);
+    /// With the lock held: whether the operation could complete now (`Select::ready`).
+    ///
+    /// # Safety
+    /// The lock must be held.
+    unsafe fn ready_locked(&self) -> bool;
+    /// With the lock held: has `token` woken at the channel's next change.
+    ///
+    /// # Safety
+    /// The lock must be held.
+    unsafe fn watch(&mut self, token: &Token);
+    /// With the lock held: withdraws the watches of `token`'s goroutine or thread.
+    ///
+    /// # Safety
+    /// The lock must be held.
+    unsafe fn unwatch(&mut self, token: &Token);
 }
 
 /// A receive case.
@@ -148,7 +163,18 @@ impl<T> Case for RecvCase<'_, T> {
     unsafe fn register(&mut self, token: &Token, sel: *const Decision, case: usize) {
         let slot = &mut self.slot as *mut Option<T> as *mut u8;
         self.waiter.arm(token.clone(), sel, case, slot);
-        self.chan.inner_locked().recvq.push(&self.waiter);
+        let inner = self.chan.inner_locked();
+        inner.recvq.push(&self.waiter);
+        inner.changed();
+    }
+    unsafe fn ready_locked(&self) -> bool {
+        self.chan.inner_locked().recv_ready()
+    }
+    unsafe fn watch(&mut self, token: &Token) {
+        self.chan.inner_locked().watch(token);
+    }
+    unsafe fn unwatch(&mut self, token: &Token) {
+        self.chan.inner_locked().unwatch(token);
     }
     unsafe fn unregister(&mut self) {
         self.chan.inner_locked().recvq.remove(&self.waiter);
@@ -221,7 +247,18 @@ impl<T> Case for SendCase<'_, T> {
     unsafe fn register(&mut self, token: &Token, sel: *const Decision, case: usize) {
         let slot = &mut self.slot as *mut Option<T> as *mut u8;
         self.waiter.arm(token.clone(), sel, case, slot);
-        self.chan.inner_locked().sendq.push(&self.waiter);
+        let inner = self.chan.inner_locked();
+        inner.sendq.push(&self.waiter);
+        inner.changed();
+    }
+    unsafe fn ready_locked(&self) -> bool {
+        self.chan.inner_locked().send_ready(self.chan.cap())
+    }
+    unsafe fn watch(&mut self, token: &Token) {
+        self.chan.inner_locked().watch(token);
+    }
+    unsafe fn unwatch(&mut self, token: &Token) {
+        self.chan.inner_locked().unwatch(token);
     }
     unsafe fn unregister(&mut self) {
         self.chan.inner_locked().sendq.remove(&self.waiter);
@@ -354,12 +391,31 @@ pub fn select<'c, C>(cases: &mut [C], mode: Mode) -> Option<usize>
 where
     C: DerefMut<Target = dyn Case + 'c>,
 {
+    run(cases, mode, false)
+}
+
+/// Like [`select`], but polls (and queues) the cases in order, so the first ready case
+/// wins (`select_biased!`).
+#[doc(hidden)]
+pub fn select_biased<'c, C>(cases: &mut [C], mode: Mode) -> Option<usize>
+where
+    C: DerefMut<Target = dyn Case + 'c>,
+{
+    run(cases, mode, true)
+}
+
+fn run<'c, C>(cases: &mut [C], mode: Mode, biased: bool) -> Option<usize>
+where
+    C: DerefMut<Target = dyn Case + 'c>,
+{
     let n = cases.len();
-    // Uniformly random poll order (Fisher-Yates).
+    // Uniformly random poll order (Fisher-Yates), unless biased.
     let mut order = Indices::new(n);
-    let mut draws = Draws::new();
-    for i in (1..n).rev() {
-        order.swap(i, draws.below(i + 1));
+    if !biased {
+        let mut draws = Draws::new();
+        for i in (1..n).rev() {
+            order.swap(i, draws.below(i + 1));
+        }
     }
 
     // Fast path: try the cases one at a time, each under its own channel's lock, skipping
@@ -395,29 +451,9 @@ where
     // after another; this look, under all the locks, sees them all at one instant (Go's
     // `sellock`): a select that returns "nothing ready" must never miss a moment when one
     // case was ready, e.g. while another party makes c2 ready and then drains c1.
-    let mut locks = Indices::new(n);
-    locks.sort_by_key(|i| cases[i].chan_id());
-    let mut kept = 0;
-    for k in 0..locks.len() {
-        let i = locks.get(k);
-        if kept == 0 || cases[i].chan_id() != cases[locks.get(kept - 1)].chan_id() {
-            locks.swap(kept, k);
-            kept += 1;
-        }
-    }
-    locks.truncate(kept);
-    let lock_all = |cases: &mut [C]| {
-        for k in 0..locks.len() {
-            cases[locks.get(k)].raw_lock().lock();
-        }
-    };
-    let unlock_all = |cases: &mut [C]| {
-        for k in (0..locks.len()).rev() {
-            // SAFETY: locked by `lock_all`; nothing switches goroutines while they are held,
-            // and parking_lot's raw mutex is not tied to a thread anyway.
-            unsafe { cases[locks.get(k)].raw_lock().unlock() };
-        }
-    };
+    let locks = lock_order(cases);
+    let lock_all = |cases: &mut [C]| lock_cases(cases, &locks);
+    let unlock_all = |cases: &mut [C]| unlock_cases(cases, &locks);
 
     lock_all(cases);
     for k in 0..n {
@@ -474,6 +510,104 @@ where
     Some(won)
 }
 
+/// The indices of `cases` whose channels a select locks, in lock order (by channel
+/// identity, each channel once).
+fn lock_order<'c, C>(cases: &[C]) -> Indices
+where
+    C: DerefMut<Target = dyn Case + 'c>,
+{
+    let mut locks = Indices::new(cases.len());
+    locks.sort_by_key(|i| cases[i].chan_id());
+    let mut kept = 0;
+    for k in 0..locks.len() {
+        let i = locks.get(k);
+        if kept == 0 || cases[i].chan_id() != cases[locks.get(kept - 1)].chan_id() {
+            locks.swap(kept, k);
+            kept += 1;
+        }
+    }
+    locks.truncate(kept);
+    locks
+}
+
+/// Locks the channels of `locks` (from [`lock_order`]).
+fn lock_cases<'c, C>(cases: &mut [C], locks: &Indices)
+where
+    C: DerefMut<Target = dyn Case + 'c>,
+{
+    for k in 0..locks.len() {
+        cases[locks.get(k)].raw_lock().lock();
+    }
+}
+
+/// Unlocks what [`lock_cases`] locked.
+fn unlock_cases<'c, C>(cases: &mut [C], locks: &Indices)
+where
+    C: DerefMut<Target = dyn Case + 'c>,
+{
+    for k in (0..locks.len()).rev() {
+        // SAFETY: locked by `lock_cases`; nothing switches goroutines while they are held,
+        // and parking_lot's raw mutex is not tied to a thread anyway.
+        unsafe { cases[locks.get(k)].raw_lock().unlock() };
+    }
+}
+
+/// `Select::ready`: waits (as `mode` allows) until one of `cases` could complete, and
+/// returns its index without completing it. Among ready cases one is picked at random.
+///
+/// Each round locks every channel, looks at the cases in random order, and if none is
+/// ready and it may wait, leaves the park token with every channel (its watchers) and
+/// parks: any change to one of them (a value moved, a waiter queued, a close) wakes it for
+/// another round. The watches are withdrawn under the locks at the start of the next
+/// round.
+pub(crate) fn ready<'c, C>(cases: &mut [C], mode: Mode) -> Option<usize>
+where
+    C: DerefMut<Target = dyn Case + 'c>,
+{
+    let n = cases.len();
+    let mut order = Indices::new(n);
+    let mut draws = Draws::new();
+    for i in (1..n).rev() {
+        order.swap(i, draws.below(i + 1));
+    }
+    let locks = lock_order(cases);
+    let deadline = match mode {
+        Mode::Block => None,
+        Mode::NonBlock => Some(Instant::now()),
+        Mode::Until(d) => d,
+    };
+    let mut watching: Option<Token> = None;
+    loop {
+        lock_cases(cases, &locks);
+        if let Some(t) = watching.take() {
+            for k in 0..locks.len() {
+                // SAFETY: every channel of the select is locked.
+                unsafe { cases[locks.get(k)].unwatch(&t) };
+            }
+        }
+        for k in 0..n {
+            let i = order.get(k);
+            // SAFETY: every channel of the select is locked.
+            if unsafe { cases[i].ready_locked() } {
+                unlock_cases(cases, &locks);
+                return Some(i);
+            }
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            unlock_cases(cases, &locks);
+            return None;
+        }
+        let token = park::prepare();
+        for k in 0..locks.len() {
+            // SAFETY: every channel of the select is locked.
+            unsafe { cases[locks.get(k)].watch(&token) };
+        }
+        unlock_cases(cases, &locks);
+        park::park_until(deadline);
+        watching = Some(token);
+    }
+}
+
 /// A select over a list of operations built at run time (for a fixed list, use
 /// [`select!`](crate::select!)).
 ///
@@ -483,7 +617,14 @@ where
 /// over its outcome.
 pub struct Select<'a> {
     cases: Vec<Box<dyn Case + 'a>>,
+    /// Per case: its channel's identity and whether it is a send (checked by
+    /// [`SelectedOperation`]).
     kinds: Vec<(usize, bool)>,
+    /// Per case: the index [`Select::recv`] or [`Select::send`] returned for it (indices
+    /// stay put when [`Select::remove`] takes a case out).
+    indices: Vec<usize>,
+    /// The index the next added case gets.
+    next: usize,
 }
 
 impl<'a> Select<'a> {
@@ -492,27 +633,56 @@ impl<'a> Select<'a> {
         Select {
             cases: Vec::new(),
             kinds: Vec::new(),
+            indices: Vec::new(),
+            next: 0,
         }
+    }
+
+    fn add(&mut self, case: Box<dyn Case + 'a>, kind: (usize, bool)) -> usize {
+        self.cases.push(case);
+        self.kinds.push(kind);
+        self.indices.push(self.next);
+        self.next += 1;
+        self.next - 1
     }
 
     /// Adds a receive from `r`; returns the case's index.
     pub fn recv<T: 'a>(&mut self, r: &'a Receiver<T>) -> usize {
-        self.kinds.push((Arc::as_ptr(&r.chan) as usize, false));
-        self.cases.push(Box::new(RecvCase::new(r)));
-        self.cases.len() - 1
+        self.add(
+            Box::new(RecvCase::new(r)),
+            (Arc::as_ptr(&r.chan) as usize, false),
+        )
     }
 
     /// Adds a send of `v` on `s`; returns the case's index. If another case is chosen,
     /// `v` is dropped.
     pub fn send<T: 'a>(&mut self, s: &'a Sender<T>, v: T) -> usize {
-        self.kinds.push((Arc::as_ptr(&s.chan) as usize, true));
-        self.cases.push(Box::new(SendCase::new(s, v)));
-        self.cases.len() - 1
+        self.add(
+            Box::new(SendCase::new(s, v)),
+            (Arc::as_ptr(&s.chan) as usize, true),
+        )
+    }
+
+    /// Removes the case with `index` (as returned by [`Select::recv`] or
+    /// [`Select::send`]); the other cases keep their indices. A removed send's value is
+    /// dropped.
+    ///
+    /// # Panics
+    /// If no case has this index (never added, or removed already).
+    pub fn remove(&mut self, index: usize) {
+        let pos = self
+            .indices
+            .iter()
+            .position(|&i| i == index)
+            .unwrap_or_else(|| panic!("gort: Select::remove({index}): no such case"));
+        self.cases.remove(pos);
+        self.kinds.remove(pos);
+        self.indices.remove(pos);
     }
 
     fn run(&mut self, mode: Mode) -> Option<SelectedOperation<'_, 'a>> {
-        let index = select(&mut self.cases, mode)?;
-        Some(SelectedOperation { sel: self, index })
+        let pos = select(&mut self.cases, mode)?;
+        Some(SelectedOperation { sel: self, pos })
     }
 
     /// Blocks until one operation completes. With no cases, blocks forever (Go's
@@ -543,6 +713,38 @@ impl<'a> Select<'a> {
         self.run(Mode::Until(Some(deadline)))
             .ok_or(SelectTimeoutError)
     }
+
+    fn run_ready(&mut self, mode: Mode) -> Option<usize> {
+        ready(&mut self.cases, mode).map(|pos| self.indices[pos])
+    }
+
+    /// Blocks until one operation could complete, and returns its index without completing
+    /// it (crossbeam-channel's `Select::ready`); among ready ones, one at random. A
+    /// receive on a closed channel, and a send on a closed channel or one without
+    /// receivers, are ready (they would fail at once). The caller then performs the
+    /// operation itself (`try_recv`, `try_send`), which another party may have taken in
+    /// the meantime: readiness is a hint, as in crossbeam. With no cases, blocks forever.
+    pub fn ready(&mut self) -> usize {
+        self.run_ready(Mode::Block)
+            .expect("a blocking ready always returns a case")
+    }
+
+    /// The index of an operation that could complete now, if any (see [`Select::ready`]).
+    pub fn try_ready(&mut self) -> Result<usize, TryReadyError> {
+        self.run_ready(Mode::NonBlock).ok_or(TryReadyError)
+    }
+
+    /// Like [`Select::ready`], waiting at most `timeout`.
+    pub fn ready_timeout(&mut self, timeout: Duration) -> Result<usize, ReadyTimeoutError> {
+        self.run_ready(Mode::timeout(timeout))
+            .ok_or(ReadyTimeoutError)
+    }
+
+    /// Like [`Select::ready`], waiting until `deadline` at most.
+    pub fn ready_deadline(&mut self, deadline: Instant) -> Result<usize, ReadyTimeoutError> {
+        self.run_ready(Mode::Until(Some(deadline)))
+            .ok_or(ReadyTimeoutError)
+    }
 }
 
 impl Default for Select<'_> {
@@ -563,21 +765,22 @@ impl std::fmt::Debug for Select<'_> {
 #[must_use = "the outcome of the selected operation should be handled"]
 pub struct SelectedOperation<'s, 'a> {
     sel: &'s mut Select<'a>,
-    index: usize,
+    /// The case's position in `sel.cases`.
+    pos: usize,
 }
 
 impl SelectedOperation<'_, '_> {
     /// The index of the completed case.
     pub fn index(&self) -> usize {
-        self.index
+        self.sel.indices[self.pos]
     }
 
     fn check(&self, chan: usize, send: bool, what: &str) {
         assert!(
-            self.sel.kinds[self.index] == (chan, send),
+            self.sel.kinds[self.pos] == (chan, send),
             "gort: SelectedOperation::{what} called with a channel that is not the one of the \
              selected case {}",
-            self.index
+            self.index()
         );
     }
 
@@ -587,7 +790,7 @@ impl SelectedOperation<'_, '_> {
     /// If the selected case is not a receive from `r`.
     pub fn recv<T>(self, r: &Receiver<T>) -> Result<T, RecvError> {
         self.check(Arc::as_ptr(&r.chan) as usize, false, "recv");
-        let case = &mut self.sel.cases[self.index];
+        let case = &mut self.sel.cases[self.pos];
         // SAFETY: `check` proved this case is a `RecvCase` on `r`'s channel, whose element
         // type is `r`'s `T` (one channel has one type).
         let case = unsafe { &mut *(&mut **case as *mut dyn Case as *mut RecvCase<'_, T>) };
@@ -600,7 +803,7 @@ impl SelectedOperation<'_, '_> {
     /// If the selected case is not a send on `s`.
     pub fn send<T>(self, s: &Sender<T>) -> Result<(), SendError<T>> {
         self.check(Arc::as_ptr(&s.chan) as usize, true, "send");
-        let case = &mut self.sel.cases[self.index];
+        let case = &mut self.sel.cases[self.pos];
         // SAFETY: as in `recv`, for a `SendCase`.
         let case = unsafe { &mut *(&mut **case as *mut dyn Case as *mut SendCase<'_, T>) };
         case.take()
@@ -610,7 +813,7 @@ impl SelectedOperation<'_, '_> {
 impl std::fmt::Debug for SelectedOperation<'_, '_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SelectedOperation")
-            .field("index", &self.index)
+            .field("index", &self.index())
             .finish()
     }
 }

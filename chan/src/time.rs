@@ -33,19 +33,46 @@ pub fn sleep_until(deadline: Instant) {
 
 /// A channel that receives the time once, after `d` (Go's `time.After`). Usable in
 /// `select!` as a timeout case.
+///
+/// The value is the time the timer fired (`Instant::now()` when it is sent), as Go's
+/// `time.After` sends `time.Now()` at firing, not the scheduled instant (crossbeam-channel's
+/// `after` sends the scheduled instant). Like Go's, the channel is never closed: after its one
+/// value, a receive blocks forever. A `d` too large for an `Instant` never fires.
 pub fn after(d: Duration) -> Receiver<Instant> {
-    let (tx, rx) = bounded(1);
-    if let Some(when) = Instant::now().checked_add(d) {
-        timer::add(
-            when,
-            Action::Call(Box::new(move || {
-                let _ = tx.try_send(Instant::now());
-                tx.retire_open(); // like Go's, the channel is never closed
-            })),
-        );
-    } else {
-        tx.retire_open(); // never fires
+    match Instant::now().checked_add(d) {
+        Some(when) => at(when),
+        None => never_firing(),
     }
+}
+
+/// A channel that receives the time once, at `when` (crossbeam-channel's `at`); a `when`
+/// already past has its value in the channel when `at` returns. As with [`after`], the value is the firing time and the channel is
+/// never closed.
+pub fn at(when: Instant) -> Receiver<Instant> {
+    let (tx, rx) = bounded(1);
+    let now = Instant::now();
+    if when <= now {
+        // Due already: ready at once, as a receive on an expired timer's channel is in Go
+        // (since Go 1.23 it runs the timer itself) and in crossbeam, rather than after a
+        // trip through the timer heap.
+        let _ = tx.try_send(now);
+        tx.retire_open();
+        return rx;
+    }
+    timer::add(
+        when,
+        Action::Call(Box::new(move || {
+            let _ = tx.try_send(Instant::now());
+            tx.retire_open(); // like Go's, the channel is never closed
+        })),
+    );
+    rx
+}
+
+/// A time channel that never fires and is never closed.
+fn never_firing() -> Receiver<Instant> {
+    let (tx, rx) = bounded(1);
+    tx.retire_open();
     rx
 }
 
@@ -79,7 +106,12 @@ struct TickState {
 
 /// Delivers the time on a channel every period (Go's `time.Ticker`). A slow receiver misses
 /// ticks rather than letting them pile up (the channel holds one). [`Ticker::stop`] stops
-/// it without closing the channel; dropping the `Ticker` stops it too.
+/// it without closing the channel; the channel is never closed.
+///
+/// Dropping the `Ticker` stops it, unless clones of its receiver are still alive: then it
+/// keeps ticking for them until they are all dropped, as in Go (where a ticker whose
+/// channel is still referenced keeps running), so `Ticker::new(d).receiver().clone()` is
+/// a working tick channel, like [`tick`].
 pub struct Ticker {
     tx: Sender<Instant>,
     rx: Receiver<Instant>,
@@ -144,7 +176,11 @@ impl Ticker {
 
 impl Drop for Ticker {
     fn drop(&mut self) {
-        self.stop();
+        // Ours is the only receiver: nobody can see another tick. Otherwise the firing
+        // stops itself once the last clone is gone (see `arm`).
+        if self.rx.receiver_count() <= 1 {
+            self.stop();
+        }
     }
 }
 

@@ -91,6 +91,14 @@ impl Waiter {
             .is_ok()
     }
 
+    /// Channel lock held: whether a completer could still claim this waiter (a plain one
+    /// always; a select's only while undecided).
+    #[inline]
+    pub(crate) fn claimable(&self) -> bool {
+        // SAFETY: as in `claim`.
+        self.sel.is_null() || unsafe { &*self.sel }.load(Acquire) == 0
+    }
+
     /// Completer (channel lock held, after `claim`): records the outcome and returns the
     /// token to wake once the lock is released.
     #[inline]
@@ -141,6 +149,12 @@ impl WaitQueue {
 
     pub(crate) fn len(&self) -> usize {
         self.q.len()
+    }
+
+    /// Whether some queued waiter could still be claimed.
+    pub(crate) fn any_claimable(&self) -> bool {
+        // SAFETY: as in `claim_first`.
+        self.q.iter().any(|&w| unsafe { &*w }.claimable())
     }
 
     /// The first queued waiter, if any (not claimed).

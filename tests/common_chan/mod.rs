@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 #[path = "../common/mod.rs"]
-mod common;
+pub mod common;
 /// The hang guard shared by every test (see `tests/common`).
 pub use common::within;
 

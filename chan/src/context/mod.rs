@@ -166,7 +166,11 @@ impl Context {
     }
 
     /// A channel that is closed when this context is cancelled or its deadline passes;
-    /// use it in `select!`. For a context that can never be cancelled (`background()`)
+    /// use it in `select!`. It is closed, never sent on: once the context is done, a
+    /// receive from it returns `Err(RecvError)` at once, and that `Err` is the signal (Go's
+    /// `<-ctx.Done()`): `recv(ctx.done()) -> _ => ...` in a `select!`, `let _ =
+    /// ctx.done().recv();` or [`Context::wait`] to block on it alone, never
+    /// `ctx.done().recv().unwrap()`. For a context that can never be cancelled (`background()`)
     /// it is one shared channel that never fires (cloned: no allocation). Successive calls
     /// return the same channel (or an equally closed one once cancelled).
     pub fn done(&self) -> Receiver<()> {

@@ -65,6 +65,26 @@ impl fmt::Display for RecvCtxError {
 
 impl std::error::Error for RecvCtxError {}
 
+impl Context {
+    /// Blocks until this context is done and returns why: Go's `<-ctx.Done()` followed by
+    /// `ctx.Err()`. A context that can never be done (`background()`) blocks forever, as in
+    /// Go.
+    ///
+    /// `done()` is a channel that is *closed*, never sent on, so a receive from it returns
+    /// `Err(RecvError)` once the context is done: that `Err` is the signal, not a failure
+    /// (Go's `<-ctx.Done()` yields the zero value there). Write `let _ = ctx.done().recv();`
+    /// or this method, not `ctx.done().recv().unwrap()`.
+    pub fn wait(&self) -> Error {
+        if let Some(e) = self.err() {
+            return e;
+        }
+        let _ = self.done().recv(); // closed when done: Err is the wake-up
+                                    // A gort context sets its error before closing the channel; a custom one must too
+                                    // (see `CustomContext::err`): `Canceled` covers one that does not.
+        self.err().unwrap_or(Error::Canceled)
+    }
+}
+
 impl<T> Receiver<T> {
     /// Receives a value, or gives up once `ctx` is done. A context that is already done
     /// wins over a ready value.
