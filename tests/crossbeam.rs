@@ -2,9 +2,9 @@
 //! crossbeam's notice at the top of each file) against `gort::chan`: every file runs on
 //! plain threads (`threads`) and with every thread replaced by a goroutine (`goroutines`).
 //! The tests of behaviour gort differs in on purpose (Go's semantics, listed in the
-//! `gort_chan` crate docs) are `#[ignore]`d with the reason. The timer tests (`after`,
-//! `tick`, `never`) assert crossbeam's timing margins: they run `ALONE`, while no other
-//! test of the binary runs.
+//! `gort_chan` crate docs) are `#[ignore]`d with the reason. The tests that assert
+//! crossbeam's timing margins (those that read the clock, and every test of `after`,
+//! `tick` and `never`) run alone, while no other test of the binary runs.
 // The suite is crossbeam's code: its lints are crossbeam's business.
 #![allow(clippy::all, unused, dead_code, unexpected_cfgs)]
 
@@ -44,168 +44,140 @@ static A: Counter = Counter;
 mod after {
     mod threads {
         const GOROUTINES: bool = false;
-        const ALONE: bool = true;
         include!("crossbeam/after.rs");
     }
     mod goroutines {
         const GOROUTINES: bool = true;
-        const ALONE: bool = true;
         include!("crossbeam/after.rs");
     }
 }
 mod array {
     mod threads {
         const GOROUTINES: bool = false;
-        const ALONE: bool = false;
         include!("crossbeam/array.rs");
     }
     mod goroutines {
         const GOROUTINES: bool = true;
-        const ALONE: bool = false;
         include!("crossbeam/array.rs");
     }
 }
 mod golang {
     mod threads {
         const GOROUTINES: bool = false;
-        const ALONE: bool = false;
         include!("crossbeam/golang.rs");
     }
     mod goroutines {
         const GOROUTINES: bool = true;
-        const ALONE: bool = false;
         include!("crossbeam/golang.rs");
     }
 }
 mod iter {
     mod threads {
         const GOROUTINES: bool = false;
-        const ALONE: bool = false;
         include!("crossbeam/iter.rs");
     }
     mod goroutines {
         const GOROUTINES: bool = true;
-        const ALONE: bool = false;
         include!("crossbeam/iter.rs");
     }
 }
 mod list {
     mod threads {
         const GOROUTINES: bool = false;
-        const ALONE: bool = false;
         include!("crossbeam/list.rs");
     }
     mod goroutines {
         const GOROUTINES: bool = true;
-        const ALONE: bool = false;
         include!("crossbeam/list.rs");
     }
 }
 mod mpsc {
     mod threads {
         const GOROUTINES: bool = false;
-        const ALONE: bool = false;
         include!("crossbeam/mpsc.rs");
     }
     mod goroutines {
         const GOROUTINES: bool = true;
-        const ALONE: bool = false;
         include!("crossbeam/mpsc.rs");
     }
 }
 mod never {
     mod threads {
         const GOROUTINES: bool = false;
-        const ALONE: bool = true;
         include!("crossbeam/never.rs");
     }
     mod goroutines {
         const GOROUTINES: bool = true;
-        const ALONE: bool = true;
         include!("crossbeam/never.rs");
     }
 }
 mod ready {
     mod threads {
         const GOROUTINES: bool = false;
-        const ALONE: bool = false;
         include!("crossbeam/ready.rs");
     }
     mod goroutines {
         const GOROUTINES: bool = true;
-        const ALONE: bool = false;
         include!("crossbeam/ready.rs");
     }
 }
 mod same_channel {
     mod threads {
         const GOROUTINES: bool = false;
-        const ALONE: bool = false;
         include!("crossbeam/same_channel.rs");
     }
     mod goroutines {
         const GOROUTINES: bool = true;
-        const ALONE: bool = false;
         include!("crossbeam/same_channel.rs");
     }
 }
 mod select {
     mod threads {
         const GOROUTINES: bool = false;
-        const ALONE: bool = false;
         include!("crossbeam/select.rs");
     }
     mod goroutines {
         const GOROUTINES: bool = true;
-        const ALONE: bool = false;
         include!("crossbeam/select.rs");
     }
 }
 mod select_macro {
     mod threads {
         const GOROUTINES: bool = false;
-        const ALONE: bool = false;
         include!("crossbeam/select_macro.rs");
     }
     mod goroutines {
         const GOROUTINES: bool = true;
-        const ALONE: bool = false;
         include!("crossbeam/select_macro.rs");
     }
 }
 mod thread_locals {
     mod threads {
         const GOROUTINES: bool = false;
-        const ALONE: bool = false;
         include!("crossbeam/thread_locals.rs");
     }
     mod goroutines {
         const GOROUTINES: bool = true;
-        const ALONE: bool = false;
         include!("crossbeam/thread_locals.rs");
     }
 }
 mod tick {
     mod threads {
         const GOROUTINES: bool = false;
-        const ALONE: bool = true;
         include!("crossbeam/tick.rs");
     }
     mod goroutines {
         const GOROUTINES: bool = true;
-        const ALONE: bool = true;
         include!("crossbeam/tick.rs");
     }
 }
 mod zero {
     mod threads {
         const GOROUTINES: bool = false;
-        const ALONE: bool = false;
         include!("crossbeam/zero.rs");
     }
     mod goroutines {
         const GOROUTINES: bool = true;
-        const ALONE: bool = false;
         include!("crossbeam/zero.rs");
     }
 }

@@ -27,7 +27,7 @@ fn ms(ms: u64) -> Duration {
 #[test]
 #[ignore = "Go semantics: after and tick send the time the timer fired (Go's time.Now() at firing), not the scheduled instant; this test asserts the scheduled instant, which a late timer misses"]
 fn fire() {
-    crate::shim::run(GOROUTINES, ALONE, fire_body)
+    crate::shim::run(GOROUTINES, true, fire_body)
 }
 
 fn fire_body() {
@@ -60,7 +60,7 @@ fn fire_body() {
 
 #[test]
 fn capacity() {
-    crate::shim::run(GOROUTINES, ALONE, capacity_body)
+    crate::shim::run(GOROUTINES, true, capacity_body)
 }
 
 fn capacity_body() {
@@ -74,7 +74,7 @@ fn capacity_body() {
 
 #[test]
 fn len_empty_full() {
-    crate::shim::run(GOROUTINES, ALONE, len_empty_full_body)
+    crate::shim::run(GOROUTINES, true, len_empty_full_body)
 }
 
 fn len_empty_full_body() {
@@ -99,7 +99,7 @@ fn len_empty_full_body() {
 
 #[test]
 fn try_recv() {
-    crate::shim::run(GOROUTINES, ALONE, try_recv_body)
+    crate::shim::run(GOROUTINES, true, try_recv_body)
 }
 
 fn try_recv_body() {
@@ -119,7 +119,7 @@ fn try_recv_body() {
 
 #[test]
 fn recv() {
-    crate::shim::run(GOROUTINES, ALONE, recv_body)
+    crate::shim::run(GOROUTINES, true, recv_body)
 }
 
 fn recv_body() {
@@ -140,7 +140,7 @@ fn recv_body() {
 #[test]
 #[ignore = "Go semantics: after and tick send the time the timer fired (Go's time.Now() at firing), not the scheduled instant; this test asserts the scheduled instant, which a late timer misses"]
 fn recv_timeout() {
-    crate::shim::run(GOROUTINES, ALONE, recv_timeout_body)
+    crate::shim::run(GOROUTINES, true, recv_timeout_body)
 }
 
 fn recv_timeout_body() {
@@ -166,7 +166,7 @@ fn recv_timeout_body() {
 
 #[test]
 fn recv_two() {
-    crate::shim::run(GOROUTINES, ALONE, recv_two_body)
+    crate::shim::run(GOROUTINES, true, recv_two_body)
 }
 
 fn recv_two_body() {
@@ -192,7 +192,7 @@ fn recv_two_body() {
 
 #[test]
 fn recv_race() {
-    crate::shim::run(GOROUTINES, ALONE, recv_race_body)
+    crate::shim::run(GOROUTINES, true, recv_race_body)
 }
 
 fn recv_race_body() {
@@ -209,7 +209,7 @@ fn recv_race_body() {
 
 #[test]
 fn stress_default() {
-    crate::shim::run(GOROUTINES, ALONE, stress_default_body)
+    crate::shim::run(GOROUTINES, true, stress_default_body)
 }
 
 fn stress_default_body() {
@@ -232,7 +232,7 @@ fn stress_default_body() {
 
 #[test]
 fn select() {
-    crate::shim::run(GOROUTINES, ALONE, select_body)
+    crate::shim::run(GOROUTINES, true, select_body)
 }
 
 fn select_body() {
@@ -280,7 +280,7 @@ fn select_body() {
 
 #[test]
 fn ready() {
-    crate::shim::run(GOROUTINES, ALONE, ready_body)
+    crate::shim::run(GOROUTINES, true, ready_body)
 }
 
 fn ready_body() {
@@ -327,7 +327,7 @@ fn ready_body() {
 
 #[test]
 fn stress_clone() {
-    crate::shim::run(GOROUTINES, ALONE, stress_clone_body)
+    crate::shim::run(GOROUTINES, true, stress_clone_body)
 }
 
 fn stress_clone_body() {
@@ -358,7 +358,7 @@ fn stress_clone_body() {
 #[test]
 #[ignore = "Go semantics: a timer channel gets its value when its timer fires, in deadline order, so a select blocked on two timers wakes with the earlier one; crossbeam checks every timer's deadline at wake-up and picks among the expired ones at random"]
 fn fairness() {
-    crate::shim::run(GOROUTINES, ALONE, fairness_body)
+    crate::shim::run(GOROUTINES, true, fairness_body)
 }
 
 fn fairness_body() {
@@ -380,7 +380,7 @@ fn fairness_body() {
 
 #[test]
 fn fairness_duplicates() {
-    crate::shim::run(GOROUTINES, ALONE, fairness_duplicates_body)
+    crate::shim::run(GOROUTINES, true, fairness_duplicates_body)
 }
 
 fn fairness_duplicates_body() {

@@ -29,7 +29,7 @@ fn ms(ms: u64) -> Duration {
 
 #[test]
 fn smoke() {
-    crate::shim::run(GOROUTINES, ALONE, smoke_body)
+    crate::shim::run(GOROUTINES, false, smoke_body)
 }
 
 fn smoke_body() {
@@ -46,7 +46,7 @@ fn smoke_body() {
 
 #[test]
 fn capacity() {
-    crate::shim::run(GOROUTINES, ALONE, capacity_body)
+    crate::shim::run(GOROUTINES, false, capacity_body)
 }
 
 fn capacity_body() {
@@ -59,7 +59,7 @@ fn capacity_body() {
 
 #[test]
 fn len_empty_full() {
-    crate::shim::run(GOROUTINES, ALONE, len_empty_full_body)
+    crate::shim::run(GOROUTINES, false, len_empty_full_body)
 }
 
 fn len_empty_full_body() {
@@ -102,7 +102,7 @@ fn len_empty_full_body() {
 
 #[test]
 fn try_recv() {
-    crate::shim::run(GOROUTINES, ALONE, try_recv_body)
+    crate::shim::run(GOROUTINES, false, try_recv_body)
 }
 
 fn try_recv_body() {
@@ -126,7 +126,7 @@ fn try_recv_body() {
 
 #[test]
 fn recv() {
-    crate::shim::run(GOROUTINES, ALONE, recv_body)
+    crate::shim::run(GOROUTINES, false, recv_body)
 }
 
 fn recv_body() {
@@ -153,7 +153,7 @@ fn recv_body() {
 
 #[test]
 fn recv_timeout() {
-    crate::shim::run(GOROUTINES, ALONE, recv_timeout_body)
+    crate::shim::run(GOROUTINES, false, recv_timeout_body)
 }
 
 fn recv_timeout_body() {
@@ -178,7 +178,7 @@ fn recv_timeout_body() {
 
 #[test]
 fn try_send() {
-    crate::shim::run(GOROUTINES, ALONE, try_send_body)
+    crate::shim::run(GOROUTINES, false, try_send_body)
 }
 
 fn try_send_body() {
@@ -205,7 +205,7 @@ fn try_send_body() {
 
 #[test]
 fn send() {
-    crate::shim::run(GOROUTINES, ALONE, send_body)
+    crate::shim::run(GOROUTINES, false, send_body)
 }
 
 fn send_body() {
@@ -233,7 +233,7 @@ fn send_body() {
 
 #[test]
 fn send_timeout() {
-    crate::shim::run(GOROUTINES, ALONE, send_timeout_body)
+    crate::shim::run(GOROUTINES, false, send_timeout_body)
 }
 
 fn send_timeout_body() {
@@ -265,7 +265,7 @@ fn send_timeout_body() {
 
 #[test]
 fn send_timeout_nonfull_expired() {
-    crate::shim::run(GOROUTINES, ALONE, send_timeout_nonfull_expired_body)
+    crate::shim::run(GOROUTINES, false, send_timeout_nonfull_expired_body)
 }
 
 fn send_timeout_nonfull_expired_body() {
@@ -277,7 +277,7 @@ fn send_timeout_nonfull_expired_body() {
 
 #[test]
 fn send_after_disconnect() {
-    crate::shim::run(GOROUTINES, ALONE, send_after_disconnect_body)
+    crate::shim::run(GOROUTINES, false, send_after_disconnect_body)
 }
 
 fn send_after_disconnect_body() {
@@ -299,7 +299,7 @@ fn send_after_disconnect_body() {
 
 #[test]
 fn recv_after_disconnect() {
-    crate::shim::run(GOROUTINES, ALONE, recv_after_disconnect_body)
+    crate::shim::run(GOROUTINES, false, recv_after_disconnect_body)
 }
 
 fn recv_after_disconnect_body() {
@@ -319,7 +319,7 @@ fn recv_after_disconnect_body() {
 
 #[test]
 fn len() {
-    crate::shim::run(GOROUTINES, ALONE, len_body)
+    crate::shim::run(GOROUTINES, false, len_body)
 }
 
 fn len_body() {
@@ -389,7 +389,7 @@ fn len_body() {
 
 #[test]
 fn disconnect_wakes_sender() {
-    crate::shim::run(GOROUTINES, ALONE, disconnect_wakes_sender_body)
+    crate::shim::run(GOROUTINES, false, disconnect_wakes_sender_body)
 }
 
 fn disconnect_wakes_sender_body() {
@@ -410,7 +410,7 @@ fn disconnect_wakes_sender_body() {
 
 #[test]
 fn disconnect_wakes_receiver() {
-    crate::shim::run(GOROUTINES, ALONE, disconnect_wakes_receiver_body)
+    crate::shim::run(GOROUTINES, false, disconnect_wakes_receiver_body)
 }
 
 fn disconnect_wakes_receiver_body() {
@@ -430,7 +430,7 @@ fn disconnect_wakes_receiver_body() {
 
 #[test]
 fn spsc() {
-    crate::shim::run(GOROUTINES, ALONE, spsc_body)
+    crate::shim::run(GOROUTINES, false, spsc_body)
 }
 
 fn spsc_body() {
@@ -459,7 +459,7 @@ fn spsc_body() {
 
 #[test]
 fn mpmc() {
-    crate::shim::run(GOROUTINES, ALONE, mpmc_body)
+    crate::shim::run(GOROUTINES, false, mpmc_body)
 }
 
 fn mpmc_body() {
@@ -498,7 +498,7 @@ fn mpmc_body() {
 
 #[test]
 fn stress_oneshot() {
-    crate::shim::run(GOROUTINES, ALONE, stress_oneshot_body)
+    crate::shim::run(GOROUTINES, false, stress_oneshot_body)
 }
 
 fn stress_oneshot_body() {
@@ -520,7 +520,7 @@ fn stress_oneshot_body() {
 
 #[test]
 fn stress_iter() {
-    crate::shim::run(GOROUTINES, ALONE, stress_iter_body)
+    crate::shim::run(GOROUTINES, false, stress_iter_body)
 }
 
 fn stress_iter_body() {
@@ -557,7 +557,7 @@ fn stress_iter_body() {
 
 #[test]
 fn stress_timeout_two_threads() {
-    crate::shim::run(GOROUTINES, ALONE, stress_timeout_two_threads_body)
+    crate::shim::run(GOROUTINES, false, stress_timeout_two_threads_body)
 }
 
 fn stress_timeout_two_threads_body() {
@@ -598,7 +598,7 @@ fn stress_timeout_two_threads_body() {
 
 #[test]
 fn drops() {
-    crate::shim::run(GOROUTINES, ALONE, drops_body)
+    crate::shim::run(GOROUTINES, false, drops_body)
 }
 
 fn drops_body() {
@@ -659,7 +659,7 @@ fn drops_body() {
 
 #[test]
 fn linearizable() {
-    crate::shim::run(GOROUTINES, ALONE, linearizable_body)
+    crate::shim::run(GOROUTINES, false, linearizable_body)
 }
 
 fn linearizable_body() {
@@ -686,7 +686,7 @@ fn linearizable_body() {
 
 #[test]
 fn fairness() {
-    crate::shim::run(GOROUTINES, ALONE, fairness_body)
+    crate::shim::run(GOROUTINES, false, fairness_body)
 }
 
 fn fairness_body() {
@@ -715,7 +715,7 @@ fn fairness_body() {
 
 #[test]
 fn fairness_duplicates() {
-    crate::shim::run(GOROUTINES, ALONE, fairness_duplicates_body)
+    crate::shim::run(GOROUTINES, false, fairness_duplicates_body)
 }
 
 fn fairness_duplicates_body() {
@@ -746,7 +746,7 @@ fn fairness_duplicates_body() {
 #[test]
 #[ignore = "Go semantics: select! evaluates every send operand before selecting; crossbeam evaluates only the chosen case's"]
 fn recv_in_send() {
-    crate::shim::run(GOROUTINES, ALONE, recv_in_send_body)
+    crate::shim::run(GOROUTINES, false, recv_in_send_body)
 }
 
 fn recv_in_send_body() {
@@ -771,7 +771,7 @@ fn recv_in_send_body() {
 
 #[test]
 fn channel_through_channel() {
-    crate::shim::run(GOROUTINES, ALONE, channel_through_channel_body)
+    crate::shim::run(GOROUTINES, false, channel_through_channel_body)
 }
 
 fn channel_through_channel_body() {
@@ -817,7 +817,7 @@ fn channel_through_channel_body() {
 #[test]
 #[ignore = "gort drops every buffered value even when a Drop panics, then resumes the first panic; this test asserts crossbeam's leak of the values after the panicking one"]
 fn panic_on_drop() {
-    crate::shim::run(GOROUTINES, ALONE, panic_on_drop_body)
+    crate::shim::run(GOROUTINES, false, panic_on_drop_body)
 }
 
 fn panic_on_drop_body() {

@@ -296,7 +296,7 @@ mod doubleselect {
 
     #[test]
     fn main() {
-        crate::shim::run(GOROUTINES, ALONE, main_body)
+        crate::shim::run(GOROUTINES, false, main_body)
     }
 
     fn main_body() {
@@ -331,7 +331,7 @@ mod fifo {
 
     #[test]
     fn asynch_fifo() {
-        crate::shim::run(GOROUTINES, ALONE, asynch_fifo_body)
+        crate::shim::run(GOROUTINES, false, asynch_fifo_body)
     }
 
     fn asynch_fifo_body() {
@@ -356,7 +356,7 @@ mod fifo {
 
     #[test]
     fn synch_fifo() {
-        crate::shim::run(GOROUTINES, ALONE, synch_fifo_body)
+        crate::shim::run(GOROUTINES, false, synch_fifo_body)
     }
 
     fn synch_fifo_body() {
@@ -388,7 +388,7 @@ mod goroutines {
 
     #[test]
     fn main() {
-        crate::shim::run(GOROUTINES, ALONE, main_body)
+        crate::shim::run(GOROUTINES, false, main_body)
     }
 
     fn main_body() {
@@ -465,7 +465,7 @@ mod nonblock {
 
     #[test]
     fn main() {
-        crate::shim::run(GOROUTINES, ALONE, main_body)
+        crate::shim::run(GOROUTINES, false, main_body)
     }
 
     fn main_body() {
@@ -687,7 +687,7 @@ mod select {
 
     #[test]
     fn main() {
-        crate::shim::run(GOROUTINES, ALONE, main_body)
+        crate::shim::run(GOROUTINES, false, main_body)
     }
 
     fn main_body() {
@@ -749,7 +749,7 @@ mod select2 {
     #[test]
     #[ignore = "counts every allocation of the process against a bound, while the other tests of this binary allocate at the same time: fails at random here (crossbeam runs it among fewer tests)"]
     fn main() {
-        crate::shim::run(GOROUTINES, ALONE, main_body)
+        crate::shim::run(GOROUTINES, false, main_body)
     }
 
     fn main_body() {
@@ -801,7 +801,7 @@ mod select4 {
 
     #[test]
     fn main() {
-        crate::shim::run(GOROUTINES, ALONE, main_body)
+        crate::shim::run(GOROUTINES, false, main_body)
     }
 
     fn main_body() {
@@ -821,7 +821,7 @@ mod select6 {
 
     #[test]
     fn main() {
-        crate::shim::run(GOROUTINES, ALONE, main_body)
+        crate::shim::run(GOROUTINES, false, main_body)
     }
 
     fn main_body() {
@@ -896,7 +896,7 @@ mod select7 {
 
     #[test]
     fn main() {
-        crate::shim::run(GOROUTINES, ALONE, main_body)
+        crate::shim::run(GOROUTINES, false, main_body)
     }
 
     fn main_body() {
@@ -947,7 +947,7 @@ mod sieve1 {
 
     #[test]
     fn main() {
-        crate::shim::run(GOROUTINES, ALONE, main_body)
+        crate::shim::run(GOROUTINES, false, main_body)
     }
 
     fn main_body() {
@@ -977,7 +977,7 @@ mod zerosize {
 
     #[test]
     fn zero_size_struct() {
-        crate::shim::run(GOROUTINES, ALONE, zero_size_struct_body)
+        crate::shim::run(GOROUTINES, false, zero_size_struct_body)
     }
 
     fn zero_size_struct_body() {
@@ -987,7 +987,7 @@ mod zerosize {
 
     #[test]
     fn zero_size_array() {
-        crate::shim::run(GOROUTINES, ALONE, zero_size_array_body)
+        crate::shim::run(GOROUTINES, false, zero_size_array_body)
     }
 
     fn zero_size_array_body() {
@@ -1001,7 +1001,7 @@ mod chan_test {
 
     #[test]
     fn test_chan() {
-        crate::shim::run(GOROUTINES, ALONE, test_chan_body)
+        crate::shim::run(GOROUTINES, false, test_chan_body)
     }
 
     fn test_chan_body() {
@@ -1152,7 +1152,7 @@ mod chan_test {
 
     #[test]
     fn test_nonblock_recv_race() {
-        crate::shim::run(GOROUTINES, ALONE, test_nonblock_recv_race_body)
+        crate::shim::run(GOROUTINES, false, test_nonblock_recv_race_body)
     }
 
     fn test_nonblock_recv_race_body() {
@@ -1180,7 +1180,7 @@ mod chan_test {
 
     #[test]
     fn test_nonblock_select_race() {
-        crate::shim::run(GOROUTINES, ALONE, test_nonblock_select_race_body)
+        crate::shim::run(GOROUTINES, false, test_nonblock_select_race_body)
     }
 
     fn test_nonblock_select_race_body() {
@@ -1220,7 +1220,7 @@ mod chan_test {
 
     #[test]
     fn test_nonblock_select_race2() {
-        crate::shim::run(GOROUTINES, ALONE, test_nonblock_select_race2_body)
+        crate::shim::run(GOROUTINES, false, test_nonblock_select_race2_body)
     }
 
     fn test_nonblock_select_race2_body() {
@@ -1260,7 +1260,7 @@ mod chan_test {
 
     #[test]
     fn test_self_select() {
-        crate::shim::run(GOROUTINES, ALONE, test_self_select_body)
+        crate::shim::run(GOROUTINES, false, test_self_select_body)
     }
 
     fn test_self_select_body() {
@@ -1423,7 +1423,7 @@ mod chan_test {
 
     #[test]
     fn test_select_fairness() {
-        crate::shim::run(GOROUTINES, ALONE, test_select_fairness_body)
+        crate::shim::run(GOROUTINES, false, test_select_fairness_body)
     }
 
     fn test_select_fairness_body() {
@@ -1494,7 +1494,7 @@ mod chan_test {
 
     #[test]
     fn test_chan_send_interface() {
-        crate::shim::run(GOROUTINES, ALONE, test_chan_send_interface_body)
+        crate::shim::run(GOROUTINES, false, test_chan_send_interface_body)
     }
 
     fn test_chan_send_interface_body() {
@@ -1517,7 +1517,7 @@ mod chan_test {
 
     #[test]
     fn test_pseudo_random_send() {
-        crate::shim::run(GOROUTINES, ALONE, test_pseudo_random_send_body)
+        crate::shim::run(GOROUTINES, false, test_pseudo_random_send_body)
     }
 
     fn test_pseudo_random_send_body() {
@@ -1566,7 +1566,7 @@ mod chan_test {
 
     #[test]
     fn test_multi_consumer() {
-        crate::shim::run(GOROUTINES, ALONE, test_multi_consumer_body)
+        crate::shim::run(GOROUTINES, false, test_multi_consumer_body)
     }
 
     fn test_multi_consumer_body() {
@@ -1622,7 +1622,7 @@ mod chan_test {
 
     #[test]
     fn test_select_duplicate_channel() {
-        crate::shim::run(GOROUTINES, ALONE, test_select_duplicate_channel_body)
+        crate::shim::run(GOROUTINES, false, test_select_duplicate_channel_body)
     }
 
     fn test_select_duplicate_channel_body() {
@@ -2139,7 +2139,7 @@ mod chan {
     #[test]
     #[cfg_attr(miri, ignore)] // Miri is too slow
     fn main() {
-        crate::shim::run(GOROUTINES, ALONE, main_body)
+        crate::shim::run(GOROUTINES, false, main_body)
     }
 
     fn main_body() {
@@ -2217,7 +2217,7 @@ mod chan1 {
 
     #[test]
     fn main() {
-        crate::shim::run(GOROUTINES, ALONE, main_body)
+        crate::shim::run(GOROUTINES, false, main_body)
     }
 
     fn main_body() {

@@ -16,7 +16,7 @@ use crate::shim::scope;
 
 #[test]
 fn nested_recv_iter() {
-    crate::shim::run(GOROUTINES, ALONE, nested_recv_iter_body)
+    crate::shim::run(GOROUTINES, false, nested_recv_iter_body)
 }
 
 fn nested_recv_iter_body() {
@@ -43,7 +43,7 @@ fn nested_recv_iter_body() {
 
 #[test]
 fn recv_iter_break() {
-    crate::shim::run(GOROUTINES, ALONE, recv_iter_break_body)
+    crate::shim::run(GOROUTINES, false, recv_iter_break_body)
 }
 
 fn recv_iter_break_body() {
@@ -75,7 +75,7 @@ fn recv_iter_break_body() {
 
 #[test]
 fn recv_try_iter() {
-    crate::shim::run(GOROUTINES, ALONE, recv_try_iter_body)
+    crate::shim::run(GOROUTINES, false, recv_try_iter_body)
 }
 
 fn recv_try_iter_body() {
@@ -107,7 +107,7 @@ fn recv_try_iter_body() {
 
 #[test]
 fn recv_into_iter_owned() {
-    crate::shim::run(GOROUTINES, ALONE, recv_into_iter_owned_body)
+    crate::shim::run(GOROUTINES, false, recv_into_iter_owned_body)
 }
 
 fn recv_into_iter_owned_body() {
@@ -125,7 +125,7 @@ fn recv_into_iter_owned_body() {
 
 #[test]
 fn recv_into_iter_borrowed() {
-    crate::shim::run(GOROUTINES, ALONE, recv_into_iter_borrowed_body)
+    crate::shim::run(GOROUTINES, false, recv_into_iter_borrowed_body)
 }
 
 fn recv_into_iter_borrowed_body() {

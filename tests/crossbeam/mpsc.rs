@@ -216,7 +216,7 @@ mod channel_tests {
 
     #[test]
     fn smoke() {
-        crate::shim::run(GOROUTINES, ALONE, smoke_body)
+        crate::shim::run(GOROUTINES, false, smoke_body)
     }
 
     fn smoke_body() {
@@ -227,7 +227,7 @@ mod channel_tests {
 
     #[test]
     fn drop_full() {
-        crate::shim::run(GOROUTINES, ALONE, drop_full_body)
+        crate::shim::run(GOROUTINES, false, drop_full_body)
     }
 
     fn drop_full_body() {
@@ -237,7 +237,7 @@ mod channel_tests {
 
     #[test]
     fn drop_full_shared() {
-        crate::shim::run(GOROUTINES, ALONE, drop_full_shared_body)
+        crate::shim::run(GOROUTINES, false, drop_full_shared_body)
     }
 
     fn drop_full_shared_body() {
@@ -249,7 +249,7 @@ mod channel_tests {
 
     #[test]
     fn smoke_shared() {
-        crate::shim::run(GOROUTINES, ALONE, smoke_shared_body)
+        crate::shim::run(GOROUTINES, false, smoke_shared_body)
     }
 
     fn smoke_shared_body() {
@@ -263,7 +263,7 @@ mod channel_tests {
 
     #[test]
     fn smoke_threads() {
-        crate::shim::run(GOROUTINES, ALONE, smoke_threads_body)
+        crate::shim::run(GOROUTINES, false, smoke_threads_body)
     }
 
     fn smoke_threads_body() {
@@ -277,7 +277,7 @@ mod channel_tests {
 
     #[test]
     fn smoke_port_gone() {
-        crate::shim::run(GOROUTINES, ALONE, smoke_port_gone_body)
+        crate::shim::run(GOROUTINES, false, smoke_port_gone_body)
     }
 
     fn smoke_port_gone_body() {
@@ -288,7 +288,7 @@ mod channel_tests {
 
     #[test]
     fn smoke_shared_port_gone() {
-        crate::shim::run(GOROUTINES, ALONE, smoke_shared_port_gone_body)
+        crate::shim::run(GOROUTINES, false, smoke_shared_port_gone_body)
     }
 
     fn smoke_shared_port_gone_body() {
@@ -299,7 +299,7 @@ mod channel_tests {
 
     #[test]
     fn smoke_shared_port_gone2() {
-        crate::shim::run(GOROUTINES, ALONE, smoke_shared_port_gone2_body)
+        crate::shim::run(GOROUTINES, false, smoke_shared_port_gone2_body)
     }
 
     fn smoke_shared_port_gone2_body() {
@@ -312,7 +312,7 @@ mod channel_tests {
 
     #[test]
     fn port_gone_concurrent() {
-        crate::shim::run(GOROUTINES, ALONE, port_gone_concurrent_body)
+        crate::shim::run(GOROUTINES, false, port_gone_concurrent_body)
     }
 
     fn port_gone_concurrent_body() {
@@ -326,7 +326,7 @@ mod channel_tests {
 
     #[test]
     fn port_gone_concurrent_shared() {
-        crate::shim::run(GOROUTINES, ALONE, port_gone_concurrent_shared_body)
+        crate::shim::run(GOROUTINES, false, port_gone_concurrent_shared_body)
     }
 
     fn port_gone_concurrent_shared_body() {
@@ -341,7 +341,7 @@ mod channel_tests {
 
     #[test]
     fn smoke_chan_gone() {
-        crate::shim::run(GOROUTINES, ALONE, smoke_chan_gone_body)
+        crate::shim::run(GOROUTINES, false, smoke_chan_gone_body)
     }
 
     fn smoke_chan_gone_body() {
@@ -352,7 +352,7 @@ mod channel_tests {
 
     #[test]
     fn smoke_chan_gone_shared() {
-        crate::shim::run(GOROUTINES, ALONE, smoke_chan_gone_shared_body)
+        crate::shim::run(GOROUTINES, false, smoke_chan_gone_shared_body)
     }
 
     fn smoke_chan_gone_shared_body() {
@@ -365,7 +365,7 @@ mod channel_tests {
 
     #[test]
     fn chan_gone_concurrent() {
-        crate::shim::run(GOROUTINES, ALONE, chan_gone_concurrent_body)
+        crate::shim::run(GOROUTINES, false, chan_gone_concurrent_body)
     }
 
     fn chan_gone_concurrent_body() {
@@ -380,7 +380,7 @@ mod channel_tests {
 
     #[test]
     fn stress() {
-        crate::shim::run(GOROUTINES, ALONE, stress_body)
+        crate::shim::run(GOROUTINES, false, stress_body)
     }
 
     fn stress_body() {
@@ -403,7 +403,7 @@ mod channel_tests {
 
     #[test]
     fn stress_shared() {
-        crate::shim::run(GOROUTINES, ALONE, stress_shared_body)
+        crate::shim::run(GOROUTINES, false, stress_shared_body)
     }
 
     fn stress_shared_body() {
@@ -437,7 +437,7 @@ mod channel_tests {
 
     #[test]
     fn send_from_outside_runtime() {
-        crate::shim::run(GOROUTINES, ALONE, send_from_outside_runtime_body)
+        crate::shim::run(GOROUTINES, false, send_from_outside_runtime_body)
     }
 
     fn send_from_outside_runtime_body() {
@@ -461,7 +461,7 @@ mod channel_tests {
 
     #[test]
     fn recv_from_outside_runtime() {
-        crate::shim::run(GOROUTINES, ALONE, recv_from_outside_runtime_body)
+        crate::shim::run(GOROUTINES, false, recv_from_outside_runtime_body)
     }
 
     fn recv_from_outside_runtime_body() {
@@ -479,7 +479,7 @@ mod channel_tests {
 
     #[test]
     fn no_runtime() {
-        crate::shim::run(GOROUTINES, ALONE, no_runtime_body)
+        crate::shim::run(GOROUTINES, false, no_runtime_body)
     }
 
     fn no_runtime_body() {
@@ -499,7 +499,7 @@ mod channel_tests {
 
     #[test]
     fn oneshot_single_thread_close_port_first() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_single_thread_close_port_first_body)
+        crate::shim::run(GOROUTINES, false, oneshot_single_thread_close_port_first_body)
     }
 
     fn oneshot_single_thread_close_port_first_body() {
@@ -510,7 +510,7 @@ mod channel_tests {
 
     #[test]
     fn oneshot_single_thread_close_chan_first() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_single_thread_close_chan_first_body)
+        crate::shim::run(GOROUTINES, false, oneshot_single_thread_close_chan_first_body)
     }
 
     fn oneshot_single_thread_close_chan_first_body() {
@@ -521,7 +521,7 @@ mod channel_tests {
 
     #[test]
     fn oneshot_single_thread_send_port_close() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_single_thread_send_port_close_body)
+        crate::shim::run(GOROUTINES, false, oneshot_single_thread_send_port_close_body)
     }
 
     fn oneshot_single_thread_send_port_close_body() {
@@ -533,7 +533,7 @@ mod channel_tests {
 
     #[test]
     fn oneshot_single_thread_recv_chan_close() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_single_thread_recv_chan_close_body)
+        crate::shim::run(GOROUTINES, false, oneshot_single_thread_recv_chan_close_body)
     }
 
     fn oneshot_single_thread_recv_chan_close_body() {
@@ -544,7 +544,7 @@ mod channel_tests {
 
     #[test]
     fn oneshot_single_thread_send_then_recv() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_single_thread_send_then_recv_body)
+        crate::shim::run(GOROUTINES, false, oneshot_single_thread_send_then_recv_body)
     }
 
     fn oneshot_single_thread_send_then_recv_body() {
@@ -555,7 +555,7 @@ mod channel_tests {
 
     #[test]
     fn oneshot_single_thread_try_send_open() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_single_thread_try_send_open_body)
+        crate::shim::run(GOROUTINES, false, oneshot_single_thread_try_send_open_body)
     }
 
     fn oneshot_single_thread_try_send_open_body() {
@@ -566,7 +566,7 @@ mod channel_tests {
 
     #[test]
     fn oneshot_single_thread_try_send_closed() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_single_thread_try_send_closed_body)
+        crate::shim::run(GOROUTINES, false, oneshot_single_thread_try_send_closed_body)
     }
 
     fn oneshot_single_thread_try_send_closed_body() {
@@ -577,7 +577,7 @@ mod channel_tests {
 
     #[test]
     fn oneshot_single_thread_try_recv_open() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_single_thread_try_recv_open_body)
+        crate::shim::run(GOROUTINES, false, oneshot_single_thread_try_recv_open_body)
     }
 
     fn oneshot_single_thread_try_recv_open_body() {
@@ -588,7 +588,7 @@ mod channel_tests {
 
     #[test]
     fn oneshot_single_thread_try_recv_closed() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_single_thread_try_recv_closed_body)
+        crate::shim::run(GOROUTINES, false, oneshot_single_thread_try_recv_closed_body)
     }
 
     fn oneshot_single_thread_try_recv_closed_body() {
@@ -599,7 +599,7 @@ mod channel_tests {
 
     #[test]
     fn oneshot_single_thread_peek_data() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_single_thread_peek_data_body)
+        crate::shim::run(GOROUTINES, false, oneshot_single_thread_peek_data_body)
     }
 
     fn oneshot_single_thread_peek_data_body() {
@@ -611,7 +611,7 @@ mod channel_tests {
 
     #[test]
     fn oneshot_single_thread_peek_close() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_single_thread_peek_close_body)
+        crate::shim::run(GOROUTINES, false, oneshot_single_thread_peek_close_body)
     }
 
     fn oneshot_single_thread_peek_close_body() {
@@ -623,7 +623,7 @@ mod channel_tests {
 
     #[test]
     fn oneshot_single_thread_peek_open() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_single_thread_peek_open_body)
+        crate::shim::run(GOROUTINES, false, oneshot_single_thread_peek_open_body)
     }
 
     fn oneshot_single_thread_peek_open_body() {
@@ -633,7 +633,7 @@ mod channel_tests {
 
     #[test]
     fn oneshot_multi_task_recv_then_send() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_multi_task_recv_then_send_body)
+        crate::shim::run(GOROUTINES, false, oneshot_multi_task_recv_then_send_body)
     }
 
     fn oneshot_multi_task_recv_then_send_body() {
@@ -648,7 +648,7 @@ mod channel_tests {
 
     #[test]
     fn oneshot_multi_task_recv_then_close() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_multi_task_recv_then_close_body)
+        crate::shim::run(GOROUTINES, false, oneshot_multi_task_recv_then_close_body)
     }
 
     fn oneshot_multi_task_recv_then_close_body() {
@@ -666,7 +666,7 @@ mod channel_tests {
 
     #[test]
     fn oneshot_multi_thread_close_stress() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_multi_thread_close_stress_body)
+        crate::shim::run(GOROUTINES, false, oneshot_multi_thread_close_stress_body)
     }
 
     fn oneshot_multi_thread_close_stress_body() {
@@ -687,7 +687,7 @@ mod channel_tests {
 
     #[test]
     fn oneshot_multi_thread_send_close_stress() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_multi_thread_send_close_stress_body)
+        crate::shim::run(GOROUTINES, false, oneshot_multi_thread_send_close_stress_body)
     }
 
     fn oneshot_multi_thread_send_close_stress_body() {
@@ -712,7 +712,7 @@ mod channel_tests {
 
     #[test]
     fn oneshot_multi_thread_recv_close_stress() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_multi_thread_recv_close_stress_body)
+        crate::shim::run(GOROUTINES, false, oneshot_multi_thread_recv_close_stress_body)
     }
 
     fn oneshot_multi_thread_recv_close_stress_body() {
@@ -743,7 +743,7 @@ mod channel_tests {
 
     #[test]
     fn oneshot_multi_thread_send_recv_stress() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_multi_thread_send_recv_stress_body)
+        crate::shim::run(GOROUTINES, false, oneshot_multi_thread_send_recv_stress_body)
     }
 
     fn oneshot_multi_thread_send_recv_stress_body() {
@@ -764,7 +764,7 @@ mod channel_tests {
 
     #[test]
     fn stream_send_recv_stress() {
-        crate::shim::run(GOROUTINES, ALONE, stream_send_recv_stress_body)
+        crate::shim::run(GOROUTINES, false, stream_send_recv_stress_body)
     }
 
     fn stream_send_recv_stress_body() {
@@ -809,7 +809,7 @@ mod channel_tests {
 
     #[test]
     fn oneshot_single_thread_recv_timeout() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_single_thread_recv_timeout_body)
+        crate::shim::run(GOROUTINES, false, oneshot_single_thread_recv_timeout_body)
     }
 
     fn oneshot_single_thread_recv_timeout_body() {
@@ -826,7 +826,7 @@ mod channel_tests {
 
     #[test]
     fn stress_recv_timeout_two_threads() {
-        crate::shim::run(GOROUTINES, ALONE, stress_recv_timeout_two_threads_body)
+        crate::shim::run(GOROUTINES, false, stress_recv_timeout_two_threads_body)
     }
 
     fn stress_recv_timeout_two_threads_body() {
@@ -861,7 +861,7 @@ mod channel_tests {
 
     #[test]
     fn recv_timeout_upgrade() {
-        crate::shim::run(GOROUTINES, ALONE, recv_timeout_upgrade_body)
+        crate::shim::run(GOROUTINES, true, recv_timeout_upgrade_body)
     }
 
     fn recv_timeout_upgrade_body() {
@@ -876,7 +876,7 @@ mod channel_tests {
 
     #[test]
     fn stress_recv_timeout_shared() {
-        crate::shim::run(GOROUTINES, ALONE, stress_recv_timeout_shared_body)
+        crate::shim::run(GOROUTINES, false, stress_recv_timeout_shared_body)
     }
 
     fn stress_recv_timeout_shared_body() {
@@ -915,7 +915,7 @@ mod channel_tests {
 
     #[test]
     fn recv_a_lot() {
-        crate::shim::run(GOROUTINES, ALONE, recv_a_lot_body)
+        crate::shim::run(GOROUTINES, false, recv_a_lot_body)
     }
 
     fn recv_a_lot_body() {
@@ -936,7 +936,7 @@ mod channel_tests {
 
     #[test]
     fn shared_recv_timeout() {
-        crate::shim::run(GOROUTINES, ALONE, shared_recv_timeout_body)
+        crate::shim::run(GOROUTINES, false, shared_recv_timeout_body)
     }
 
     fn shared_recv_timeout_body() {
@@ -968,7 +968,7 @@ mod channel_tests {
 
     #[test]
     fn shared_chan_stress() {
-        crate::shim::run(GOROUTINES, ALONE, shared_chan_stress_body)
+        crate::shim::run(GOROUTINES, false, shared_chan_stress_body)
     }
 
     fn shared_chan_stress_body() {
@@ -993,7 +993,7 @@ mod channel_tests {
 
     #[test]
     fn test_nested_recv_iter() {
-        crate::shim::run(GOROUTINES, ALONE, test_nested_recv_iter_body)
+        crate::shim::run(GOROUTINES, false, test_nested_recv_iter_body)
     }
 
     fn test_nested_recv_iter_body() {
@@ -1018,7 +1018,7 @@ mod channel_tests {
 
     #[test]
     fn test_recv_iter_break() {
-        crate::shim::run(GOROUTINES, ALONE, test_recv_iter_break_body)
+        crate::shim::run(GOROUTINES, false, test_recv_iter_break_body)
     }
 
     fn test_recv_iter_break_body() {
@@ -1048,7 +1048,7 @@ mod channel_tests {
 
     #[test]
     fn test_recv_try_iter() {
-        crate::shim::run(GOROUTINES, ALONE, test_recv_try_iter_body)
+        crate::shim::run(GOROUTINES, false, test_recv_try_iter_body)
     }
 
     fn test_recv_try_iter_body() {
@@ -1080,7 +1080,7 @@ mod channel_tests {
 
     #[test]
     fn test_recv_into_iter_owned() {
-        crate::shim::run(GOROUTINES, ALONE, test_recv_into_iter_owned_body)
+        crate::shim::run(GOROUTINES, false, test_recv_into_iter_owned_body)
     }
 
     fn test_recv_into_iter_owned_body() {
@@ -1098,7 +1098,7 @@ mod channel_tests {
 
     #[test]
     fn test_recv_into_iter_borrowed() {
-        crate::shim::run(GOROUTINES, ALONE, test_recv_into_iter_borrowed_body)
+        crate::shim::run(GOROUTINES, false, test_recv_into_iter_borrowed_body)
     }
 
     fn test_recv_into_iter_borrowed_body() {
@@ -1114,7 +1114,7 @@ mod channel_tests {
 
     #[test]
     fn try_recv_states() {
-        crate::shim::run(GOROUTINES, ALONE, try_recv_states_body)
+        crate::shim::run(GOROUTINES, false, try_recv_states_body)
     }
 
     fn try_recv_states_body() {
@@ -1145,7 +1145,7 @@ mod channel_tests {
     // because the internal state of the Shared packet was corrupted
     #[test]
     fn destroy_upgraded_shared_port_when_sender_still_active() {
-        crate::shim::run(GOROUTINES, ALONE, destroy_upgraded_shared_port_when_sender_still_active_body)
+        crate::shim::run(GOROUTINES, false, destroy_upgraded_shared_port_when_sender_still_active_body)
     }
 
     fn destroy_upgraded_shared_port_when_sender_still_active_body() {
@@ -1173,7 +1173,7 @@ mod channel_tests {
 
     #[test]
     fn issue_32114() {
-        crate::shim::run(GOROUTINES, ALONE, issue_32114_body)
+        crate::shim::run(GOROUTINES, false, issue_32114_body)
     }
 
     fn issue_32114_body() {
@@ -1199,7 +1199,7 @@ mod sync_channel_tests {
 
     #[test]
     fn smoke() {
-        crate::shim::run(GOROUTINES, ALONE, smoke_body)
+        crate::shim::run(GOROUTINES, false, smoke_body)
     }
 
     fn smoke_body() {
@@ -1210,7 +1210,7 @@ mod sync_channel_tests {
 
     #[test]
     fn drop_full() {
-        crate::shim::run(GOROUTINES, ALONE, drop_full_body)
+        crate::shim::run(GOROUTINES, false, drop_full_body)
     }
 
     fn drop_full_body() {
@@ -1220,7 +1220,7 @@ mod sync_channel_tests {
 
     #[test]
     fn smoke_shared() {
-        crate::shim::run(GOROUTINES, ALONE, smoke_shared_body)
+        crate::shim::run(GOROUTINES, false, smoke_shared_body)
     }
 
     fn smoke_shared_body() {
@@ -1234,7 +1234,7 @@ mod sync_channel_tests {
 
     #[test]
     fn recv_timeout() {
-        crate::shim::run(GOROUTINES, ALONE, recv_timeout_body)
+        crate::shim::run(GOROUTINES, false, recv_timeout_body)
     }
 
     fn recv_timeout_body() {
@@ -1249,7 +1249,7 @@ mod sync_channel_tests {
 
     #[test]
     fn smoke_threads() {
-        crate::shim::run(GOROUTINES, ALONE, smoke_threads_body)
+        crate::shim::run(GOROUTINES, false, smoke_threads_body)
     }
 
     fn smoke_threads_body() {
@@ -1263,7 +1263,7 @@ mod sync_channel_tests {
 
     #[test]
     fn smoke_port_gone() {
-        crate::shim::run(GOROUTINES, ALONE, smoke_port_gone_body)
+        crate::shim::run(GOROUTINES, false, smoke_port_gone_body)
     }
 
     fn smoke_port_gone_body() {
@@ -1274,7 +1274,7 @@ mod sync_channel_tests {
 
     #[test]
     fn smoke_shared_port_gone2() {
-        crate::shim::run(GOROUTINES, ALONE, smoke_shared_port_gone2_body)
+        crate::shim::run(GOROUTINES, false, smoke_shared_port_gone2_body)
     }
 
     fn smoke_shared_port_gone2_body() {
@@ -1287,7 +1287,7 @@ mod sync_channel_tests {
 
     #[test]
     fn port_gone_concurrent() {
-        crate::shim::run(GOROUTINES, ALONE, port_gone_concurrent_body)
+        crate::shim::run(GOROUTINES, false, port_gone_concurrent_body)
     }
 
     fn port_gone_concurrent_body() {
@@ -1301,7 +1301,7 @@ mod sync_channel_tests {
 
     #[test]
     fn port_gone_concurrent_shared() {
-        crate::shim::run(GOROUTINES, ALONE, port_gone_concurrent_shared_body)
+        crate::shim::run(GOROUTINES, false, port_gone_concurrent_shared_body)
     }
 
     fn port_gone_concurrent_shared_body() {
@@ -1316,7 +1316,7 @@ mod sync_channel_tests {
 
     #[test]
     fn smoke_chan_gone() {
-        crate::shim::run(GOROUTINES, ALONE, smoke_chan_gone_body)
+        crate::shim::run(GOROUTINES, false, smoke_chan_gone_body)
     }
 
     fn smoke_chan_gone_body() {
@@ -1327,7 +1327,7 @@ mod sync_channel_tests {
 
     #[test]
     fn smoke_chan_gone_shared() {
-        crate::shim::run(GOROUTINES, ALONE, smoke_chan_gone_shared_body)
+        crate::shim::run(GOROUTINES, false, smoke_chan_gone_shared_body)
     }
 
     fn smoke_chan_gone_shared_body() {
@@ -1340,7 +1340,7 @@ mod sync_channel_tests {
 
     #[test]
     fn chan_gone_concurrent() {
-        crate::shim::run(GOROUTINES, ALONE, chan_gone_concurrent_body)
+        crate::shim::run(GOROUTINES, false, chan_gone_concurrent_body)
     }
 
     fn chan_gone_concurrent_body() {
@@ -1355,7 +1355,7 @@ mod sync_channel_tests {
 
     #[test]
     fn stress() {
-        crate::shim::run(GOROUTINES, ALONE, stress_body)
+        crate::shim::run(GOROUTINES, false, stress_body)
     }
 
     fn stress_body() {
@@ -1378,7 +1378,7 @@ mod sync_channel_tests {
 
     #[test]
     fn stress_recv_timeout_two_threads() {
-        crate::shim::run(GOROUTINES, ALONE, stress_recv_timeout_two_threads_body)
+        crate::shim::run(GOROUTINES, false, stress_recv_timeout_two_threads_body)
     }
 
     fn stress_recv_timeout_two_threads_body() {
@@ -1413,7 +1413,7 @@ mod sync_channel_tests {
 
     #[test]
     fn stress_recv_timeout_shared() {
-        crate::shim::run(GOROUTINES, ALONE, stress_recv_timeout_shared_body)
+        crate::shim::run(GOROUTINES, false, stress_recv_timeout_shared_body)
     }
 
     fn stress_recv_timeout_shared_body() {
@@ -1466,7 +1466,7 @@ mod sync_channel_tests {
 
     #[test]
     fn stress_shared() {
-        crate::shim::run(GOROUTINES, ALONE, stress_shared_body)
+        crate::shim::run(GOROUTINES, false, stress_shared_body)
     }
 
     fn stress_shared_body() {
@@ -1506,7 +1506,7 @@ mod sync_channel_tests {
 
     #[test]
     fn oneshot_single_thread_close_port_first() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_single_thread_close_port_first_body)
+        crate::shim::run(GOROUTINES, false, oneshot_single_thread_close_port_first_body)
     }
 
     fn oneshot_single_thread_close_port_first_body() {
@@ -1517,7 +1517,7 @@ mod sync_channel_tests {
 
     #[test]
     fn oneshot_single_thread_close_chan_first() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_single_thread_close_chan_first_body)
+        crate::shim::run(GOROUTINES, false, oneshot_single_thread_close_chan_first_body)
     }
 
     fn oneshot_single_thread_close_chan_first_body() {
@@ -1528,7 +1528,7 @@ mod sync_channel_tests {
 
     #[test]
     fn oneshot_single_thread_send_port_close() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_single_thread_send_port_close_body)
+        crate::shim::run(GOROUTINES, false, oneshot_single_thread_send_port_close_body)
     }
 
     fn oneshot_single_thread_send_port_close_body() {
@@ -1540,7 +1540,7 @@ mod sync_channel_tests {
 
     #[test]
     fn oneshot_single_thread_recv_chan_close() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_single_thread_recv_chan_close_body)
+        crate::shim::run(GOROUTINES, false, oneshot_single_thread_recv_chan_close_body)
     }
 
     fn oneshot_single_thread_recv_chan_close_body() {
@@ -1551,7 +1551,7 @@ mod sync_channel_tests {
 
     #[test]
     fn oneshot_single_thread_send_then_recv() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_single_thread_send_then_recv_body)
+        crate::shim::run(GOROUTINES, false, oneshot_single_thread_send_then_recv_body)
     }
 
     fn oneshot_single_thread_send_then_recv_body() {
@@ -1562,7 +1562,7 @@ mod sync_channel_tests {
 
     #[test]
     fn oneshot_single_thread_try_send_open() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_single_thread_try_send_open_body)
+        crate::shim::run(GOROUTINES, false, oneshot_single_thread_try_send_open_body)
     }
 
     fn oneshot_single_thread_try_send_open_body() {
@@ -1573,7 +1573,7 @@ mod sync_channel_tests {
 
     #[test]
     fn oneshot_single_thread_try_send_closed() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_single_thread_try_send_closed_body)
+        crate::shim::run(GOROUTINES, false, oneshot_single_thread_try_send_closed_body)
     }
 
     fn oneshot_single_thread_try_send_closed_body() {
@@ -1584,7 +1584,7 @@ mod sync_channel_tests {
 
     #[test]
     fn oneshot_single_thread_try_send_closed2() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_single_thread_try_send_closed2_body)
+        crate::shim::run(GOROUTINES, false, oneshot_single_thread_try_send_closed2_body)
     }
 
     fn oneshot_single_thread_try_send_closed2_body() {
@@ -1594,7 +1594,7 @@ mod sync_channel_tests {
 
     #[test]
     fn oneshot_single_thread_try_recv_open() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_single_thread_try_recv_open_body)
+        crate::shim::run(GOROUTINES, false, oneshot_single_thread_try_recv_open_body)
     }
 
     fn oneshot_single_thread_try_recv_open_body() {
@@ -1605,7 +1605,7 @@ mod sync_channel_tests {
 
     #[test]
     fn oneshot_single_thread_try_recv_closed() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_single_thread_try_recv_closed_body)
+        crate::shim::run(GOROUTINES, false, oneshot_single_thread_try_recv_closed_body)
     }
 
     fn oneshot_single_thread_try_recv_closed_body() {
@@ -1616,7 +1616,7 @@ mod sync_channel_tests {
 
     #[test]
     fn oneshot_single_thread_try_recv_closed_with_data() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_single_thread_try_recv_closed_with_data_body)
+        crate::shim::run(GOROUTINES, false, oneshot_single_thread_try_recv_closed_with_data_body)
     }
 
     fn oneshot_single_thread_try_recv_closed_with_data_body() {
@@ -1629,7 +1629,7 @@ mod sync_channel_tests {
 
     #[test]
     fn oneshot_single_thread_peek_data() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_single_thread_peek_data_body)
+        crate::shim::run(GOROUTINES, false, oneshot_single_thread_peek_data_body)
     }
 
     fn oneshot_single_thread_peek_data_body() {
@@ -1641,7 +1641,7 @@ mod sync_channel_tests {
 
     #[test]
     fn oneshot_single_thread_peek_close() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_single_thread_peek_close_body)
+        crate::shim::run(GOROUTINES, false, oneshot_single_thread_peek_close_body)
     }
 
     fn oneshot_single_thread_peek_close_body() {
@@ -1653,7 +1653,7 @@ mod sync_channel_tests {
 
     #[test]
     fn oneshot_single_thread_peek_open() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_single_thread_peek_open_body)
+        crate::shim::run(GOROUTINES, false, oneshot_single_thread_peek_open_body)
     }
 
     fn oneshot_single_thread_peek_open_body() {
@@ -1663,7 +1663,7 @@ mod sync_channel_tests {
 
     #[test]
     fn oneshot_multi_task_recv_then_send() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_multi_task_recv_then_send_body)
+        crate::shim::run(GOROUTINES, false, oneshot_multi_task_recv_then_send_body)
     }
 
     fn oneshot_multi_task_recv_then_send_body() {
@@ -1678,7 +1678,7 @@ mod sync_channel_tests {
 
     #[test]
     fn oneshot_multi_task_recv_then_close() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_multi_task_recv_then_close_body)
+        crate::shim::run(GOROUTINES, false, oneshot_multi_task_recv_then_close_body)
     }
 
     fn oneshot_multi_task_recv_then_close_body() {
@@ -1696,7 +1696,7 @@ mod sync_channel_tests {
 
     #[test]
     fn oneshot_multi_thread_close_stress() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_multi_thread_close_stress_body)
+        crate::shim::run(GOROUTINES, false, oneshot_multi_thread_close_stress_body)
     }
 
     fn oneshot_multi_thread_close_stress_body() {
@@ -1717,7 +1717,7 @@ mod sync_channel_tests {
 
     #[test]
     fn oneshot_multi_thread_send_close_stress() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_multi_thread_send_close_stress_body)
+        crate::shim::run(GOROUTINES, false, oneshot_multi_thread_send_close_stress_body)
     }
 
     fn oneshot_multi_thread_send_close_stress_body() {
@@ -1742,7 +1742,7 @@ mod sync_channel_tests {
 
     #[test]
     fn oneshot_multi_thread_recv_close_stress() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_multi_thread_recv_close_stress_body)
+        crate::shim::run(GOROUTINES, false, oneshot_multi_thread_recv_close_stress_body)
     }
 
     fn oneshot_multi_thread_recv_close_stress_body() {
@@ -1772,7 +1772,7 @@ mod sync_channel_tests {
 
     #[test]
     fn oneshot_multi_thread_send_recv_stress() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_multi_thread_send_recv_stress_body)
+        crate::shim::run(GOROUTINES, false, oneshot_multi_thread_send_recv_stress_body)
     }
 
     fn oneshot_multi_thread_send_recv_stress_body() {
@@ -1793,7 +1793,7 @@ mod sync_channel_tests {
 
     #[test]
     fn stream_send_recv_stress() {
-        crate::shim::run(GOROUTINES, ALONE, stream_send_recv_stress_body)
+        crate::shim::run(GOROUTINES, false, stream_send_recv_stress_body)
     }
 
     fn stream_send_recv_stress_body() {
@@ -1838,7 +1838,7 @@ mod sync_channel_tests {
 
     #[test]
     fn recv_a_lot() {
-        crate::shim::run(GOROUTINES, ALONE, recv_a_lot_body)
+        crate::shim::run(GOROUTINES, false, recv_a_lot_body)
     }
 
     fn recv_a_lot_body() {
@@ -1859,7 +1859,7 @@ mod sync_channel_tests {
 
     #[test]
     fn shared_chan_stress() {
-        crate::shim::run(GOROUTINES, ALONE, shared_chan_stress_body)
+        crate::shim::run(GOROUTINES, false, shared_chan_stress_body)
     }
 
     fn shared_chan_stress_body() {
@@ -1884,7 +1884,7 @@ mod sync_channel_tests {
 
     #[test]
     fn test_nested_recv_iter() {
-        crate::shim::run(GOROUTINES, ALONE, test_nested_recv_iter_body)
+        crate::shim::run(GOROUTINES, false, test_nested_recv_iter_body)
     }
 
     fn test_nested_recv_iter_body() {
@@ -1909,7 +1909,7 @@ mod sync_channel_tests {
 
     #[test]
     fn test_recv_iter_break() {
-        crate::shim::run(GOROUTINES, ALONE, test_recv_iter_break_body)
+        crate::shim::run(GOROUTINES, false, test_recv_iter_break_body)
     }
 
     fn test_recv_iter_break_body() {
@@ -1939,7 +1939,7 @@ mod sync_channel_tests {
 
     #[test]
     fn try_recv_states() {
-        crate::shim::run(GOROUTINES, ALONE, try_recv_states_body)
+        crate::shim::run(GOROUTINES, false, try_recv_states_body)
     }
 
     fn try_recv_states_body() {
@@ -1970,7 +1970,7 @@ mod sync_channel_tests {
     // because the internal state of the Shared packet was corrupted
     #[test]
     fn destroy_upgraded_shared_port_when_sender_still_active() {
-        crate::shim::run(GOROUTINES, ALONE, destroy_upgraded_shared_port_when_sender_still_active_body)
+        crate::shim::run(GOROUTINES, false, destroy_upgraded_shared_port_when_sender_still_active_body)
     }
 
     fn destroy_upgraded_shared_port_when_sender_still_active_body() {
@@ -1998,7 +1998,7 @@ mod sync_channel_tests {
 
     #[test]
     fn send1() {
-        crate::shim::run(GOROUTINES, ALONE, send1_body)
+        crate::shim::run(GOROUTINES, false, send1_body)
     }
 
     fn send1_body() {
@@ -2012,7 +2012,7 @@ mod sync_channel_tests {
 
     #[test]
     fn send2() {
-        crate::shim::run(GOROUTINES, ALONE, send2_body)
+        crate::shim::run(GOROUTINES, false, send2_body)
     }
 
     fn send2_body() {
@@ -2026,7 +2026,7 @@ mod sync_channel_tests {
 
     #[test]
     fn send3() {
-        crate::shim::run(GOROUTINES, ALONE, send3_body)
+        crate::shim::run(GOROUTINES, false, send3_body)
     }
 
     fn send3_body() {
@@ -2041,7 +2041,7 @@ mod sync_channel_tests {
 
     #[test]
     fn send4() {
-        crate::shim::run(GOROUTINES, ALONE, send4_body)
+        crate::shim::run(GOROUTINES, false, send4_body)
     }
 
     fn send4_body() {
@@ -2066,7 +2066,7 @@ mod sync_channel_tests {
 
     #[test]
     fn try_send1() {
-        crate::shim::run(GOROUTINES, ALONE, try_send1_body)
+        crate::shim::run(GOROUTINES, false, try_send1_body)
     }
 
     fn try_send1_body() {
@@ -2076,7 +2076,7 @@ mod sync_channel_tests {
 
     #[test]
     fn try_send2() {
-        crate::shim::run(GOROUTINES, ALONE, try_send2_body)
+        crate::shim::run(GOROUTINES, false, try_send2_body)
     }
 
     fn try_send2_body() {
@@ -2087,7 +2087,7 @@ mod sync_channel_tests {
 
     #[test]
     fn try_send3() {
-        crate::shim::run(GOROUTINES, ALONE, try_send3_body)
+        crate::shim::run(GOROUTINES, false, try_send3_body)
     }
 
     fn try_send3_body() {
@@ -2099,7 +2099,7 @@ mod sync_channel_tests {
 
     #[test]
     fn issue_15761() {
-        crate::shim::run(GOROUTINES, ALONE, issue_15761_body)
+        crate::shim::run(GOROUTINES, false, issue_15761_body)
     }
 
     fn issue_15761_body() {
@@ -2130,7 +2130,7 @@ mod select_tests {
 
     #[test]
     fn smoke() {
-        crate::shim::run(GOROUTINES, ALONE, smoke_body)
+        crate::shim::run(GOROUTINES, false, smoke_body)
     }
 
     fn smoke_body() {
@@ -2159,7 +2159,7 @@ mod select_tests {
 
     #[test]
     fn smoke2() {
-        crate::shim::run(GOROUTINES, ALONE, smoke2_body)
+        crate::shim::run(GOROUTINES, false, smoke2_body)
     }
 
     fn smoke2_body() {
@@ -2180,7 +2180,7 @@ mod select_tests {
 
     #[test]
     fn closed() {
-        crate::shim::run(GOROUTINES, ALONE, closed_body)
+        crate::shim::run(GOROUTINES, false, closed_body)
     }
 
     fn closed_body() {
@@ -2196,7 +2196,7 @@ mod select_tests {
 
     #[test]
     fn unblocks() {
-        crate::shim::run(GOROUTINES, ALONE, unblocks_body)
+        crate::shim::run(GOROUTINES, false, unblocks_body)
     }
 
     fn unblocks_body() {
@@ -2229,7 +2229,7 @@ mod select_tests {
 
     #[test]
     fn both_ready() {
-        crate::shim::run(GOROUTINES, ALONE, both_ready_body)
+        crate::shim::run(GOROUTINES, false, both_ready_body)
     }
 
     fn both_ready_body() {
@@ -2262,7 +2262,7 @@ mod select_tests {
 
     #[test]
     fn stress() {
-        crate::shim::run(GOROUTINES, ALONE, stress_body)
+        crate::shim::run(GOROUTINES, false, stress_body)
     }
 
     fn stress_body() {
@@ -2299,7 +2299,7 @@ mod select_tests {
     #[allow(unused_must_use)]
     #[test]
     fn cloning() {
-        crate::shim::run(GOROUTINES, ALONE, cloning_body)
+        crate::shim::run(GOROUTINES, false, cloning_body)
     }
 
     fn cloning_body() {
@@ -2327,7 +2327,7 @@ mod select_tests {
     #[allow(unused_must_use)]
     #[test]
     fn cloning2() {
-        crate::shim::run(GOROUTINES, ALONE, cloning2_body)
+        crate::shim::run(GOROUTINES, false, cloning2_body)
     }
 
     fn cloning2_body() {
@@ -2354,7 +2354,7 @@ mod select_tests {
 
     #[test]
     fn cloning3() {
-        crate::shim::run(GOROUTINES, ALONE, cloning3_body)
+        crate::shim::run(GOROUTINES, false, cloning3_body)
     }
 
     fn cloning3_body() {
@@ -2380,7 +2380,7 @@ mod select_tests {
 
     #[test]
     fn preflight1() {
-        crate::shim::run(GOROUTINES, ALONE, preflight1_body)
+        crate::shim::run(GOROUTINES, false, preflight1_body)
     }
 
     fn preflight1_body() {
@@ -2393,7 +2393,7 @@ mod select_tests {
 
     #[test]
     fn preflight2() {
-        crate::shim::run(GOROUTINES, ALONE, preflight2_body)
+        crate::shim::run(GOROUTINES, false, preflight2_body)
     }
 
     fn preflight2_body() {
@@ -2407,7 +2407,7 @@ mod select_tests {
 
     #[test]
     fn preflight3() {
-        crate::shim::run(GOROUTINES, ALONE, preflight3_body)
+        crate::shim::run(GOROUTINES, false, preflight3_body)
     }
 
     fn preflight3_body() {
@@ -2421,7 +2421,7 @@ mod select_tests {
 
     #[test]
     fn preflight4() {
-        crate::shim::run(GOROUTINES, ALONE, preflight4_body)
+        crate::shim::run(GOROUTINES, false, preflight4_body)
     }
 
     fn preflight4_body() {
@@ -2434,7 +2434,7 @@ mod select_tests {
 
     #[test]
     fn preflight5() {
-        crate::shim::run(GOROUTINES, ALONE, preflight5_body)
+        crate::shim::run(GOROUTINES, false, preflight5_body)
     }
 
     fn preflight5_body() {
@@ -2448,7 +2448,7 @@ mod select_tests {
 
     #[test]
     fn preflight6() {
-        crate::shim::run(GOROUTINES, ALONE, preflight6_body)
+        crate::shim::run(GOROUTINES, false, preflight6_body)
     }
 
     fn preflight6_body() {
@@ -2462,7 +2462,7 @@ mod select_tests {
 
     #[test]
     fn preflight7() {
-        crate::shim::run(GOROUTINES, ALONE, preflight7_body)
+        crate::shim::run(GOROUTINES, false, preflight7_body)
     }
 
     fn preflight7_body() {
@@ -2475,7 +2475,7 @@ mod select_tests {
 
     #[test]
     fn preflight8() {
-        crate::shim::run(GOROUTINES, ALONE, preflight8_body)
+        crate::shim::run(GOROUTINES, false, preflight8_body)
     }
 
     fn preflight8_body() {
@@ -2490,7 +2490,7 @@ mod select_tests {
 
     #[test]
     fn preflight9() {
-        crate::shim::run(GOROUTINES, ALONE, preflight9_body)
+        crate::shim::run(GOROUTINES, false, preflight9_body)
     }
 
     fn preflight9_body() {
@@ -2506,7 +2506,7 @@ mod select_tests {
 
     #[test]
     fn oneshot_data_waiting() {
-        crate::shim::run(GOROUTINES, ALONE, oneshot_data_waiting_body)
+        crate::shim::run(GOROUTINES, false, oneshot_data_waiting_body)
     }
 
     fn oneshot_data_waiting_body() {
@@ -2529,7 +2529,7 @@ mod select_tests {
 
     #[test]
     fn stream_data_waiting() {
-        crate::shim::run(GOROUTINES, ALONE, stream_data_waiting_body)
+        crate::shim::run(GOROUTINES, false, stream_data_waiting_body)
     }
 
     fn stream_data_waiting_body() {
@@ -2556,7 +2556,7 @@ mod select_tests {
 
     #[test]
     fn shared_data_waiting() {
-        crate::shim::run(GOROUTINES, ALONE, shared_data_waiting_body)
+        crate::shim::run(GOROUTINES, false, shared_data_waiting_body)
     }
 
     fn shared_data_waiting_body() {
@@ -2582,7 +2582,7 @@ mod select_tests {
 
     #[test]
     fn sync1() {
-        crate::shim::run(GOROUTINES, ALONE, sync1_body)
+        crate::shim::run(GOROUTINES, false, sync1_body)
     }
 
     fn sync1_body() {
@@ -2595,7 +2595,7 @@ mod select_tests {
 
     #[test]
     fn sync2() {
-        crate::shim::run(GOROUTINES, ALONE, sync2_body)
+        crate::shim::run(GOROUTINES, false, sync2_body)
     }
 
     fn sync2_body() {
@@ -2614,7 +2614,7 @@ mod select_tests {
 
     #[test]
     fn sync3() {
-        crate::shim::run(GOROUTINES, ALONE, sync3_body)
+        crate::shim::run(GOROUTINES, false, sync3_body)
     }
 
     fn sync3_body() {

@@ -22,7 +22,7 @@ fn ms(ms: u64) -> Duration {
 
 #[test]
 fn smoke() {
-    crate::shim::run(GOROUTINES, ALONE, smoke_body)
+    crate::shim::run(GOROUTINES, true, smoke_body)
 }
 
 fn smoke_body() {
@@ -34,7 +34,7 @@ fn smoke_body() {
 
 #[test]
 fn optional() {
-    crate::shim::run(GOROUTINES, ALONE, optional_body)
+    crate::shim::run(GOROUTINES, true, optional_body)
 }
 
 fn optional_body() {
@@ -57,7 +57,7 @@ fn optional_body() {
 
 #[test]
 fn tick_n() {
-    crate::shim::run(GOROUTINES, ALONE, tick_n_body)
+    crate::shim::run(GOROUTINES, true, tick_n_body)
 }
 
 fn tick_n_body() {
@@ -80,7 +80,7 @@ fn tick_n_body() {
 
 #[test]
 fn capacity() {
-    crate::shim::run(GOROUTINES, ALONE, capacity_body)
+    crate::shim::run(GOROUTINES, true, capacity_body)
 }
 
 fn capacity_body() {
@@ -90,7 +90,7 @@ fn capacity_body() {
 
 #[test]
 fn len_empty_full() {
-    crate::shim::run(GOROUTINES, ALONE, len_empty_full_body)
+    crate::shim::run(GOROUTINES, true, len_empty_full_body)
 }
 
 fn len_empty_full_body() {
@@ -102,7 +102,7 @@ fn len_empty_full_body() {
 
 #[test]
 fn try_recv() {
-    crate::shim::run(GOROUTINES, ALONE, try_recv_body)
+    crate::shim::run(GOROUTINES, true, try_recv_body)
 }
 
 fn try_recv_body() {
@@ -115,7 +115,7 @@ fn try_recv_body() {
 
 #[test]
 fn recv_timeout() {
-    crate::shim::run(GOROUTINES, ALONE, recv_timeout_body)
+    crate::shim::run(GOROUTINES, true, recv_timeout_body)
 }
 
 fn recv_timeout_body() {

@@ -19,7 +19,7 @@ fn ms(ms: u64) -> Duration {
 
 #[test]
 fn after_same_channel() {
-    crate::shim::run(GOROUTINES, ALONE, after_same_channel_body)
+    crate::shim::run(GOROUTINES, false, after_same_channel_body)
 }
 
 fn after_same_channel_body() {
@@ -39,7 +39,7 @@ fn after_same_channel_body() {
 
 #[test]
 fn array_same_channel() {
-    crate::shim::run(GOROUTINES, ALONE, array_same_channel_body)
+    crate::shim::run(GOROUTINES, false, array_same_channel_body)
 }
 
 fn array_same_channel_body() {
@@ -60,7 +60,7 @@ fn array_same_channel_body() {
 
 #[test]
 fn list_same_channel() {
-    crate::shim::run(GOROUTINES, ALONE, list_same_channel_body)
+    crate::shim::run(GOROUTINES, false, list_same_channel_body)
 }
 
 fn list_same_channel_body() {
@@ -82,7 +82,7 @@ fn list_same_channel_body() {
 #[test]
 #[ignore = "each never() is a channel of its own; crossbeam's never() receivers are all one channel"]
 fn never_same_channel() {
-    crate::shim::run(GOROUTINES, ALONE, never_same_channel_body)
+    crate::shim::run(GOROUTINES, false, never_same_channel_body)
 }
 
 fn never_same_channel_body() {
@@ -99,7 +99,7 @@ fn never_same_channel_body() {
 
 #[test]
 fn tick_same_channel() {
-    crate::shim::run(GOROUTINES, ALONE, tick_same_channel_body)
+    crate::shim::run(GOROUTINES, false, tick_same_channel_body)
 }
 
 fn tick_same_channel_body() {
@@ -119,7 +119,7 @@ fn tick_same_channel_body() {
 
 #[test]
 fn zero_same_channel() {
-    crate::shim::run(GOROUTINES, ALONE, zero_same_channel_body)
+    crate::shim::run(GOROUTINES, false, zero_same_channel_body)
 }
 
 fn zero_same_channel_body() {
@@ -140,7 +140,7 @@ fn zero_same_channel_body() {
 
 #[test]
 fn different_flavors_same_channel() {
-    crate::shim::run(GOROUTINES, ALONE, different_flavors_same_channel_body)
+    crate::shim::run(GOROUTINES, false, different_flavors_same_channel_body)
 }
 
 fn different_flavors_same_channel_body() {

@@ -25,7 +25,7 @@ fn ms(ms: u64) -> Duration {
 
 #[test]
 fn smoke1() {
-    crate::shim::run(GOROUTINES, ALONE, smoke1_body)
+    crate::shim::run(GOROUTINES, false, smoke1_body)
 }
 
 fn smoke1_body() {
@@ -59,7 +59,7 @@ fn smoke1_body() {
 
 #[test]
 fn smoke2() {
-    crate::shim::run(GOROUTINES, ALONE, smoke2_body)
+    crate::shim::run(GOROUTINES, false, smoke2_body)
 }
 
 fn smoke2_body() {
@@ -90,7 +90,7 @@ fn smoke2_body() {
 
 #[test]
 fn disconnected() {
-    crate::shim::run(GOROUTINES, ALONE, disconnected_body)
+    crate::shim::run(GOROUTINES, false, disconnected_body)
 }
 
 fn disconnected_body() {
@@ -156,7 +156,7 @@ fn disconnected_body() {
 
 #[test]
 fn default() {
-    crate::shim::run(GOROUTINES, ALONE, default_body)
+    crate::shim::run(GOROUTINES, false, default_body)
 }
 
 fn default_body() {
@@ -218,7 +218,7 @@ fn default_body() {
 
 #[test]
 fn timeout() {
-    crate::shim::run(GOROUTINES, ALONE, timeout_body)
+    crate::shim::run(GOROUTINES, false, timeout_body)
 }
 
 fn timeout_body() {
@@ -349,7 +349,7 @@ fn default_when_disconnected_body() {
 
 #[test]
 fn default_only() {
-    crate::shim::run(GOROUTINES, ALONE, default_only_body)
+    crate::shim::run(GOROUTINES, true, default_only_body)
 }
 
 fn default_only_body() {
@@ -555,7 +555,7 @@ fn loop_try_body() {
 
 #[test]
 fn cloning1() {
-    crate::shim::run(GOROUTINES, ALONE, cloning1_body)
+    crate::shim::run(GOROUTINES, false, cloning1_body)
 }
 
 fn cloning1_body() {
@@ -591,7 +591,7 @@ fn cloning1_body() {
 
 #[test]
 fn cloning2() {
-    crate::shim::run(GOROUTINES, ALONE, cloning2_body)
+    crate::shim::run(GOROUTINES, false, cloning2_body)
 }
 
 fn cloning2_body() {
@@ -621,7 +621,7 @@ fn cloning2_body() {
 
 #[test]
 fn preflight1() {
-    crate::shim::run(GOROUTINES, ALONE, preflight1_body)
+    crate::shim::run(GOROUTINES, false, preflight1_body)
 }
 
 fn preflight1_body() {
@@ -639,7 +639,7 @@ fn preflight1_body() {
 
 #[test]
 fn preflight2() {
-    crate::shim::run(GOROUTINES, ALONE, preflight2_body)
+    crate::shim::run(GOROUTINES, false, preflight2_body)
 }
 
 fn preflight2_body() {
@@ -661,7 +661,7 @@ fn preflight2_body() {
 
 #[test]
 fn preflight3() {
-    crate::shim::run(GOROUTINES, ALONE, preflight3_body)
+    crate::shim::run(GOROUTINES, false, preflight3_body)
 }
 
 fn preflight3_body() {
@@ -769,7 +769,7 @@ fn nesting_body() {
 
 #[test]
 fn stress_recv() {
-    crate::shim::run(GOROUTINES, ALONE, stress_recv_body)
+    crate::shim::run(GOROUTINES, false, stress_recv_body)
 }
 
 fn stress_recv_body() {
@@ -1121,7 +1121,7 @@ fn channel_through_channel_body() {
 
 #[test]
 fn linearizable_try() {
-    crate::shim::run(GOROUTINES, ALONE, linearizable_try_body)
+    crate::shim::run(GOROUTINES, false, linearizable_try_body)
 }
 
 fn linearizable_try_body() {
@@ -1180,7 +1180,7 @@ fn linearizable_try_body() {
 
 #[test]
 fn linearizable_timeout() {
-    crate::shim::run(GOROUTINES, ALONE, linearizable_timeout_body)
+    crate::shim::run(GOROUTINES, false, linearizable_timeout_body)
 }
 
 fn linearizable_timeout_body() {
@@ -1240,7 +1240,7 @@ fn linearizable_timeout_body() {
 #[test]
 #[ignore = "Go semantics: a zero tick period panics, as Go's time.NewTicker does; crossbeam's tick(Duration::ZERO) ticks continuously"]
 fn fairness1() {
-    crate::shim::run(GOROUTINES, ALONE, fairness1_body)
+    crate::shim::run(GOROUTINES, false, fairness1_body)
 }
 
 fn fairness1_body() {

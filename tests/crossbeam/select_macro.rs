@@ -28,7 +28,7 @@ fn ms(ms: u64) -> Duration {
 
 #[test]
 fn smoke1() {
-    crate::shim::run(GOROUTINES, ALONE, smoke1_body)
+    crate::shim::run(GOROUTINES, false, smoke1_body)
 }
 
 fn smoke1_body() {
@@ -52,7 +52,7 @@ fn smoke1_body() {
 
 #[test]
 fn smoke2() {
-    crate::shim::run(GOROUTINES, ALONE, smoke2_body)
+    crate::shim::run(GOROUTINES, false, smoke2_body)
 }
 
 fn smoke2_body() {
@@ -75,7 +75,7 @@ fn smoke2_body() {
 
 #[test]
 fn disconnected() {
-    crate::shim::run(GOROUTINES, ALONE, disconnected_body)
+    crate::shim::run(GOROUTINES, false, disconnected_body)
 }
 
 fn disconnected_body() {
@@ -121,7 +121,7 @@ fn disconnected_body() {
 
 #[test]
 fn default() {
-    crate::shim::run(GOROUTINES, ALONE, default_body)
+    crate::shim::run(GOROUTINES, false, default_body)
 }
 
 fn default_body() {
@@ -161,7 +161,7 @@ fn default_body() {
 
 #[test]
 fn timeout() {
-    crate::shim::run(GOROUTINES, ALONE, timeout_body)
+    crate::shim::run(GOROUTINES, false, timeout_body)
 }
 
 fn timeout_body() {
@@ -210,7 +210,7 @@ fn timeout_body() {
 
 #[test]
 fn default_when_disconnected() {
-    crate::shim::run(GOROUTINES, ALONE, default_when_disconnected_body)
+    crate::shim::run(GOROUTINES, false, default_when_disconnected_body)
 }
 
 fn default_when_disconnected_body() {
@@ -245,7 +245,7 @@ fn default_when_disconnected_body() {
 
 #[test]
 fn default_only() {
-    crate::shim::run(GOROUTINES, ALONE, default_only_body)
+    crate::shim::run(GOROUTINES, true, default_only_body)
 }
 
 fn default_only_body() {
@@ -267,7 +267,7 @@ fn default_only_body() {
 
 #[test]
 fn unblocks() {
-    crate::shim::run(GOROUTINES, ALONE, unblocks_body)
+    crate::shim::run(GOROUTINES, false, unblocks_body)
 }
 
 fn unblocks_body() {
@@ -305,7 +305,7 @@ fn unblocks_body() {
 
 #[test]
 fn both_ready() {
-    crate::shim::run(GOROUTINES, ALONE, both_ready_body)
+    crate::shim::run(GOROUTINES, false, both_ready_body)
 }
 
 fn both_ready_body() {
@@ -331,7 +331,7 @@ fn both_ready_body() {
 
 #[test]
 fn loop_try() {
-    crate::shim::run(GOROUTINES, ALONE, loop_try_body)
+    crate::shim::run(GOROUTINES, false, loop_try_body)
 }
 
 fn loop_try_body() {
@@ -385,7 +385,7 @@ fn loop_try_body() {
 
 #[test]
 fn cloning1() {
-    crate::shim::run(GOROUTINES, ALONE, cloning1_body)
+    crate::shim::run(GOROUTINES, false, cloning1_body)
 }
 
 fn cloning1_body() {
@@ -416,7 +416,7 @@ fn cloning1_body() {
 
 #[test]
 fn cloning2() {
-    crate::shim::run(GOROUTINES, ALONE, cloning2_body)
+    crate::shim::run(GOROUTINES, false, cloning2_body)
 }
 
 fn cloning2_body() {
@@ -441,7 +441,7 @@ fn cloning2_body() {
 
 #[test]
 fn preflight1() {
-    crate::shim::run(GOROUTINES, ALONE, preflight1_body)
+    crate::shim::run(GOROUTINES, false, preflight1_body)
 }
 
 fn preflight1_body() {
@@ -455,7 +455,7 @@ fn preflight1_body() {
 
 #[test]
 fn preflight2() {
-    crate::shim::run(GOROUTINES, ALONE, preflight2_body)
+    crate::shim::run(GOROUTINES, false, preflight2_body)
 }
 
 fn preflight2_body() {
@@ -472,7 +472,7 @@ fn preflight2_body() {
 
 #[test]
 fn preflight3() {
-    crate::shim::run(GOROUTINES, ALONE, preflight3_body)
+    crate::shim::run(GOROUTINES, false, preflight3_body)
 }
 
 fn preflight3_body() {
@@ -489,7 +489,7 @@ fn preflight3_body() {
 
 #[test]
 fn duplicate_operations() {
-    crate::shim::run(GOROUTINES, ALONE, duplicate_operations_body)
+    crate::shim::run(GOROUTINES, false, duplicate_operations_body)
 }
 
 fn duplicate_operations_body() {
@@ -508,7 +508,7 @@ fn duplicate_operations_body() {
 
 #[test]
 fn nesting() {
-    crate::shim::run(GOROUTINES, ALONE, nesting_body)
+    crate::shim::run(GOROUTINES, false, nesting_body)
 }
 
 fn nesting_body() {
@@ -537,7 +537,7 @@ fn nesting_body() {
 #[test]
 #[should_panic(expected = "send panicked")]
 fn panic_sender() {
-    crate::shim::run(GOROUTINES, ALONE, panic_sender_body)
+    crate::shim::run(GOROUTINES, false, panic_sender_body)
 }
 
 fn panic_sender_body() {
@@ -556,7 +556,7 @@ fn panic_sender_body() {
 #[test]
 #[should_panic(expected = "recv panicked")]
 fn panic_receiver() {
-    crate::shim::run(GOROUTINES, ALONE, panic_receiver_body)
+    crate::shim::run(GOROUTINES, false, panic_receiver_body)
 }
 
 fn panic_receiver_body() {
@@ -571,7 +571,7 @@ fn panic_receiver_body() {
 
 #[test]
 fn stress_recv() {
-    crate::shim::run(GOROUTINES, ALONE, stress_recv_body)
+    crate::shim::run(GOROUTINES, false, stress_recv_body)
 }
 
 fn stress_recv_body() {
@@ -611,7 +611,7 @@ fn stress_recv_body() {
 
 #[test]
 fn stress_send() {
-    crate::shim::run(GOROUTINES, ALONE, stress_send_body)
+    crate::shim::run(GOROUTINES, false, stress_send_body)
 }
 
 fn stress_send_body() {
@@ -648,7 +648,7 @@ fn stress_send_body() {
 
 #[test]
 fn stress_mixed() {
-    crate::shim::run(GOROUTINES, ALONE, stress_mixed_body)
+    crate::shim::run(GOROUTINES, false, stress_mixed_body)
 }
 
 fn stress_mixed_body() {
@@ -685,7 +685,7 @@ fn stress_mixed_body() {
 
 #[test]
 fn stress_timeout_two_threads() {
-    crate::shim::run(GOROUTINES, ALONE, stress_timeout_two_threads_body)
+    crate::shim::run(GOROUTINES, false, stress_timeout_two_threads_body)
 }
 
 fn stress_timeout_two_threads_body() {
@@ -732,7 +732,7 @@ fn stress_timeout_two_threads_body() {
 
 #[test]
 fn send_recv_same_channel() {
-    crate::shim::run(GOROUTINES, ALONE, send_recv_same_channel_body)
+    crate::shim::run(GOROUTINES, false, send_recv_same_channel_body)
 }
 
 fn send_recv_same_channel_body() {
@@ -753,7 +753,7 @@ fn send_recv_same_channel_body() {
 
 #[test]
 fn matching() {
-    crate::shim::run(GOROUTINES, ALONE, matching_body)
+    crate::shim::run(GOROUTINES, false, matching_body)
 }
 
 fn matching_body() {
@@ -778,7 +778,7 @@ fn matching_body() {
 
 #[test]
 fn matching_with_leftover() {
-    crate::shim::run(GOROUTINES, ALONE, matching_with_leftover_body)
+    crate::shim::run(GOROUTINES, false, matching_with_leftover_body)
 }
 
 fn matching_with_leftover_body() {
@@ -804,7 +804,7 @@ fn matching_with_leftover_body() {
 
 #[test]
 fn channel_through_channel() {
-    crate::shim::run(GOROUTINES, ALONE, channel_through_channel_body)
+    crate::shim::run(GOROUTINES, false, channel_through_channel_body)
 }
 
 fn channel_through_channel_body() {
@@ -856,7 +856,7 @@ fn channel_through_channel_body() {
 
 #[test]
 fn linearizable_default() {
-    crate::shim::run(GOROUTINES, ALONE, linearizable_default_body)
+    crate::shim::run(GOROUTINES, false, linearizable_default_body)
 }
 
 fn linearizable_default_body() {
@@ -907,7 +907,7 @@ fn linearizable_default_body() {
 
 #[test]
 fn linearizable_timeout() {
-    crate::shim::run(GOROUTINES, ALONE, linearizable_timeout_body)
+    crate::shim::run(GOROUTINES, false, linearizable_timeout_body)
 }
 
 fn linearizable_timeout_body() {
@@ -959,7 +959,7 @@ fn linearizable_timeout_body() {
 #[test]
 #[ignore = "Go semantics: a zero tick period panics, as Go's time.NewTicker does; crossbeam's tick(Duration::ZERO) ticks continuously"]
 fn fairness1() {
-    crate::shim::run(GOROUTINES, ALONE, fairness1_body)
+    crate::shim::run(GOROUTINES, false, fairness1_body)
 }
 
 fn fairness1_body() {
@@ -991,7 +991,7 @@ fn fairness1_body() {
 #[cfg_attr(crossbeam_sanitize, ignore)] // TODO: flaky: https://github.com/crossbeam-rs/crossbeam/issues/1094
 #[test]
 fn fairness2() {
-    crate::shim::run(GOROUTINES, ALONE, fairness2_body)
+    crate::shim::run(GOROUTINES, false, fairness2_body)
 }
 
 fn fairness2_body() {
@@ -1035,7 +1035,7 @@ fn fairness2_body() {
 
 #[test]
 fn fairness_recv() {
-    crate::shim::run(GOROUTINES, ALONE, fairness_recv_body)
+    crate::shim::run(GOROUTINES, false, fairness_recv_body)
 }
 
 fn fairness_recv_body() {
@@ -1064,7 +1064,7 @@ fn fairness_recv_body() {
 
 #[test]
 fn fairness_send() {
-    crate::shim::run(GOROUTINES, ALONE, fairness_send_body)
+    crate::shim::run(GOROUTINES, false, fairness_send_body)
 }
 
 fn fairness_send_body() {
@@ -1088,7 +1088,7 @@ fn fairness_send_body() {
 
 #[test]
 fn unfairness() {
-    crate::shim::run(GOROUTINES, ALONE, unfairness_body)
+    crate::shim::run(GOROUTINES, false, unfairness_body)
 }
 
 fn unfairness_body() {
@@ -1129,7 +1129,7 @@ fn unfairness_body() {
 
 #[test]
 fn unfairness_timeout() {
-    crate::shim::run(GOROUTINES, ALONE, unfairness_timeout_body)
+    crate::shim::run(GOROUTINES, false, unfairness_timeout_body)
 }
 
 fn unfairness_timeout_body() {
@@ -1172,7 +1172,7 @@ fn unfairness_timeout_body() {
 
 #[test]
 fn unfairness_try() {
-    crate::shim::run(GOROUTINES, ALONE, unfairness_try_body)
+    crate::shim::run(GOROUTINES, false, unfairness_try_body)
 }
 
 fn unfairness_try_body() {
@@ -1216,7 +1216,7 @@ fn unfairness_try_body() {
 #[allow(clippy::or_fun_call, clippy::unnecessary_literal_unwrap)] // This is intentional.
 #[test]
 fn references() {
-    crate::shim::run(GOROUTINES, ALONE, references_body)
+    crate::shim::run(GOROUTINES, false, references_body)
 }
 
 fn references_body() {
@@ -1241,7 +1241,7 @@ fn references_body() {
 
 #[test]
 fn case_blocks() {
-    crate::shim::run(GOROUTINES, ALONE, case_blocks_body)
+    crate::shim::run(GOROUTINES, false, case_blocks_body)
 }
 
 fn case_blocks_body() {
@@ -1271,7 +1271,7 @@ fn case_blocks_body() {
 #[allow(clippy::redundant_closure_call)] // This is intentional.
 #[test]
 fn move_handles() {
-    crate::shim::run(GOROUTINES, ALONE, move_handles_body)
+    crate::shim::run(GOROUTINES, false, move_handles_body)
 }
 
 fn move_handles_body() {
@@ -1284,7 +1284,7 @@ fn move_handles_body() {
 
 #[test]
 fn infer_types() {
-    crate::shim::run(GOROUTINES, ALONE, infer_types_body)
+    crate::shim::run(GOROUTINES, false, infer_types_body)
 }
 
 fn infer_types_body() {
@@ -1304,7 +1304,7 @@ fn infer_types_body() {
 
 #[test]
 fn default_syntax() {
-    crate::shim::run(GOROUTINES, ALONE, default_syntax_body)
+    crate::shim::run(GOROUTINES, false, default_syntax_body)
 }
 
 fn default_syntax_body() {
@@ -1328,7 +1328,7 @@ fn default_syntax_body() {
 
 #[test]
 fn same_variable_name() {
-    crate::shim::run(GOROUTINES, ALONE, same_variable_name_body)
+    crate::shim::run(GOROUTINES, false, same_variable_name_body)
 }
 
 fn same_variable_name_body() {
@@ -1340,7 +1340,7 @@ fn same_variable_name_body() {
 
 #[test]
 fn handles_on_heap() {
-    crate::shim::run(GOROUTINES, ALONE, handles_on_heap_body)
+    crate::shim::run(GOROUTINES, false, handles_on_heap_body)
 }
 
 fn handles_on_heap_body() {
@@ -1359,7 +1359,7 @@ fn handles_on_heap_body() {
 
 #[test]
 fn once_blocks() {
-    crate::shim::run(GOROUTINES, ALONE, once_blocks_body)
+    crate::shim::run(GOROUTINES, false, once_blocks_body)
 }
 
 fn once_blocks_body() {
@@ -1399,7 +1399,7 @@ fn once_blocks_body() {
 
 #[test]
 fn once_receiver() {
-    crate::shim::run(GOROUTINES, ALONE, once_receiver_body)
+    crate::shim::run(GOROUTINES, false, once_receiver_body)
 }
 
 fn once_receiver_body() {
@@ -1418,7 +1418,7 @@ fn once_receiver_body() {
 
 #[test]
 fn once_sender() {
-    crate::shim::run(GOROUTINES, ALONE, once_sender_body)
+    crate::shim::run(GOROUTINES, false, once_sender_body)
 }
 
 fn once_sender_body() {
@@ -1437,7 +1437,7 @@ fn once_sender_body() {
 
 #[test]
 fn parse_nesting() {
-    crate::shim::run(GOROUTINES, ALONE, parse_nesting_body)
+    crate::shim::run(GOROUTINES, false, parse_nesting_body)
 }
 
 fn parse_nesting_body() {
@@ -1465,7 +1465,7 @@ fn parse_nesting_body() {
 
 #[test]
 fn evaluate() {
-    crate::shim::run(GOROUTINES, ALONE, evaluate_body)
+    crate::shim::run(GOROUTINES, false, evaluate_body)
 }
 
 fn evaluate_body() {
@@ -1493,7 +1493,7 @@ fn evaluate_body() {
 
 #[test]
 fn deref() {
-    crate::shim::run(GOROUTINES, ALONE, deref_body)
+    crate::shim::run(GOROUTINES, false, deref_body)
 }
 
 fn deref_body() {
@@ -1530,7 +1530,7 @@ fn deref_body() {
 
 #[test]
 fn result_types() {
-    crate::shim::run(GOROUTINES, ALONE, result_types_body)
+    crate::shim::run(GOROUTINES, false, result_types_body)
 }
 
 fn result_types_body() {
@@ -1569,7 +1569,7 @@ fn result_types_body() {
 
 #[test]
 fn try_recv() {
-    crate::shim::run(GOROUTINES, ALONE, try_recv_body)
+    crate::shim::run(GOROUTINES, false, try_recv_body)
 }
 
 fn try_recv_body() {
@@ -1604,7 +1604,7 @@ fn try_recv_body() {
 
 #[test]
 fn recv() {
-    crate::shim::run(GOROUTINES, ALONE, recv_body)
+    crate::shim::run(GOROUTINES, false, recv_body)
 }
 
 fn recv_body() {
@@ -1645,7 +1645,7 @@ fn recv_body() {
 
 #[test]
 fn recv_timeout() {
-    crate::shim::run(GOROUTINES, ALONE, recv_timeout_body)
+    crate::shim::run(GOROUTINES, false, recv_timeout_body)
 }
 
 fn recv_timeout_body() {
@@ -1678,7 +1678,7 @@ fn recv_timeout_body() {
 
 #[test]
 fn try_send() {
-    crate::shim::run(GOROUTINES, ALONE, try_send_body)
+    crate::shim::run(GOROUTINES, false, try_send_body)
 }
 
 fn try_send_body() {
@@ -1713,7 +1713,7 @@ fn try_send_body() {
 
 #[test]
 fn send() {
-    crate::shim::run(GOROUTINES, ALONE, send_body)
+    crate::shim::run(GOROUTINES, false, send_body)
 }
 
 fn send_body() {
@@ -1751,7 +1751,7 @@ fn send_body() {
 
 #[test]
 fn send_timeout() {
-    crate::shim::run(GOROUTINES, ALONE, send_timeout_body)
+    crate::shim::run(GOROUTINES, false, send_timeout_body)
 }
 
 fn send_timeout_body() {
@@ -1784,7 +1784,7 @@ fn send_timeout_body() {
 
 #[test]
 fn disconnect_wakes_sender() {
-    crate::shim::run(GOROUTINES, ALONE, disconnect_wakes_sender_body)
+    crate::shim::run(GOROUTINES, false, disconnect_wakes_sender_body)
 }
 
 fn disconnect_wakes_sender_body() {
@@ -1806,7 +1806,7 @@ fn disconnect_wakes_sender_body() {
 
 #[test]
 fn disconnect_wakes_receiver() {
-    crate::shim::run(GOROUTINES, ALONE, disconnect_wakes_receiver_body)
+    crate::shim::run(GOROUTINES, false, disconnect_wakes_receiver_body)
 }
 
 fn disconnect_wakes_receiver_body() {
@@ -1828,7 +1828,7 @@ fn disconnect_wakes_receiver_body() {
 
 #[test]
 fn trailing_comma() {
-    crate::shim::run(GOROUTINES, ALONE, trailing_comma_body)
+    crate::shim::run(GOROUTINES, false, trailing_comma_body)
 }
 
 fn trailing_comma_body() {

@@ -25,7 +25,7 @@ fn ms(ms: u64) -> Duration {
 #[test]
 #[cfg_attr(target_os = "macos", ignore = "TLS is destroyed too early on macOS")]
 fn use_while_exiting() {
-    crate::shim::run(GOROUTINES, ALONE, use_while_exiting_body)
+    crate::shim::run(GOROUTINES, false, use_while_exiting_body)
 }
 
 fn use_while_exiting_body() {

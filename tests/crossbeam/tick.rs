@@ -27,7 +27,7 @@ fn ms(ms: u64) -> Duration {
 #[test]
 #[ignore = "Go semantics: after and tick send the time the timer fired (Go's time.Now() at firing), not the scheduled instant; this test asserts the scheduled instant, which a late timer misses"]
 fn fire() {
-    crate::shim::run(GOROUTINES, ALONE, fire_body)
+    crate::shim::run(GOROUTINES, true, fire_body)
 }
 
 fn fire_body() {
@@ -61,7 +61,7 @@ fn fire_body() {
 #[test]
 #[ignore = "Go semantics: after and tick send the time the timer fired (Go's time.Now() at firing), not the scheduled instant; this test asserts the scheduled instant, which a late timer misses"]
 fn intervals() {
-    crate::shim::run(GOROUTINES, ALONE, intervals_body)
+    crate::shim::run(GOROUTINES, true, intervals_body)
 }
 
 fn intervals_body() {
@@ -88,7 +88,7 @@ fn intervals_body() {
 #[test]
 #[ignore = "Go semantics: a zero tick period panics, as Go's time.NewTicker does; crossbeam's tick(Duration::ZERO) ticks continuously"]
 fn capacity() {
-    crate::shim::run(GOROUTINES, ALONE, capacity_body)
+    crate::shim::run(GOROUTINES, true, capacity_body)
 }
 
 fn capacity_body() {
@@ -102,7 +102,7 @@ fn capacity_body() {
 
 #[test]
 fn len_empty_full() {
-    crate::shim::run(GOROUTINES, ALONE, len_empty_full_body)
+    crate::shim::run(GOROUTINES, true, len_empty_full_body)
 }
 
 fn len_empty_full_body() {
@@ -127,7 +127,7 @@ fn len_empty_full_body() {
 
 #[test]
 fn try_recv() {
-    crate::shim::run(GOROUTINES, ALONE, try_recv_body)
+    crate::shim::run(GOROUTINES, true, try_recv_body)
 }
 
 fn try_recv_body() {
@@ -148,7 +148,7 @@ fn try_recv_body() {
 
 #[test]
 fn recv() {
-    crate::shim::run(GOROUTINES, ALONE, recv_body)
+    crate::shim::run(GOROUTINES, true, recv_body)
 }
 
 fn recv_body() {
@@ -169,7 +169,7 @@ fn recv_body() {
 #[cfg(not(crossbeam_sanitize))] // TODO: assertions failed due to tsan is slow
 #[test]
 fn recv_timeout() {
-    crate::shim::run(GOROUTINES, ALONE, recv_timeout_body)
+    crate::shim::run(GOROUTINES, true, recv_timeout_body)
 }
 
 fn recv_timeout_body() {
@@ -197,7 +197,7 @@ fn recv_timeout_body() {
 
 #[test]
 fn recv_two() {
-    crate::shim::run(GOROUTINES, ALONE, recv_two_body)
+    crate::shim::run(GOROUTINES, true, recv_two_body)
 }
 
 fn recv_two_body() {
@@ -227,7 +227,7 @@ fn recv_two_body() {
 
 #[test]
 fn recv_race() {
-    crate::shim::run(GOROUTINES, ALONE, recv_race_body)
+    crate::shim::run(GOROUTINES, true, recv_race_body)
 }
 
 fn recv_race_body() {
@@ -245,7 +245,7 @@ fn recv_race_body() {
 #[test]
 #[ignore = "Go semantics: a zero tick period panics, as Go's time.NewTicker does; crossbeam's tick(Duration::ZERO) ticks continuously"]
 fn stress_default() {
-    crate::shim::run(GOROUTINES, ALONE, stress_default_body)
+    crate::shim::run(GOROUTINES, true, stress_default_body)
 }
 
 fn stress_default_body() {
@@ -268,7 +268,7 @@ fn stress_default_body() {
 
 #[test]
 fn select() {
-    crate::shim::run(GOROUTINES, ALONE, select_body)
+    crate::shim::run(GOROUTINES, true, select_body)
 }
 
 fn select_body() {
@@ -315,7 +315,7 @@ fn select_body() {
 #[cfg(not(crossbeam_sanitize))] // TODO: assertions failed due to tsan is slow
 #[test]
 fn ready() {
-    crate::shim::run(GOROUTINES, ALONE, ready_body)
+    crate::shim::run(GOROUTINES, true, ready_body)
 }
 
 fn ready_body() {
@@ -368,7 +368,7 @@ fn ready_body() {
 #[test]
 #[ignore = "Go semantics: a zero tick period panics, as Go's time.NewTicker does; crossbeam's tick(Duration::ZERO) ticks continuously"]
 fn fairness() {
-    crate::shim::run(GOROUTINES, ALONE, fairness_body)
+    crate::shim::run(GOROUTINES, true, fairness_body)
 }
 
 fn fairness_body() {
@@ -396,7 +396,7 @@ fn fairness_body() {
 #[test]
 #[ignore = "Go semantics: a zero tick period panics, as Go's time.NewTicker does; crossbeam's tick(Duration::ZERO) ticks continuously"]
 fn fairness_duplicates() {
-    crate::shim::run(GOROUTINES, ALONE, fairness_duplicates_body)
+    crate::shim::run(GOROUTINES, true, fairness_duplicates_body)
 }
 
 fn fairness_duplicates_body() {

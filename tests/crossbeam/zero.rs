@@ -29,7 +29,7 @@ fn ms(ms: u64) -> Duration {
 
 #[test]
 fn smoke() {
-    crate::shim::run(GOROUTINES, ALONE, smoke_body)
+    crate::shim::run(GOROUTINES, false, smoke_body)
 }
 
 fn smoke_body() {
@@ -40,7 +40,7 @@ fn smoke_body() {
 
 #[test]
 fn capacity() {
-    crate::shim::run(GOROUTINES, ALONE, capacity_body)
+    crate::shim::run(GOROUTINES, false, capacity_body)
 }
 
 fn capacity_body() {
@@ -51,7 +51,7 @@ fn capacity_body() {
 
 #[test]
 fn len_empty_full() {
-    crate::shim::run(GOROUTINES, ALONE, len_empty_full_body)
+    crate::shim::run(GOROUTINES, false, len_empty_full_body)
 }
 
 fn len_empty_full_body() {
@@ -80,7 +80,7 @@ fn len_empty_full_body() {
 
 #[test]
 fn try_recv() {
-    crate::shim::run(GOROUTINES, ALONE, try_recv_body)
+    crate::shim::run(GOROUTINES, false, try_recv_body)
 }
 
 fn try_recv_body() {
@@ -104,7 +104,7 @@ fn try_recv_body() {
 
 #[test]
 fn recv() {
-    crate::shim::run(GOROUTINES, ALONE, recv_body)
+    crate::shim::run(GOROUTINES, false, recv_body)
 }
 
 fn recv_body() {
@@ -131,7 +131,7 @@ fn recv_body() {
 
 #[test]
 fn recv_timeout() {
-    crate::shim::run(GOROUTINES, ALONE, recv_timeout_body)
+    crate::shim::run(GOROUTINES, false, recv_timeout_body)
 }
 
 fn recv_timeout_body() {
@@ -156,7 +156,7 @@ fn recv_timeout_body() {
 
 #[test]
 fn try_send() {
-    crate::shim::run(GOROUTINES, ALONE, try_send_body)
+    crate::shim::run(GOROUTINES, false, try_send_body)
 }
 
 fn try_send_body() {
@@ -180,7 +180,7 @@ fn try_send_body() {
 
 #[test]
 fn send() {
-    crate::shim::run(GOROUTINES, ALONE, send_body)
+    crate::shim::run(GOROUTINES, false, send_body)
 }
 
 fn send_body() {
@@ -206,7 +206,7 @@ fn send_body() {
 
 #[test]
 fn send_timeout() {
-    crate::shim::run(GOROUTINES, ALONE, send_timeout_body)
+    crate::shim::run(GOROUTINES, false, send_timeout_body)
 }
 
 fn send_timeout_body() {
@@ -234,7 +234,7 @@ fn send_timeout_body() {
 
 #[test]
 fn len() {
-    crate::shim::run(GOROUTINES, ALONE, len_body)
+    crate::shim::run(GOROUTINES, false, len_body)
 }
 
 fn len_body() {
@@ -271,7 +271,7 @@ fn len_body() {
 
 #[test]
 fn disconnect_wakes_sender() {
-    crate::shim::run(GOROUTINES, ALONE, disconnect_wakes_sender_body)
+    crate::shim::run(GOROUTINES, false, disconnect_wakes_sender_body)
 }
 
 fn disconnect_wakes_sender_body() {
@@ -291,7 +291,7 @@ fn disconnect_wakes_sender_body() {
 
 #[test]
 fn disconnect_wakes_receiver() {
-    crate::shim::run(GOROUTINES, ALONE, disconnect_wakes_receiver_body)
+    crate::shim::run(GOROUTINES, false, disconnect_wakes_receiver_body)
 }
 
 fn disconnect_wakes_receiver_body() {
@@ -311,7 +311,7 @@ fn disconnect_wakes_receiver_body() {
 
 #[test]
 fn spsc() {
-    crate::shim::run(GOROUTINES, ALONE, spsc_body)
+    crate::shim::run(GOROUTINES, false, spsc_body)
 }
 
 fn spsc_body() {
@@ -340,7 +340,7 @@ fn spsc_body() {
 
 #[test]
 fn mpmc() {
-    crate::shim::run(GOROUTINES, ALONE, mpmc_body)
+    crate::shim::run(GOROUTINES, false, mpmc_body)
 }
 
 fn mpmc_body() {
@@ -379,7 +379,7 @@ fn mpmc_body() {
 
 #[test]
 fn stress_oneshot() {
-    crate::shim::run(GOROUTINES, ALONE, stress_oneshot_body)
+    crate::shim::run(GOROUTINES, false, stress_oneshot_body)
 }
 
 fn stress_oneshot_body() {
@@ -401,7 +401,7 @@ fn stress_oneshot_body() {
 
 #[test]
 fn stress_iter() {
-    crate::shim::run(GOROUTINES, ALONE, stress_iter_body)
+    crate::shim::run(GOROUTINES, false, stress_iter_body)
 }
 
 fn stress_iter_body() {
@@ -438,7 +438,7 @@ fn stress_iter_body() {
 
 #[test]
 fn stress_timeout_two_threads() {
-    crate::shim::run(GOROUTINES, ALONE, stress_timeout_two_threads_body)
+    crate::shim::run(GOROUTINES, false, stress_timeout_two_threads_body)
 }
 
 fn stress_timeout_two_threads_body() {
@@ -479,7 +479,7 @@ fn stress_timeout_two_threads_body() {
 
 #[test]
 fn drops() {
-    crate::shim::run(GOROUTINES, ALONE, drops_body)
+    crate::shim::run(GOROUTINES, false, drops_body)
 }
 
 fn drops_body() {
@@ -535,7 +535,7 @@ fn drops_body() {
 
 #[test]
 fn fairness() {
-    crate::shim::run(GOROUTINES, ALONE, fairness_body)
+    crate::shim::run(GOROUTINES, false, fairness_body)
 }
 
 fn fairness_body() {
@@ -573,7 +573,7 @@ fn fairness_body() {
 
 #[test]
 fn fairness_duplicates() {
-    crate::shim::run(GOROUTINES, ALONE, fairness_duplicates_body)
+    crate::shim::run(GOROUTINES, false, fairness_duplicates_body)
 }
 
 fn fairness_duplicates_body() {
@@ -616,7 +616,7 @@ fn fairness_duplicates_body() {
 
 #[test]
 fn recv_in_send() {
-    crate::shim::run(GOROUTINES, ALONE, recv_in_send_body)
+    crate::shim::run(GOROUTINES, false, recv_in_send_body)
 }
 
 fn recv_in_send_body() {
@@ -642,7 +642,7 @@ fn recv_in_send_body() {
 
 #[test]
 fn channel_through_channel() {
-    crate::shim::run(GOROUTINES, ALONE, channel_through_channel_body)
+    crate::shim::run(GOROUTINES, false, channel_through_channel_body)
 }
 
 fn channel_through_channel_body() {
