@@ -64,15 +64,13 @@ fn main() {
             "--deadlock" => {
                 let _ = collector.join();
             }
-            _ => {
-                match collector.join_timeout(Duration::from_secs(1)) {
-                    Ok(n) => println!("collected {n:?} results"),
-                    Err(_) => {
-                        println!("stuck after 1 s; where every goroutine waits:\n");
-                        print!("{}", gort::debug::dump());
-                    }
+            _ => match collector.join_timeout(Duration::from_secs(1)) {
+                Ok(n) => println!("collected {n:?} results"),
+                Err(_) => {
+                    println!("stuck after 1 s; where every goroutine waits:\n");
+                    print!("{}", gort::debug::dump());
                 }
-            }
+            },
         }
     });
 }

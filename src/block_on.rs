@@ -54,7 +54,7 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
             *shared.token.lock().unwrap_or_else(|e| e.into_inner()) = None;
             return v;
         }
-        let token = park::prepare();
+        let token = park::prepare_for(park::WaitReason::Park);
         *shared.token.lock().unwrap_or_else(|e| e.into_inner()) = Some(token);
         if shared.notified.swap(false, SeqCst) {
             park::cancel(); // woken already: poll again at once

@@ -239,3 +239,46 @@ fn dump_on_prints_without_exiting() {
         assert!(stderr.contains("[sync.WaitGroup.Wait]"), "{stderr}");
     });
 }
+
+/// Channel, select, sleep and context waits, each at the user's line.
+#[test]
+fn wait_reasons_of_channels_select_sleep_and_context() {
+    within(60, || {
+        let (tx, rx) = gort::chan::bounded::<u32>(0);
+        let (tx2, rx2) = gort::chan::bounded::<u32>(0);
+        let (ctx, cancel) = gort::context::background().with_cancel();
+        let recv_line = line!() + 1;
+        let receiver = gort::go(move || rx.recv().unwrap());
+        let send_line = line!() + 1;
+        let sender = gort::go(move || tx2.send(1).unwrap());
+        let select_line = line!() + 2;
+        let selector = gort::go(move || {
+            gort::select! { recv(gort::chan::never::<u32>()) -> _ => {} }
+        });
+        let sleeper = gort::go(|| gort::time::sleep(Duration::from_secs(3600)));
+        let waiter = gort::go(move || ctx.wait());
+        let at = |id| parked(id).location.map(|l| (l.file(), l.line()));
+        assert_eq!(
+            parked(receiver.id()).wait_reason,
+            Some(WaitReason::ChanReceive)
+        );
+        assert_eq!(at(receiver.id()), Some((file!(), recv_line)));
+        assert_eq!(parked(sender.id()).wait_reason, Some(WaitReason::ChanSend));
+        assert_eq!(at(sender.id()), Some((file!(), send_line)));
+        assert_eq!(parked(selector.id()).wait_reason, Some(WaitReason::Select));
+        assert_eq!(at(selector.id()), Some((file!(), select_line)));
+        assert_eq!(parked(sleeper.id()).wait_reason, Some(WaitReason::Sleep));
+        assert_eq!(
+            parked(waiter.id()).wait_reason,
+            Some(WaitReason::ContextDone)
+        );
+        tx.send(1).unwrap();
+        assert_eq!(rx2.recv().unwrap(), 1);
+        cancel.cancel();
+        receiver.join().unwrap();
+        sender.join().unwrap();
+        waiter.join().unwrap();
+        drop(selector);
+        drop(sleeper);
+    });
+}

@@ -371,6 +371,7 @@ impl<T> Chan<T> {
         }
     }
 
+    #[track_caller]
     fn send_until(&self, v: T, deadline: Option<Instant>) -> Result<(), SendTimeoutError<T>> {
         // Whether this operation backs off before queueing: decided at its first miss, so
         // the fast path does not pay for the check.
@@ -405,7 +406,12 @@ impl<T> Chan<T> {
         // SAFETY: this operation is the only user of the scratch space until it returns:
         // no code that could block on a channel runs meanwhile, and by then the waiter is
         // dequeued (by its completer, or by us after a timeout) and nobody touches it.
-        let w = unsafe { scratch_waiter(&mut value as *mut Option<T> as *mut u8) };
+        let w = unsafe {
+            scratch_waiter(
+                &mut value as *mut Option<T> as *mut u8,
+                park::WaitReason::ChanSend,
+            )
+        };
         g.sendq.push(w);
         g.changed();
         drop(g);
@@ -427,7 +433,12 @@ impl<T> Chan<T> {
         }
     }
 
-    fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+    #[track_caller]
+    pub(crate) fn recv_until(
+        &self,
+        deadline: Option<Instant>,
+        why: park::WaitReason,
+    ) -> Result<T, RecvTimeoutError> {
         // Whether this operation backs off before queueing: decided at its first miss, so
         // the fast path does not pay for the check.
         let mut spins = None;
@@ -460,7 +471,7 @@ impl<T> Chan<T> {
         // SAFETY: this operation is the only user of the scratch space until it returns:
         // no code that could block on a channel runs meanwhile, and by then the waiter is
         // dequeued (by its completer, or by us after a timeout) and nobody touches it.
-        let w = unsafe { scratch_waiter(&mut value as *mut Option<T> as *mut u8) };
+        let w = unsafe { scratch_waiter(&mut value as *mut Option<T> as *mut u8, why) };
         g.recvq.push(w);
         g.changed();
         drop(g);
@@ -567,12 +578,13 @@ fn drop_values<T>(values: VecDeque<T>) {
 ///
 /// # Safety
 /// As for `park::scratch`: the caller is its only user until it returns.
-unsafe fn scratch_waiter<'a>(slot: *mut u8) -> &'a Waiter {
+#[track_caller]
+unsafe fn scratch_waiter<'a>(slot: *mut u8, why: park::WaitReason) -> &'a Waiter {
     const _: () = assert!(
         std::mem::size_of::<Waiter>() <= park::SCRATCH_BYTES && std::mem::align_of::<Waiter>() <= 8
     );
     let w = park::scratch().cast::<Waiter>();
-    w.write(Waiter::armed(park::prepare(), slot));
+    w.write(Waiter::armed(park::prepare_for(why), slot));
     &*w
 }
 
@@ -738,6 +750,7 @@ macro_rules! common_methods {
 impl<T> Sender<T> {
     /// Sends `v`, blocking while the channel is full (unbuffered: until a receiver takes
     /// it). Fails with the value if the channel is closed or every receiver is gone.
+    #[track_caller]
     pub fn send(&self, v: T) -> Result<(), SendError<T>> {
         self.chan
             .send_until(v, None)
@@ -794,11 +807,13 @@ impl<T> Sender<T> {
     }
 
     /// Sends `v`, waiting at most `timeout`. `Duration::MAX` waits forever.
+    #[track_caller]
     pub fn send_timeout(&self, v: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
         self.chan.send_until(v, deadline_after(timeout))
     }
 
     /// Sends `v`, waiting until `deadline` at most. A deadline in the past does not wait.
+    #[track_caller]
     pub fn send_deadline(&self, v: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
         self.chan.send_until(v, Some(deadline))
     }
@@ -825,8 +840,11 @@ impl<T> Receiver<T> {
 
     /// Receives a value, blocking until one is there. Fails once the channel is closed and
     /// drained.
+    #[track_caller]
     pub fn recv(&self) -> Result<T, RecvError> {
-        self.chan.recv_until(None).map_err(|_| RecvError)
+        self.chan
+            .recv_until(None, park::WaitReason::ChanReceive)
+            .map_err(|_| RecvError)
     }
 
     /// Receives a value if one is there now.
@@ -846,13 +864,17 @@ impl<T> Receiver<T> {
     }
 
     /// Receives a value, waiting at most `timeout`. `Duration::MAX` waits forever.
+    #[track_caller]
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
-        self.chan.recv_until(deadline_after(timeout))
+        self.chan
+            .recv_until(deadline_after(timeout), park::WaitReason::ChanReceive)
     }
 
     /// Receives a value, waiting until `deadline` at most.
+    #[track_caller]
     pub fn recv_deadline(&self, deadline: Instant) -> Result<T, RecvTimeoutError> {
-        self.chan.recv_until(Some(deadline))
+        self.chan
+            .recv_until(Some(deadline), park::WaitReason::ChanReceive)
     }
 
     /// A blocking iterator over received values; ends when the channel is closed and
@@ -927,6 +949,7 @@ pub struct Iter<'a, T> {
 
 impl<T> Iterator for Iter<'_, T> {
     type Item = T;
+    #[track_caller]
     fn next(&mut self) -> Option<T> {
         self.rx.recv().ok()
     }
@@ -953,6 +976,7 @@ pub struct IntoIter<T> {
 
 impl<T> Iterator for IntoIter<T> {
     type Item = T;
+    #[track_caller]
     fn next(&mut self) -> Option<T> {
         self.rx.recv().ok()
     }

@@ -387,6 +387,7 @@ impl Draws {
 /// Runs a select over `cases`. Returns the index of the completed case, or `None` if the
 /// mode did not allow waiting (long enough).
 #[doc(hidden)]
+#[track_caller]
 pub fn select<'c, C>(cases: &mut [C], mode: Mode) -> Option<usize>
 where
     C: DerefMut<Target = dyn Case + 'c>,
@@ -397,6 +398,7 @@ where
 /// Like [`select`], but polls (and queues) the cases in order, so the first ready case
 /// wins (`select_biased!`).
 #[doc(hidden)]
+#[track_caller]
 pub fn select_biased<'c, C>(cases: &mut [C], mode: Mode) -> Option<usize>
 where
     C: DerefMut<Target = dyn Case + 'c>,
@@ -404,10 +406,12 @@ where
     run(cases, mode, true)
 }
 
+#[track_caller]
 fn run<'c, C>(cases: &mut [C], mode: Mode, biased: bool) -> Option<usize>
 where
     C: DerefMut<Target = dyn Case + 'c>,
 {
+    let at = std::panic::Location::caller();
     let n = cases.len();
     // Uniformly random poll order (Fisher-Yates), unless biased.
     let mut order = Indices::new(n);
@@ -474,7 +478,12 @@ where
     let decision = Decision::new(0);
     // `prepare` panics where blocking is not allowed (in a timer callback): the channels
     // must not stay locked then.
-    let token = match std::panic::catch_unwind(park::prepare) {
+    let why = if n == 0 {
+        park::WaitReason::SelectNoCases
+    } else {
+        park::WaitReason::Select
+    };
+    let token = match std::panic::catch_unwind(|| park::prepare_at(why, at)) {
         Ok(token) => token,
         Err(panic) => {
             unlock_all(cases);
@@ -560,6 +569,7 @@ where
 /// parks: any change to one of them (a value moved, a waiter queued, a close) wakes it for
 /// another round. The watches are withdrawn under the locks at the start of the next
 /// round.
+#[track_caller]
 pub(crate) fn ready<'c, C>(cases: &mut [C], mode: Mode) -> Option<usize>
 where
     C: DerefMut<Target = dyn Case + 'c>,
@@ -597,7 +607,7 @@ where
             unlock_cases(cases, &locks);
             return None;
         }
-        let token = park::prepare();
+        let token = park::prepare_for(park::WaitReason::Select);
         for k in 0..locks.len() {
             // SAFETY: every channel of the select is locked.
             unsafe { cases[locks.get(k)].watch(&token) };
@@ -680,6 +690,7 @@ impl<'a> Select<'a> {
         self.indices.remove(pos);
     }
 
+    #[track_caller]
     fn run(&mut self, mode: Mode) -> Option<SelectedOperation<'_, 'a>> {
         let pos = select(&mut self.cases, mode)?;
         Some(SelectedOperation { sel: self, pos })
@@ -687,17 +698,20 @@ impl<'a> Select<'a> {
 
     /// Blocks until one operation completes. With no cases, blocks forever (Go's
     /// `select {}`).
+    #[track_caller]
     pub fn select(&mut self) -> SelectedOperation<'_, 'a> {
         self.run(Mode::Block)
             .expect("a blocking select always completes")
     }
 
     /// Completes an operation that is ready now, if any.
+    #[track_caller]
     pub fn try_select(&mut self) -> Result<SelectedOperation<'_, 'a>, TrySelectError> {
         self.run(Mode::NonBlock).ok_or(TrySelectError)
     }
 
     /// Like [`Select::select`], waiting at most `timeout`.
+    #[track_caller]
     pub fn select_timeout(
         &mut self,
         timeout: Duration,
@@ -706,6 +720,7 @@ impl<'a> Select<'a> {
     }
 
     /// Like [`Select::select`], waiting until `deadline` at most.
+    #[track_caller]
     pub fn select_deadline(
         &mut self,
         deadline: Instant,
@@ -714,6 +729,7 @@ impl<'a> Select<'a> {
             .ok_or(SelectTimeoutError)
     }
 
+    #[track_caller]
     fn run_ready(&mut self, mode: Mode) -> Option<usize> {
         ready(&mut self.cases, mode).map(|pos| self.indices[pos])
     }
@@ -724,6 +740,7 @@ impl<'a> Select<'a> {
     /// receivers, are ready (they would fail at once). The caller then performs the
     /// operation itself (`try_recv`, `try_send`), which another party may have taken in
     /// the meantime: readiness is a hint, as in crossbeam. With no cases, blocks forever.
+    #[track_caller]
     pub fn ready(&mut self) -> usize {
         self.run_ready(Mode::Block)
             .expect("a blocking ready always returns a case")
@@ -735,12 +752,14 @@ impl<'a> Select<'a> {
     }
 
     /// Like [`Select::ready`], waiting at most `timeout`.
+    #[track_caller]
     pub fn ready_timeout(&mut self, timeout: Duration) -> Result<usize, ReadyTimeoutError> {
         self.run_ready(Mode::timeout(timeout))
             .ok_or(ReadyTimeoutError)
     }
 
     /// Like [`Select::ready`], waiting until `deadline` at most.
+    #[track_caller]
     pub fn ready_deadline(&mut self, deadline: Instant) -> Result<usize, ReadyTimeoutError> {
         self.run_ready(Mode::Until(Some(deadline)))
             .ok_or(ReadyTimeoutError)

@@ -14,20 +14,22 @@ mod go_timer;
 pub use go_timer::{after_func, Timer};
 
 /// Pauses the current goroutine (or thread) for at least `d`. `Duration::MAX` sleeps forever.
+#[track_caller]
 pub fn sleep(d: Duration) {
     match Instant::now().checked_add(d) {
         Some(t) => sleep_until(t),
         None => loop {
-            park::prepare();
+            park::prepare_for(park::WaitReason::Sleep);
             park::park();
         },
     }
 }
 
 /// Pauses the current goroutine (or thread) until `deadline`.
+#[track_caller]
 pub fn sleep_until(deadline: Instant) {
     // Nobody holds the token, so only the deadline ends the episode.
-    park::prepare();
+    park::prepare_for(park::WaitReason::Sleep);
     park::park_until(Some(deadline));
 }
 

@@ -461,6 +461,12 @@ pub fn prepare() -> Token {
 /// nothing on a plain thread.
 #[track_caller]
 pub fn prepare_for(reason: WaitReason) -> Token {
+    prepare_at(reason, std::panic::Location::caller())
+}
+
+/// Like [`prepare_for`], with the call site given (for code that captured the caller's
+/// location before a closure, which cannot pass it on).
+pub fn prepare_at(reason: WaitReason, at: &'static std::panic::Location<'static>) -> Token {
     crate::fork::check();
     match current() {
         // Release, not SeqCst (on x86 a plain store instead of an `xchg`, on every blocking
@@ -472,7 +478,7 @@ pub fn prepare_for(reason: WaitReason) -> Token {
         // state, but its compare-exchange fails, since sequence numbers only grow. The
         // owner, and the M that commits the park, run on this goroutine's thread in order.
         Target::Goroutine(g) => {
-            g.note_wait(reason as u8, std::panic::Location::caller());
+            g.note_wait(reason as u8, at);
             if crate::debug::tracebacks() {
                 crate::debug::record_backtrace(g);
             }
@@ -482,7 +488,7 @@ pub fn prepare_for(reason: WaitReason) -> Token {
             }
         }
         Target::Thread(t) => {
-            let _ = reason;
+            let _ = (reason, at);
             // The scheduler's own threads look like plain threads here (no goroutine runs
             // on them): a timer callback that blocked would stop every timer with it.
             crate::timer::check_may_block();

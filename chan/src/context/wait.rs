@@ -25,6 +25,7 @@ use std::time::Duration;
 /// Sleeps for `d`, or until `ctx` is done, whichever comes first (Go's
 /// `select { case <-ctx.Done(): ...; case <-time.After(d): }`). `Err` with the context's
 /// error if it ended the sleep (or was done already).
+#[track_caller]
 pub fn sleep_ctx(ctx: &Context, d: Duration) -> Result<(), Error> {
     if let Some(e) = ctx.err() {
         return Err(e);
@@ -74,13 +75,18 @@ impl Context {
     /// `Err(RecvError)` once the context is done: that `Err` is the signal, not a failure
     /// (Go's `<-ctx.Done()` yields the zero value there). Write `let _ = ctx.done().recv();`
     /// or this method, not `ctx.done().recv().unwrap()`.
+    #[track_caller]
     pub fn wait(&self) -> Error {
         if let Some(e) = self.err() {
             return e;
         }
-        let _ = self.done().recv(); // closed when done: Err is the wake-up
-                                    // A gort context sets its error before closing the channel; a custom one must too
-                                    // (see `CustomContext::err`): `Canceled` covers one that does not.
+        // Closed when done: Err is the wake-up.
+        let _ = self
+            .done()
+            .chan
+            .recv_until(None, gort_runtime::park::WaitReason::ContextDone);
+        // A gort context sets its error before closing the channel; a custom one must too
+        // (see `CustomContext::err`): `Canceled` covers one that does not.
         self.err().unwrap_or(Error::Canceled)
     }
 }
