@@ -60,11 +60,11 @@
 
 use crate::park::{thread_parks, ThreadPark};
 use crate::sched::{self, Sched};
-use crate::{netpoll, timer};
+use crate::{netpoll, thread_probe, timer};
 use std::sync::atomic::Ordering::SeqCst;
 
 /// One read of everything the verdict depends on.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq)]
 struct Collect {
     /// Every thread of the process (sorted kernel thread ids).
     tids: Vec<i32>,
@@ -77,16 +77,29 @@ struct Collect {
     quiet: bool,
     /// Plain threads that hold a park slot.
     threads: Vec<ThreadPark>,
-    /// The runtime's own threads (Ms, sysmon, the scavenger).
+    /// The runtime's own threads (Ms, sysmon, the scavenger, the idle signal thread).
     own: Vec<i32>,
 }
 
-/// Whether the process is deadlocked (see the module docs): if so, how many goroutines
-/// are stuck.
-pub(crate) fn check(s: &Sched) -> Option<usize> {
-    let first = collect(s, true)?;
-    let n = dead(&first)?;
-    (collect(s, false)? == first).then_some(n)
+/// The deadlock check with its buffers, kept by sysmon from one check to the next: once
+/// they have grown, a check allocates nothing (it runs whenever the runtime goes idle,
+/// which a busy program may do thousands of times a second).
+#[derive(Debug, Default)]
+pub(crate) struct Check {
+    first: Collect,
+    second: Collect,
+}
+
+impl Check {
+    /// Whether the process is deadlocked (see the module docs): if so, how many goroutines
+    /// are stuck.
+    pub(crate) fn run(&mut self, s: &Sched) -> Option<usize> {
+        if !collect(s, true, &mut self.first) {
+            return None;
+        }
+        let n = dead(&self.first)?;
+        (collect(s, false, &mut self.second) && self.second == self.first).then_some(n)
+    }
 }
 
 /// Whether one collect says "dead": then the number of goroutines.
@@ -100,65 +113,39 @@ fn dead(c: &Collect) -> Option<usize> {
     c.tids.iter().all(stuck).then_some(c.goroutines)
 }
 
-/// Reads the state once. `tids_first`: list the process's threads before the rest (first
-/// collect) or after it (second collect).
-fn collect(s: &Sched, tids_first: bool) -> Option<Collect> {
-    let mut tids = Vec::new();
-    if tids_first {
-        tids = process_tids()?;
+/// Reads the state once into `c`. `tids_first`: list the process's threads before the
+/// rest (first collect) or after it (second collect). `false` if `/proc` cannot be read.
+fn collect(s: &Sched, tids_first: bool, c: &mut Collect) -> bool {
+    if tids_first && !thread_probe::process_tids(&mut c.tids) {
+        return false;
     }
-    let goroutines = sched::num_goroutine();
-    let spawned = s.spawned_off_p.load(SeqCst)
+    c.goroutines = sched::num_goroutine();
+    c.spawned = s.spawned_off_p.load(SeqCst)
         + s.all_ps()
             .map(|p| p.counters.spawned.load(SeqCst))
             .sum::<u64>();
-    let runs = s
+    c.runs = s
         .all_ps()
         .map(|p| p.counters.runs.load(SeqCst))
         .sum::<u64>();
-    let (ms_quiet, mut own) = {
+    c.own.clear();
+    let ms_quiet = {
         let all = s.allm.lock();
-        let quiet = !all.iter().any(|m| m.running());
-        let own: Vec<i32> = all
-            .iter()
-            .map(|m| m.tid.load(SeqCst))
-            .filter(|&t| t != 0)
-            .collect();
-        (quiet, own)
+        c.own
+            .extend(all.iter().map(|m| m.tid.load(SeqCst)).filter(|&t| t != 0));
+        !all.iter().any(|m| m.running())
     };
-    own.extend(crate::sysmon::runtime_tids());
+    crate::sysmon::runtime_tids(&mut c.own);
     // The signal thread, while it relays no signal to a goroutine (as in Go, a program
     // waiting for a signal is not deadlocked).
-    own.extend(crate::signal::idle_thread_tid());
-    own.sort_unstable();
-    let quiet = ms_quiet
+    c.own.extend(crate::signal::idle_thread_tid());
+    c.own.sort_unstable();
+    c.quiet = ms_quiet
         && s.npidle.load(SeqCst) == s.nprocs.load(SeqCst)
         && s.all_ps().all(|p| p.owner().is_none() && !p.has_work())
         && s.global.is_empty()
         && timer::next() == u64::MAX
         && netpoll::waiters() == 0;
-    let threads = thread_parks();
-    if !tids_first {
-        tids = process_tids()?;
-    }
-    Some(Collect {
-        tids,
-        goroutines,
-        spawned,
-        runs,
-        quiet,
-        threads,
-        own,
-    })
-}
-
-/// The kernel thread ids of this process, sorted; `None` if `/proc` cannot be read.
-fn process_tids() -> Option<Vec<i32>> {
-    let mut tids = Vec::new();
-    for entry in std::fs::read_dir("/proc/self/task").ok()? {
-        let name = entry.ok()?.file_name();
-        tids.push(name.to_str()?.parse().ok()?);
-    }
-    tids.sort_unstable();
-    Some(tids)
+    thread_parks(&mut c.threads);
+    tids_first || thread_probe::process_tids(&mut c.tids)
 }

@@ -306,3 +306,11 @@ const _: () = assert!(
     std::mem::offset_of!(G, park_sp) == 64 && std::mem::align_of::<G>() == 64,
     "gort: G's first cache line is its park state and scratch space"
 );
+
+// The memory budget of a parked goroutine (README, `stack/mod.rs`): its stack's touched
+// page, a share of a page-table page, and the G. Six cache lines; a field that would make
+// it seven must pay for itself.
+const _: () = assert!(
+    std::mem::size_of::<G>() <= 384,
+    "gort: the G outgrew its memory budget of six cache lines"
+);

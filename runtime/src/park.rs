@@ -209,32 +209,30 @@ pub(crate) struct ThreadPark {
 
 /// Under loom no scheduler runs, so no deadlock check either.
 #[cfg(loom)]
-pub(crate) fn thread_parks() -> Vec<ThreadPark> {
-    Vec::new()
+pub(crate) fn thread_parks(out: &mut Vec<ThreadPark>) {
+    out.clear();
 }
 
 /// Every plain thread that holds a park slot now, as the deadlock check sees it: a thread
 /// is `stuck` only while it sleeps in the park seam (PARKED, not woken yet) with no
 /// deadline. A thread with a deadline will act again by itself, like a pending timer.
+/// Fills `out` (cleared first, its capacity reused: no allocation once it has grown).
 #[cfg(not(loom))]
-pub(crate) fn thread_parks() -> Vec<ThreadPark> {
+pub(crate) fn thread_parks(out: &mut Vec<ThreadPark>) {
+    out.clear();
     let all = slots::ALL.lock();
-    let mut v: Vec<ThreadPark> = all
-        .iter()
-        .filter_map(|t| {
-            let tid = t.tid.load(SeqCst);
-            if tid == 0 {
-                return None;
-            }
-            let state = t.park.state.load(SeqCst);
-            // `timed` is written before the SeqCst commit to PARKED that `state` shows, so
-            // it is this episode's.
-            let stuck = state & PHASE == PARKED && !t.timed.load(Relaxed);
-            Some(ThreadPark { tid, state, stuck })
-        })
-        .collect();
-    v.sort_unstable();
-    v
+    out.extend(all.iter().filter_map(|t| {
+        let tid = t.tid.load(SeqCst);
+        if tid == 0 {
+            return None;
+        }
+        let state = t.park.state.load(SeqCst);
+        // `timed` is written before the SeqCst commit to PARKED that `state` shows, so
+        // it is this episode's.
+        let stuck = state & PHASE == PARKED && !t.timed.load(Relaxed);
+        Some(ThreadPark { tid, state, stuck })
+    }));
+    out.sort_unstable();
 }
 
 /// What a [`Token`] wakes.

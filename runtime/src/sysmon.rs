@@ -119,6 +119,7 @@ fn run() {
     let mut delay = Duration::from_micros(20);
     let mut idle_rounds = 0u32;
     let mut wake_at: Option<Instant> = None;
+    let mut check = deadlock::Check::default();
     // Sysmon's short sleeps are its clock: without this, Linux's default 50 µs timer slack
     // stretches a 20 µs round to some 70 µs.
     // SAFETY: PR_SET_TIMERSLACK takes a plain integer and affects this thread only.
@@ -148,7 +149,7 @@ fn run() {
             }
         }
         if all_idle(s) {
-            if let Some(n) = deadlock::check(s) {
+            if let Some(n) = check.run(s) {
                 report_deadlock(n);
             }
             // Sleep until a P is busy again, a plain thread parks with no deadline or
@@ -157,7 +158,7 @@ fn run() {
             // the announcement changed it before this look (SeqCst on both sides).
             SLEEPING.store(true, SeqCst);
             if all_idle(s) {
-                if let Some(n) = deadlock::check(s) {
+                if let Some(n) = check.run(s) {
                     report_deadlock(n);
                 }
                 // A thread that used gort is exiting: it stays in the process's thread
@@ -214,6 +215,11 @@ fn nobody_idle(s: &Sched) -> bool {
 /// thread limit: each such hand-off may start a thread, and a wrong guess (a thread that
 /// sleeps for a moment in a page fault) must not snowball towards the limit's abort.
 fn blocked_in_kernel(s: &Sched, m: &M, last: &mut Option<Duration>) -> bool {
+    // A goroutine must be running on it (not the scheduler between goroutines, which may
+    // sleep a few microseconds while it looks for work, and holds `in_p` then).
+    if !m.running() || m.in_p.load(Relaxed) {
+        return false;
+    }
     let tid = m.tid.load(Relaxed);
     let live = s.allm.lock().len() - s.ms_exited.load(Relaxed);
     if live >= s.max_threads.load(Relaxed) / 2 {
@@ -257,7 +263,7 @@ pub(crate) fn thread_exiting(tid: i32) {
 /// Whether a thread announced by [`thread_exiting`] is still in the process.
 fn exiting_threads() -> bool {
     let mut exiting = EXITING.lock();
-    exiting.retain(|tid| std::path::Path::new(&format!("/proc/self/task/{tid}")).exists());
+    exiting.retain(|&tid| thread_probe::exists(tid));
     !exiting.is_empty()
 }
 
@@ -280,9 +286,9 @@ pub(crate) fn register_runtime_thread() {
     wake();
 }
 
-/// The thread ids registered with [`register_runtime_thread`].
-pub(crate) fn runtime_tids() -> Vec<i32> {
-    RUNTIME_TIDS.lock().clone()
+/// Appends the thread ids registered with [`register_runtime_thread`] to `out`.
+pub(crate) fn runtime_tids(out: &mut Vec<i32>) {
+    out.extend_from_slice(&RUNTIME_TIDS.lock());
 }
 
 /// Takes Ps from Ms stuck in syscalls or hogging goroutines. Returns whether it did.
