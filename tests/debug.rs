@@ -282,3 +282,23 @@ fn wait_reasons_of_channels_select_sleep_and_context() {
         drop(sleeper);
     });
 }
+
+/// A socket read waits in `IO wait` at the user's line.
+#[test]
+fn a_socket_read_waits_in_io_wait_at_its_line() {
+    within(60, || {
+        use std::io::Read;
+        let l = gort::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let client = gort::net::TcpStream::connect(addr).unwrap();
+        let (mut server, _) = l.accept().unwrap();
+        let read_line = line!() + 1;
+        let reader = gort::go(move || server.read(&mut [0u8; 8]).unwrap());
+        let g = parked(reader.id());
+        assert_eq!(g.wait_reason, Some(WaitReason::IoWait));
+        let at = g.location.expect("a call site");
+        assert_eq!((at.file(), at.line()), (file!(), read_line));
+        drop(client);
+        assert_eq!(reader.join().unwrap(), 0);
+    });
+}

@@ -61,6 +61,7 @@ impl<S: AsRawFd> Socket<S> {
 
     /// Runs `f` until it does not fail with `WouldBlock`, waiting for readiness of `dir`
     /// in between (Go's `fd.Read` loop). Fails with `TimedOut` past the deadline.
+    #[track_caller]
     pub(crate) fn op<R>(&self, dir: Dir, mut f: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
         self.pd.check_deadline(dir)?;
         let mut start = None;
@@ -86,6 +87,7 @@ impl<S: AsRawFd> Socket<S> {
     /// A read of a stream socket into `len` bytes of buffers: like [`op`](Self::op), but
     /// when the last read came back short and no data arrived since, it waits for data
     /// without the system call that would fail with `EAGAIN` (see `netpoll::desc`).
+    #[track_caller]
     pub(crate) fn stream_read(
         &self,
         len: usize,
@@ -129,6 +131,7 @@ impl<S: AsRawFd> Socket<S> {
     }
 
     /// Waits once for readiness of `dir` (a connect in progress).
+    #[track_caller]
     pub(crate) fn wait(&self, dir: Dir, start: &mut Option<Instant>) -> io::Result<()> {
         self.pd.wait(dir, start)
     }
@@ -410,10 +413,12 @@ macro_rules! common_socket_impls {
 macro_rules! stream_io_impls {
     ($ty:ident) => {
         impl std::io::Read for &$ty {
+            #[track_caller]
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 self.sock
                     .stream_read(buf.len(), |mut s| std::io::Read::read(&mut s, buf))
             }
+            #[track_caller]
             fn read_vectored(
                 &mut self,
                 bufs: &mut [std::io::IoSliceMut<'_>],
@@ -425,11 +430,13 @@ macro_rules! stream_io_impls {
         }
 
         impl std::io::Write for &$ty {
+            #[track_caller]
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
                 self.sock.op($crate::netpoll::Dir::Write, |mut s| {
                     std::io::Write::write(&mut s, buf)
                 })
             }
+            #[track_caller]
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
                 self.sock.op($crate::netpoll::Dir::Write, |mut s| {
                     std::io::Write::write_vectored(&mut s, bufs)
@@ -441,9 +448,11 @@ macro_rules! stream_io_impls {
         }
 
         impl std::io::Read for $ty {
+            #[track_caller]
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 (&*self).read(buf)
             }
+            #[track_caller]
             fn read_vectored(
                 &mut self,
                 bufs: &mut [std::io::IoSliceMut<'_>],
@@ -453,9 +462,11 @@ macro_rules! stream_io_impls {
         }
 
         impl std::io::Write for $ty {
+            #[track_caller]
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
                 (&*self).write(buf)
             }
+            #[track_caller]
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
                 (&*self).write_vectored(bufs)
             }

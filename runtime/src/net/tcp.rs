@@ -55,6 +55,7 @@ impl TcpListener {
     /// not fail: it says so on stderr and retries after 5 ms, doubling to 1 s (like Go's
     /// `http.Server`), so an accept loop survives the condition and serves again once
     /// descriptors are free. Other errors (a peer that reset before accept) are returned.
+    #[track_caller]
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let mut backoff = Duration::ZERO;
         loop {
@@ -79,6 +80,7 @@ impl TcpListener {
         }
     }
 
+    #[track_caller]
     fn accept_once(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let fd = self.sock.io().as_raw_fd();
         let (fd, storage) = self.sock.op(Dir::Read, |_| {
@@ -165,11 +167,13 @@ impl Iterator for Incoming<'_> {
 impl TcpStream {
     /// Connects to `addr`, trying each resolved address in turn (names are resolved
     /// without stalling the P). Waits for the handshake by parking, like every call here.
+    #[track_caller]
     pub fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
         each_addr(addr, |a| TcpStream::connect_with(a, None, |_| {}))
     }
 
     /// Connects to `addr`, failing with `TimedOut` after `timeout`.
+    #[track_caller]
     pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
         if timeout.is_zero() {
             return Err(io::Error::new(
@@ -183,6 +187,7 @@ impl TcpStream {
     /// Connects to `addr` with an optional `deadline`, first handing `hook` the handle of
     /// the connecting socket: whoever holds it can abort the connect by moving the write
     /// deadline to the past (how `gort::context` cancels a connect).
+    #[track_caller]
     pub fn connect_with(
         addr: &SocketAddr,
         deadline: Option<Instant>,
@@ -257,6 +262,7 @@ impl TcpStream {
     }
 
     /// Reads without consuming (waits like `read`).
+    #[track_caller]
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.sock.op(Dir::Read, |s| s.peek(buf))
     }

@@ -21,16 +21,19 @@ impl UdpSocket {
     }
 
     /// Receives one datagram and its sender's address.
+    #[track_caller]
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.sock.op(Dir::Read, |s| s.recv_from(buf))
     }
 
     /// Like `recv_from` without consuming the datagram.
+    #[track_caller]
     pub fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.sock.op(Dir::Read, |s| s.peek_from(buf))
     }
 
     /// Sends one datagram to `addr` (the first address it resolves to).
+    #[track_caller]
     pub fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], addr: A) -> io::Result<usize> {
         let to = resolve(addr)?[0];
         self.sock.op(Dir::Write, |s| s.send_to(buf, to))
@@ -42,16 +45,19 @@ impl UdpSocket {
     }
 
     /// Sends to the connected peer.
+    #[track_caller]
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
         self.sock.op(Dir::Write, |s| s.send(buf))
     }
 
     /// Receives from the connected peer.
+    #[track_caller]
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.sock.op(Dir::Read, |s| s.recv(buf))
     }
 
     /// Like `recv` without consuming the datagram.
+    #[track_caller]
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.sock.op(Dir::Read, |s| s.peek(buf))
     }

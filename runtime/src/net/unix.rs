@@ -44,6 +44,7 @@ impl UnixListener {
     }
 
     /// Accepts a connection, waiting until one arrives or the read deadline passes.
+    #[track_caller]
     pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         let (s, addr) = self.sock.op(Dir::Read, |l| l.accept())?;
         Ok((UnixStream::from_std(s)?, addr))
@@ -128,22 +129,26 @@ impl UnixDatagram {
     }
 
     /// Sends to the connected peer.
+    #[track_caller]
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
         self.sock.op(Dir::Write, |s| s.send(buf))
     }
 
     /// Receives from the connected peer.
+    #[track_caller]
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.sock.op(Dir::Read, |s| s.recv(buf))
     }
 
     /// Sends to the socket at `path`.
+    #[track_caller]
     pub fn send_to<P: AsRef<Path>>(&self, buf: &[u8], path: P) -> io::Result<usize> {
         let path = path.as_ref();
         self.sock.op(Dir::Write, |s| s.send_to(buf, path))
     }
 
     /// Receives one datagram and its sender's address.
+    #[track_caller]
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.sock.op(Dir::Read, |s| s.recv_from(buf))
     }
