@@ -4,9 +4,9 @@
 //! Every park records its [`WaitReason`] and the user's call site (the public blocking
 //! calls are `#[track_caller]`, so `Location::caller()` inside the park seam is the user's
 //! line), with three plain stores into the goroutine's control block and no allocation.
-//! The start of the wait is sysmon's coarse clock (at most one sysmon round old while the
-//! runtime is busy), not a clock read per park. Each goroutine also keeps where it was
-//! spawned and its `Builder` name.
+//! How long a goroutine has waited is counted from the first time a dump (or
+//! [`goroutines`]) saw that wait, as Go fills in `waitsince` lazily: a park reads no clock.
+//! Each goroutine also keeps where it was spawned and its `Builder` name.
 //!
 //! [`goroutines`] walks every G the runtime ever allocated (Gs are never freed) without
 //! stopping anything: each goroutine's fields are read with atomic loads, so a goroutine
@@ -82,8 +82,8 @@ pub struct GoroutineInfo {
     pub state: GoroutineState,
     /// Why it waits (when `state` is `Waiting`).
     pub wait_reason: Option<WaitReason>,
-    /// How long it has waited, about (when `state` is `Waiting`): counted from sysmon's
-    /// coarse clock, so it may be up to one sysmon round (10 ms at most) off.
+    /// How long it has waited (when `state` is `Waiting`), counted from the first time
+    /// [`goroutines`] or a dump saw this wait (as Go's `waitsince`): zero the first time.
     pub waiting: Option<Duration>,
     /// Where it waits: the call site of the blocking call (when `state` is `Waiting`).
     pub location: Option<&'static Location<'static>>,
@@ -140,7 +140,17 @@ fn info(g: &'static G, running: &[usize], now: u64) -> Option<GoroutineInfo> {
     let waiting = state == GoroutineState::Waiting;
     let at = g.wait_at.load(Relaxed);
     let spawned = g.spawned_at.load(Relaxed);
-    let since = g.wait_since.load(Relaxed);
+    // Go's lazy `waitsince`: the first look at this wait stamps it.
+    let mut since = g.wait_since.load(Relaxed);
+    if parked && since == 0 {
+        since = match g
+            .wait_since
+            .compare_exchange(0, now.max(1), Relaxed, Relaxed)
+        {
+            Ok(_) => now.max(1),
+            Err(s) => s,
+        };
+    }
     Some(GoroutineInfo {
         id,
         name: g.name_racy(),

@@ -64,8 +64,9 @@ pub(crate) struct G {
     /// (`#[track_caller]`), or null. With `wait_reason` and `wait_since`, written by the
     /// goroutine as it parks and read racily by `crate::debug`.
     pub(crate) wait_at: AtomicPtr<Location<'static>>,
-    /// Sysmon's coarse clock when the goroutine last began to wait (ns since the timer
-    /// epoch): no clock read per park.
+    /// When the goroutine's current wait was first seen by `crate::debug` (ns since the
+    /// timer epoch; 0: not yet). A park only clears it, as Go's `waitsince` is filled in
+    /// later: no clock read, no shared cache line per park.
     pub(crate) wait_since: AtomicU64,
     /// The coroutine; `None` while the G is free.
     pub(crate) co: UnsafeCell<Option<Co>>,
@@ -195,7 +196,7 @@ impl G {
             at as *const Location<'static> as *mut Location<'static>,
             Relaxed,
         );
-        self.wait_since.store(crate::sysmon::coarse_now(), Relaxed);
+        self.wait_since.store(0, Relaxed);
     }
 
     /// The goroutine's name, if it has one.

@@ -49,9 +49,6 @@ use std::time::{Duration, Instant};
 
 /// Sysmon's round counter (also how syscalls are aged).
 static TICK: AtomicU64 = AtomicU64::new(0);
-/// Sysmon's coarse clock: the timer epoch's nanoseconds at its latest round. What a park
-/// stamps as the start of its wait, with one load instead of a clock read.
-static COARSE_NOW: AtomicU64 = AtomicU64::new(0);
 /// Whether sysmon sleeps until a P is busy again.
 static SLEEPING: AtomicBool = AtomicBool::new(false);
 static NOTE: std::sync::LazyLock<Note> = std::sync::LazyLock::new(Note::new);
@@ -82,12 +79,6 @@ pub(crate) fn wake() {
     if SLEEPING.load(SeqCst) {
         NOTE.wakeup();
     }
-}
-
-/// Sysmon's coarse clock (ns since the timer epoch), at most one round old while any P is
-/// busy; see `COARSE_NOW`.
-pub(crate) fn coarse_now() -> u64 {
-    COARSE_NOW.load(Relaxed)
 }
 
 /// Sysmon's rounds so far.
@@ -140,7 +131,6 @@ fn run() {
         NOTE.clear();
         let tick = TICK.fetch_add(1, Relaxed) + 1;
         let now = Instant::now();
-        COARSE_NOW.store(timer::nanos(now), Relaxed);
 
         if let Some(t) = next_trace {
             if now >= t {
