@@ -67,7 +67,19 @@ pub(crate) struct Core {
     done: OnceLock<Receiver<()>>,
     /// The effective deadline (the earlier of the parent's and this node's own).
     deadline: Option<Instant>,
+    /// 1 once this core *and every core below it* are cancelled: set by the canceller that
+    /// cancelled this core, after the last core of its subtree. Another canceller that
+    /// meets this core already cancelled waits for it, so that `cancel` returns only when
+    /// the whole subtree is done, as Go's does.
+    subtree_done: AtomicU8,
     inner: Mutex<Locked>,
+}
+
+/// One step of cancelling a subtree: cancel a core (and queue its children), or mark a
+/// core's subtree done once every core queued after it was handled.
+enum Step {
+    Enter(Arc<Core>),
+    Exit(Arc<Core>),
 }
 
 /// The parts of a core that change under its lock.
@@ -160,6 +172,7 @@ impl Core {
             state: AtomicU8::new(LIVE),
             done: OnceLock::new(),
             deadline,
+            subtree_done: AtomicU8::new(0),
             inner: Mutex::new(Locked {
                 done_tx: None,
                 children: Children::new(),
@@ -252,25 +265,86 @@ impl Core {
     /// [`WAKE_BATCH`] (`park::wake_all`: one run-queue operation and one M wake-up per
     /// batch), each batch as soon as it is complete, so idle Ps start running them while
     /// the rest of the tree is still being cancelled.
+    ///
+    /// As in Go, when `cancel` returns every core below this one is cancelled, even if
+    /// another canceller (a deadline's timer, a child's own cancel) got to part of the
+    /// subtree first and is still working there: a core met already cancelled is waited
+    /// for (`wait_subtree`). That wait is short and cannot deadlock: the other canceller is
+    /// running on some thread (nothing in here parks or switches goroutines; `after_func`
+    /// goroutines are started at the very end, after every wait), and waits only go down
+    /// the tree.
     pub(crate) fn cancel(self: &Arc<Self>, remove: bool, err: Error, cause: Option<Cause>) {
         let mut wakes = Vec::new();
         let Some(f) = self.finish(err, &cause, &mut wakes) else {
+            self.wait_subtree();
             return;
         };
+        let mut afters = Vec::new();
+        let mut children = Vec::new();
         let mut work = Vec::new();
-        f.complete(self, remove, &mut work);
-        while let Some(c) = work.pop() {
-            if let Some(next) = work.last() {
+        // Leaving the parent waits until the whole subtree is done: until then, a parent
+        // being cancelled still finds this core in its slab and waits for it.
+        let link = f.complete(&mut children, &mut afters);
+        if children.is_empty() {
+            self.subtree_done.store(1, Release); // a leaf: no allocation on this path
+        } else {
+            work.push(Step::Exit(self.clone()));
+            work.extend(children.drain(..).map(Step::Enter));
+        }
+        while let Some(step) = work.pop() {
+            let c = match step {
+                Step::Exit(c) => {
+                    c.subtree_done.store(1, Release);
+                    continue;
+                }
+                Step::Enter(c) => c,
+            };
+            if let Some(Step::Enter(next)) = work.last() {
                 next.prefetch_waiter();
             }
-            if let Some(f) = c.finish(err, &cause, &mut wakes) {
-                f.complete(&c, false, &mut work);
+            match c.finish(err, &cause, &mut wakes) {
+                Some(f) => {
+                    // An ancestor's canceller emptied the slab this core was in: no unlink.
+                    drop(f.complete(&mut children, &mut afters));
+                    work.push(Step::Exit(c));
+                    work.extend(children.drain(..).map(Step::Enter));
+                }
+                None => {
+                    park::wake_all(wakes.drain(..));
+                    c.wait_subtree();
+                }
             }
             if wakes.len() >= WAKE_BATCH {
                 park::wake_all(wakes.drain(..));
             }
         }
         park::wake_all(wakes);
+        if remove {
+            link.unlink(self);
+        }
+        for f in afters {
+            // Go runs an AfterFunc in its own goroutine: cancelling never waits for it.
+            drop(gort_runtime::go(f));
+        }
+    }
+
+    /// Waits until the canceller of this (cancelled) core has cancelled its whole subtree.
+    /// It spins and yields the *thread*, never the goroutine: a goroutine that switched
+    /// away in the middle of a cancel could be waited for by a timer callback on its own
+    /// M, which would then never run it again.
+    fn wait_subtree(&self) {
+        let mut spins = 0u32;
+        while self.subtree_done.load(Acquire) == 0 {
+            spins = spins.saturating_add(1);
+            #[cfg(loom)]
+            loom::thread::yield_now();
+            #[cfg(not(loom))]
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
     }
 
     /// Cancels this core alone, under its lock; `None` if it already was. The tokens of
@@ -346,29 +420,38 @@ impl Core {
 
 impl Finished {
     /// The part of cancelling a core done outside its lock.
-    fn complete(self, me: &Arc<Core>, remove: bool, work: &mut Vec<Arc<Core>>) {
+    /// Returns the core's link to its parent, for the canceller to leave the parent once
+    /// the subtree is done (`Link::unlink`).
+    fn complete(
+        self,
+        work: &mut Vec<Arc<Core>>,
+        afters: &mut Vec<Box<dyn FnOnce() + Send>>,
+    ) -> Link {
         if let Some(t) = self.timer {
             timer::cancel(t);
         }
-        if remove {
-            match self.link {
-                Link::Parent { parent, slot } => {
-                    if let Some(p) = parent.upgrade() {
-                        let gone = p.inner.lock().children.remove(slot, me);
-                        drop(gone);
-                    }
-                }
-                Link::Stop(stop) => {
-                    stop();
-                }
-                Link::None => {}
-            }
-        }
-        if let Some(f) = self.after {
-            // Go runs an AfterFunc in its own goroutine: cancelling never waits for it.
-            drop(gort_runtime::go(f));
-        }
+        afters.extend(self.after);
         self.children.drain_into(work);
+        self.link
+    }
+}
+
+impl Link {
+    /// Takes the cancelled core `me` out of its parent's slab (or deregisters it from a
+    /// custom parent).
+    fn unlink(self, me: &Arc<Core>) {
+        match self {
+            Link::Parent { parent, slot } => {
+                if let Some(p) = parent.upgrade() {
+                    let gone = p.inner.lock().children.remove(slot, me);
+                    drop(gone);
+                }
+            }
+            Link::Stop(stop) => {
+                stop();
+            }
+            Link::None => {}
+        }
     }
 }
 
