@@ -1,7 +1,7 @@
 //! The process around the runtime: the listen backlog, the open-file limit, and `fork()`.
 
 mod common;
-use common::{child, is_child, within};
+use common::{child_ok, is_child, within};
 use std::time::Duration;
 
 /// The kernel's `somaxconn`, which listeners use as their backlog.
@@ -98,23 +98,13 @@ fn lower_nofile() -> bool {
     true
 }
 
-fn run_child(name: &str, env: &[(&str, &str)]) {
-    let out = child(name, env);
-    assert!(
-        out.status.success(),
-        "{name}:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// The runtime raises the soft open-file limit to the hard one when it starts, as Go does,
 /// so a server does not fail with EMFILE at 1024 connections.
 #[test]
 fn the_runtime_raises_the_open_file_limit() {
     const NAME: &str = "the_runtime_raises_the_open_file_limit";
     if !is_child(NAME) {
-        return run_child(NAME, &[]);
+        return child_ok(NAME, &[]);
     }
     if !lower_nofile() {
         return;
@@ -128,7 +118,7 @@ fn the_runtime_raises_the_open_file_limit() {
 fn gort_rlimit_nofile_keep_leaves_the_limit_alone() {
     const NAME: &str = "gort_rlimit_nofile_keep_leaves_the_limit_alone";
     if !is_child(NAME) {
-        return run_child(NAME, &[("GORT_RLIMIT_NOFILE", "keep")]);
+        return child_ok(NAME, &[("GORT_RLIMIT_NOFILE", "keep")]);
     }
     if !lower_nofile() {
         return;
@@ -203,7 +193,7 @@ fn check_fatal(r: Option<(i32, String)>) {
 fn fork_without_exec_is_a_fatal_error_in_the_child() {
     const NAME: &str = "fork_without_exec_is_a_fatal_error_in_the_child";
     if !is_child(NAME) {
-        return run_child(NAME, &[]);
+        return child_ok(NAME, &[]);
     }
     for _ in 0..10 {
         // The runtime is running (threads exist) when the process forks.

@@ -6,19 +6,13 @@
 //! Each test runs in a child process with its own GOMAXPROCS, since it counts hand-offs.
 
 mod common;
-use common::{child, is_child, within};
+use common::{child_ok, is_child, within};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
 fn run_child(name: &str, procs: &str) {
-    let out = child(name, &[("GOMAXPROCS", procs)]);
-    assert!(
-        out.status.success(),
-        "{name} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    child_ok(name, &[("GOMAXPROCS", procs)]);
 }
 
 /// At procs=1, a goroutine parks inside `syscall` while another keeps the only M busy

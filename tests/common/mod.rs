@@ -44,6 +44,18 @@ pub fn child(name: &str, env: &[(&str, &str)]) -> Output {
     cmd.output().expect("spawn child test process")
 }
 
+/// Runs test `name` in a child process (see [`child`]) and fails with its output unless it
+/// succeeded.
+pub fn child_ok(name: &str, env: &[(&str, &str)]) {
+    let out = child(name, env);
+    assert!(
+        out.status.success(),
+        "{name} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// CPU time (user + system) this process has used.
 pub fn cpu_time() -> Duration {
     // SAFETY: getrusage writes into the zeroed struct we pass.
