@@ -68,6 +68,22 @@ fn scenario(name: &str) -> bool {
             });
             unreachable!("nobody sends");
         }
+        "deadlock_after_cancelled_timer" => {
+            // The main goroutine waits with a one-hour timeout and is woken early (its
+            // timer is cancelled), then waits for good: a real deadlock, reported at once,
+            // not when the cancelled hour is up.
+            let (tx, rx) = bounded::<u32>(0);
+            gort::run(move || {
+                gort::go(move || {
+                    gort::time::sleep(Duration::from_millis(10));
+                    tx.send(1).unwrap();
+                });
+                rx.recv_timeout(Duration::from_secs(3600)).unwrap();
+                let (_never_tx, never) = bounded::<u32>(0);
+                never.recv().unwrap()
+            });
+            unreachable!("nobody sends");
+        }
         "deadlock_after_thread_exits" => {
             // A plain thread sleeps in gort, then exits without sending (its sender leaked,
             // so the channel never closes): only then is it a deadlock.
@@ -160,8 +176,8 @@ fn waits_for_a_signal() {
 /// still reported.
 fn deadlock_with_idle_signal_thread() {
     use gort::signal::{self, Signal};
-    gort_runtime::signal::set_default_action(Signal::SIGUSR1, Some(std::sync::Arc::new(|_| ())))
-        .unwrap();
+    // The runtime's own default actions (the goroutine dump) cannot wake a goroutine either.
+    gort::debug::dump_on(Signal::SIGUSR1).unwrap();
     let rx = signal::notify(&[Signal::SIGUSR2]);
     signal::stop(&rx);
     scenario("deadlock");
@@ -183,6 +199,7 @@ const SCENARIOS: &[(&str, Expect, Env)] = &[
     ("deadlock_many", Expect::Deadlock, &[]),
     ("deadlock_with_parked_thread", Expect::Deadlock, &[]),
     ("deadlock_after_thread_exits", Expect::Deadlock, &[]),
+    ("deadlock_after_cancelled_timer", Expect::Deadlock, &[]),
     ("later", Expect::Received, &[]),
     ("sleep", Expect::Received, &[]),
     ("recv_timeout", Expect::Received, &[]),

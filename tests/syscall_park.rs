@@ -139,3 +139,48 @@ fn syscall_that_parks_on_a_plain_thread_just_runs() {
     assert_eq!(gort::syscall(|| rx.recv().unwrap()), 3);
     g.join().unwrap();
 }
+
+/// A closure that panics inside `syscall` leaves no syscall mark behind: before, the G
+/// (reused by later goroutines) and its M stayed marked, so the goroutines that reused the
+/// G showed as in a syscall (and sysmon could hand off their P).
+#[test]
+fn a_syscall_that_panics_leaves_no_syscall_mark() {
+    const NAME: &str = "a_syscall_that_panics_leaves_no_syscall_mark";
+    if !is_child(NAME) {
+        return run_child(NAME, "2");
+    }
+    within(60, || {
+        gort::run(|| {
+            for _ in 0..8 {
+                let h = gort::go(|| gort::syscall(|| panic!("inside a syscall")));
+                assert!(h.join().is_err());
+            }
+            let stop = Arc::new(AtomicBool::new(false));
+            // These reuse the Gs of the goroutines that panicked.
+            let busy: Vec<_> = (0..8)
+                .map(|_| {
+                    let stop = stop.clone();
+                    gort::go(move || {
+                        while !stop.load(SeqCst) {
+                            std::hint::spin_loop();
+                        }
+                    })
+                })
+                .collect();
+            let ids: Vec<u64> = busy.iter().map(|h| h.id()).collect();
+            let mut seen = 0;
+            let start = std::time::Instant::now();
+            while start.elapsed() < Duration::from_millis(300) {
+                for g in gort::debug::goroutines() {
+                    if ids.contains(&g.id) && g.state == gort::debug::GoroutineState::Syscall {
+                        seen += 1;
+                    }
+                }
+                gort::yield_now();
+            }
+            stop.store(true, SeqCst);
+            busy.into_iter().for_each(|h| h.join().unwrap());
+            assert_eq!(seen, 0, "goroutines that reused a G showed as in a syscall");
+        })
+    });
+}

@@ -62,6 +62,7 @@ use crate::park::{thread_parks, ThreadPark};
 use crate::sched::{self, Sched};
 use crate::{netpoll, thread_probe, timer};
 use std::sync::atomic::Ordering::SeqCst;
+use std::time::Duration;
 
 /// One read of everything the verdict depends on.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -77,9 +78,31 @@ struct Collect {
     quiet: bool,
     /// Plain threads that hold a park slot.
     threads: Vec<ThreadPark>,
-    /// The runtime's own threads (Ms, sysmon, the scavenger, the idle signal thread).
+    /// The runtime's own threads that cannot act now: Ms asleep with nothing to do,
+    /// sysmon, the scavenger, the idle signal thread.
     own: Vec<i32>,
+    /// The sleep counters of those Ms: equal in both reads means no wake-up in between.
+    ms: Vec<u64>,
 }
+
+/// What a check concluded.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Nothing can ever run again: this many goroutines are stuck.
+    Deadlocked(usize),
+    /// Something can still act (sysmon hears when the runtime has news).
+    Live,
+    /// The first read said "dead" but something moved before the second: look again soon
+    /// (a thread that is finishing up, the scavenger at work), since nothing may tell
+    /// sysmon when it stops.
+    Again,
+}
+
+/// CPU time that threads other than sysmon may use between the two reads of a check
+/// without defeating it: what sysmon's own clock reads leave unaccounted (their order
+/// differs by a few hundred nanoseconds). Any thread that does anything (a thread created
+/// and gone between the two thread listings, a spurious wake-up) uses more.
+const CPU_SLACK: Duration = Duration::from_micros(5);
 
 /// The deadlock check with its buffers, kept by sysmon from one check to the next: once
 /// they have grown, a check allocates nothing (it runs whenever the runtime goes idle,
@@ -91,14 +114,30 @@ pub(crate) struct Check {
 }
 
 impl Check {
-    /// Whether the process is deadlocked (see the module docs): if so, how many goroutines
-    /// are stuck.
-    pub(crate) fn run(&mut self, s: &Sched) -> Option<usize> {
+    /// Whether the process is deadlocked (see the module docs).
+    ///
+    /// Besides the two reads, the process's CPU time (less sysmon's) must not move between
+    /// them: a thread created after the first thread listing and gone before the second
+    /// would be in neither, but it used CPU.
+    pub(crate) fn run(&mut self, s: &Sched) -> Verdict {
+        let cpu_before = thread_probe::others_cpu_time();
         if !collect(s, true, &mut self.first) {
-            return None;
+            return Verdict::Live;
         }
-        let n = dead(&self.first)?;
-        (collect(s, false, &mut self.second) && self.second == self.first).then_some(n)
+        let Some(n) = dead(&self.first) else {
+            return Verdict::Live;
+        };
+        let same = collect(s, false, &mut self.second) && self.second == self.first;
+        let cpu_after = thread_probe::others_cpu_time();
+        let still = match (cpu_before, cpu_after) {
+            (Some(a), Some(b)) => b.saturating_sub(a) <= CPU_SLACK,
+            _ => false,
+        };
+        if same && still {
+            Verdict::Deadlocked(n)
+        } else {
+            Verdict::Again
+        }
     }
 }
 
@@ -129,10 +168,19 @@ fn collect(s: &Sched, tids_first: bool, c: &mut Collect) -> bool {
         .map(|p| p.counters.runs.load(SeqCst))
         .sum::<u64>();
     c.own.clear();
+    c.ms.clear();
     let ms_quiet = {
         let all = s.allm.lock();
-        c.own
-            .extend(all.iter().map(|m| m.tid.load(SeqCst)).filter(|&t| t != 0));
+        // An M counts as unable to act only while it sleeps on its note: one between
+        // scheduling steps (finishing a goroutine, requeueing one) may still wake somebody.
+        for m in all.iter() {
+            let sleeps = m.sleeps.load(SeqCst);
+            let tid = m.tid.load(SeqCst);
+            if sleeps % 2 == 1 && tid != 0 {
+                c.own.push(tid);
+                c.ms.push(sleeps);
+            }
+        }
         !all.iter().any(|m| m.running())
     };
     crate::sysmon::runtime_tids(&mut c.own);

@@ -301,7 +301,7 @@ pub(crate) fn install_sigquit() {
         }
         std::process::exit(2);
     });
-    if let Err(e) = crate::signal::set_default_action(Signal::SIGQUIT, Some(action)) {
+    if let Err(e) = crate::signal::set_runtime_default_action(Signal::SIGQUIT, Some(action)) {
         eprintln!("gort: cannot handle SIGQUIT (no goroutine dump on it): {e}");
     }
 }
@@ -316,7 +316,7 @@ pub fn dump_on(sig: Signal) -> std::io::Result<()> {
     let action: crate::signal::DefaultAction = Arc::new(|sig| {
         eprint!("{sig}: goroutine dump\n\n{}", dump());
     });
-    crate::signal::set_default_action(sig, Some(action))
+    crate::signal::set_runtime_default_action(sig, Some(action))
 }
 
 /// Whether parks record backtraces (`GORT_TRACEBACK=all`).

@@ -196,8 +196,14 @@ static NOTIFYING: AtomicUsize = AtomicUsize::new(0);
 /// so sysmon's deadlock check may count it as the runtime's own. While a signal is relayed
 /// it can, as in Go, where a program waiting for a signal is not deadlocked.
 pub(crate) fn thread_cannot_wake() -> bool {
-    WAKE_FD.load(SeqCst) >= 0 && NOTIFYING.load(SeqCst) == 0
+    WAKE_FD.load(SeqCst) >= 0 && NOTIFYING.load(SeqCst) == 0 && USER_DEFAULTS.load(SeqCst) == 0
 }
+
+/// Signals whose registered default action is a program's own (`set_default_action`),
+/// which may wake a goroutine; the runtime's own (the goroutine dump) cannot.
+static USER_DEFAULTS: AtomicUsize = AtomicUsize::new(0);
+/// Which signals have a program's default action (see `USER_DEFAULTS`).
+static USER_DEFAULT: [AtomicBool; NSIG] = [const { AtomicBool::new(false) }; NSIG];
 
 /// Kernel thread id of the signal thread (0 until it runs).
 static THREAD_TID: AtomicI32 = AtomicI32::new(0);
@@ -320,6 +326,19 @@ pub fn ignored(sig: Signal) -> bool {
 /// # Errors
 /// As [`set_mode`].
 pub fn set_default_action(sig: Signal, action: Option<DefaultAction>) -> io::Result<()> {
+    set_default(sig, action, true)
+}
+
+/// [`set_default_action`] for the runtime's own actions (the goroutine dump), which cannot
+/// wake a goroutine and so leave the deadlock check alone.
+pub(crate) fn set_runtime_default_action(
+    sig: Signal,
+    action: Option<DefaultAction>,
+) -> io::Result<()> {
+    set_default(sig, action, false)
+}
+
+fn set_default(sig: Signal, action: Option<DefaultAction>, user: bool) -> io::Result<()> {
     let mut reg = REGISTRY.lock();
     hook(&mut reg, sig)?;
     reg.defaults.retain(|(s, _)| *s != sig);
@@ -328,6 +347,16 @@ pub fn set_default_action(sig: Signal, action: Option<DefaultAction>) -> io::Res
         reg.defaults.push((sig, a));
     }
     STATES[sig.0 as usize].custom_default.store(custom, SeqCst);
+    let was = USER_DEFAULT[sig.0 as usize].swap(custom && user, SeqCst);
+    match (was, custom && user) {
+        (false, true) => {
+            USER_DEFAULTS.fetch_add(1, SeqCst);
+        }
+        (true, false) => {
+            USER_DEFAULTS.fetch_sub(1, SeqCst);
+        }
+        _ => {}
+    }
     Ok(())
 }
 

@@ -139,7 +139,8 @@ fn run() {
             }
         }
         if all_idle(s) {
-            if let Some(n) = check.run(s) {
+            let mut verdict = check.run(s);
+            if let deadlock::Verdict::Deadlocked(n) = verdict {
                 report_deadlock(n);
             }
             // Sleep until a P is busy again, a plain thread parks with no deadline or
@@ -148,15 +149,17 @@ fn run() {
             // the announcement changed it before this look (SeqCst on both sides).
             SLEEPING.store(true, SeqCst);
             if all_idle(s) {
-                if let Some(n) = check.run(s) {
+                if verdict == deadlock::Verdict::Live {
+                    verdict = check.run(s);
+                }
+                if let deadlock::Verdict::Deadlocked(n) = verdict {
                     report_deadlock(n);
                 }
                 // A thread that used gort is exiting: it stays in the process's thread
-                // list until its last destructor ran, after its `wake`. Look again soon.
-                let until = match exiting_threads() {
-                    true => Some(Instant::now() + Duration::from_millis(1)),
-                    false => None,
-                };
+                // list until its last destructor ran, after its `wake`; or the check saw
+                // something move at the last moment. Look again soon.
+                let again = verdict == deadlock::Verdict::Again || exiting_threads();
+                let until = again.then(|| Instant::now() + Duration::from_millis(1));
                 NOTE.sleep_until(match (until, next_trace) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
@@ -457,7 +460,18 @@ pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
     sched::sched().syscalls.fetch_add(1, Relaxed);
     g.in_syscall.store(true, Relaxed);
     enter_syscall_state();
+    /// Leaves the syscall state if `f` unwinds (a G is reused: a mark left behind would
+    /// make sysmon hand off the P of whatever the G and its M run next).
+    struct Unwinding(&'static crate::g::G);
+    impl Drop for Unwinding {
+        fn drop(&mut self) {
+            self.0.in_syscall.store(false, Relaxed);
+            leave_syscall_state();
+        }
+    }
+    let unwinding = Unwinding(g);
     let r = f();
+    std::mem::forget(unwinding);
     g.in_syscall.store(false, Relaxed);
     // The M we run on now: `f` may have parked and resumed on another one.
     let mm = m::current_m().expect("gort: a goroutine runs on an M");

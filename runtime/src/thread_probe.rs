@@ -31,6 +31,25 @@ pub(crate) fn cpu_time(tid: i32) -> Option<Duration> {
     Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
 }
 
+/// CPU time this process has used, less the calling thread's: what every other thread,
+/// live or gone, used (sysmon's deadlock check). `None` if a clock cannot be read.
+pub(crate) fn others_cpu_time() -> Option<Duration> {
+    let read = |clock| {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec.
+        (unsafe { libc::clock_gettime(clock, &mut ts) } == 0)
+            .then(|| Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+    };
+    // The thread's own first: what it uses between the two reads then counts as the
+    // others' (a few hundred nanoseconds), never the other way round.
+    let mine = read(libc::CLOCK_THREAD_CPUTIME_ID)?;
+    let all = read(libc::CLOCK_PROCESS_CPUTIME_ID)?;
+    Some(all.saturating_sub(mine))
+}
+
 /// Whether thread `tid` (of this process) is asleep in the kernel (state `S` or `D`).
 /// Allocates nothing (sysmon calls it while the program runs).
 pub(crate) fn asleep_in_kernel(tid: i32) -> bool {

@@ -126,6 +126,17 @@ pub fn cancel(id: TimerId) -> bool {
     s.gen = s.gen.wrapping_add(1);
     h.free.push(id.slot);
     h.dead += 1;
+    if h.dead == h.heap.len() {
+        // Only dead entries left: no timer is pending any more (sysmon's deadlock check
+        // must not wait for a cancelled deadline to pass).
+        h.heap.clear();
+        h.dead = 0;
+        NEXT.store(u64::MAX, SeqCst);
+        drop(h);
+        drop(action);
+        crate::sysmon::wake();
+        return true;
+    }
     if h.dead > 64 && h.dead > h.heap.len() / 2 {
         let Heap { heap, slots, .. } = &mut *h;
         heap.retain(|Reverse((_, slot, gen))| slots[*slot as usize].gen == *gen);

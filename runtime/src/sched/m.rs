@@ -48,6 +48,10 @@ pub(crate) struct M {
     /// Kernel thread id of this M's thread while it runs (0 before it starts and once it
     /// is about to exit); the deadlock check tells the runtime's threads apart by it.
     pub(crate) tid: AtomicI32,
+    /// Odd while the M sleeps on its note with nothing to do (`idle_sleep`), incremented
+    /// at each sleep and each wake-up: the deadlock check counts an M as unable to act only
+    /// while this is odd, and the same in both of its reads (no sleep and wake between).
+    pub(crate) sleeps: AtomicU64,
     rng: Cell<u64>,
 }
 
@@ -127,6 +131,7 @@ impl M {
             in_syscall: AtomicBool::new(false),
             syscall_tick: AtomicU64::new(0),
             tid: AtomicI32::new(0),
+            sleeps: AtomicU64::new(0),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1)),
         }
     }
@@ -171,10 +176,18 @@ impl M {
         p
     }
 
+    /// Sleeps on the note until `deadline` (or a wake-up), marked idle for the deadlock
+    /// check meanwhile (see `sleeps`).
+    fn idle_sleep(&self, deadline: Option<std::time::Instant>) {
+        self.sleeps.fetch_add(1, SeqCst);
+        self.note.sleep_until(deadline);
+        self.sleeps.fetch_add(1, SeqCst);
+    }
+
     /// Sleeps until another thread hands this M a P, then takes it.
     fn sleep_for_p(&self) {
         loop {
-            self.note.sleep();
+            self.idle_sleep(None);
             self.note.clear();
             if self.nextp.load(SeqCst) != 0 {
                 return self.take_next_p();
@@ -528,7 +541,7 @@ fn stopm(m: &'static M) {
                 return;
             }
         } else {
-            m.note.sleep_until(deadline);
+            m.idle_sleep(deadline);
         }
         if watching {
             SLEEPER_UNTIL.store(u64::MAX, SeqCst);

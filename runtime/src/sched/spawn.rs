@@ -47,6 +47,7 @@ where
         g.refs.store(2, Relaxed); // the goroutine and its JoinHandle
         g.join_state.store(RUNNING, Release);
         g.has_exit_hooks.store(false, Relaxed);
+        g.in_syscall.store(false, Relaxed);
         g.stack_top.store(stack.range().1, Relaxed);
         g.park_sp.store(0, Relaxed);
 
