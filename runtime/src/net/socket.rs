@@ -23,6 +23,19 @@ pub(crate) fn default_backlog() -> i32 {
     })
 }
 
+/// Runs one attempt of a socket call (`f`, which reads `errno` when the call fails) in a
+/// frame of its own. The loops of `op` and `stream_read` park between attempts, and the
+/// goroutine may resume on another thread; inlined into the loop, the compiler may compute
+/// the address of `errno` (a thread-local, whose libc accessor it treats as constant) once
+/// and read the *old* thread's `errno` after the switch: an accept that failed with EAGAIN
+/// on the new thread then reported whatever the old thread's last error was (seen as
+/// `accept: Operation now in progress`, a connect's EINPROGRESS). Not inlined, each attempt
+/// looks `errno` up on the thread it runs on.
+#[inline(never)]
+fn fresh_thread<S, R>(f: &mut impl FnMut(&S) -> io::Result<R>, s: &S) -> io::Result<R> {
+    f(s)
+}
+
 /// Sets the backlog of a socket that std's `bind` left listening with 128: on Linux, a
 /// second `listen` on a listening socket only changes its backlog.
 pub(crate) fn set_backlog(fd: RawFd, backlog: i32) -> io::Result<()> {
@@ -66,7 +79,7 @@ impl<S: AsRawFd> Socket<S> {
         self.pd.check_deadline(dir)?;
         let mut start = None;
         loop {
-            match f(&self.io) {
+            match fresh_thread(&mut f, &self.io) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.pd.wait(dir, &mut start)?,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -100,7 +113,7 @@ impl<S: AsRawFd> Socket<S> {
         }
         loop {
             let edges = self.pd.read_edges();
-            match f(&self.io) {
+            match fresh_thread(&mut f, &self.io) {
                 Ok(0) if len > 0 => {
                     // End of stream, or the shutdown of a racing `close`.
                     self.pd.check_closed()?;
