@@ -19,35 +19,28 @@ use std::time::Duration;
 /// The CPU time thread `tid` (of this process) has used, or `None` if it cannot be read.
 pub(crate) fn cpu_time(tid: i32) -> Option<Duration> {
     // CPUCLOCK_PERTHREAD_MASK (4) | CPUCLOCK_SCHED (2); see the module docs.
-    let clock = ((!tid) << 3) | 6;
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; an invalid clock id only fails (EINVAL).
-    if unsafe { libc::clock_gettime(clock as libc::clockid_t, &mut ts) } != 0 {
-        return None;
-    }
-    Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+    read_clock(((!tid) << 3) | 6)
 }
 
 /// CPU time this process has used, less the calling thread's: what every other thread,
 /// live or gone, used (sysmon's deadlock check). `None` if a clock cannot be read.
 pub(crate) fn others_cpu_time() -> Option<Duration> {
-    let read = |clock| {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: `ts` is a valid, writable timespec.
-        (unsafe { libc::clock_gettime(clock, &mut ts) } == 0)
-            .then(|| Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
-    };
     // The thread's own first: what it uses between the two reads then counts as the
     // others' (a few hundred nanoseconds), never the other way round.
-    let mine = read(libc::CLOCK_THREAD_CPUTIME_ID)?;
-    let all = read(libc::CLOCK_PROCESS_CPUTIME_ID)?;
+    let mine = read_clock(libc::CLOCK_THREAD_CPUTIME_ID)?;
+    let all = read_clock(libc::CLOCK_PROCESS_CPUTIME_ID)?;
     Some(all.saturating_sub(mine))
+}
+
+/// Reads `clock`, or `None` if it cannot be read (an invalid id only fails with EINVAL).
+fn read_clock(clock: libc::clockid_t) -> Option<Duration> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    (unsafe { libc::clock_gettime(clock, &mut ts) } == 0)
+        .then(|| Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
 }
 
 /// Whether thread `tid` (of this process) is asleep in the kernel (state `S` or `D`).
