@@ -63,9 +63,9 @@ pub mod net {
 }
 
 pub use gort_runtime::{
-    debug, go, goroutine_id, local, lock_os_thread, num_goroutine, park, procs, run, scope,
-    set_max_threads, set_procs, stack, stats, syscall, timer, unlock_os_thread, yield_now, Builder,
-    JoinHandle, LocalKey, ProcStats, Scope, ScopedJoinHandle, Stats, MAX_PROCS,
+    debug, go, goroutine_id, last_os_error, local, lock_os_thread, num_goroutine, park, procs, run,
+    scope, set_max_threads, set_procs, stack, stats, syscall, timer, unlock_os_thread, yield_now,
+    Builder, JoinHandle, LocalKey, ProcStats, Scope, ScopedJoinHandle, Stats, MAX_PROCS,
 };
 
 /// The README's code blocks, compiled and run as doctests so the README stays true.

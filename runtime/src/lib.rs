@@ -37,6 +37,7 @@ mod membarrier;
 pub mod net;
 mod netpoll;
 mod note;
+mod os_error;
 mod panic_hook;
 pub mod park;
 mod rlimit;
@@ -55,6 +56,7 @@ pub mod timer;
 pub use builder::{go, Builder};
 pub use join::JoinHandle;
 pub use local::LocalKey;
+pub use os_error::last_os_error;
 pub use run::run;
 pub use sched::{
     goroutine_id, lock_os_thread, num_goroutine, procs, set_max_threads, set_procs,

@@ -267,7 +267,7 @@ pub fn set_mode(sig: Signal, mode: Mode) -> io::Result<()> {
             ign.sa_sigaction = libc::SIG_IGN;
             let mut hook_act: libc::sigaction = std::mem::zeroed();
             if libc::sigaction(sig.0, &ign, &mut hook_act) != 0 {
-                return Err(io::Error::last_os_error());
+                return Err(crate::last_os_error());
             }
             reg.parked_hooks.push((sig, hook_act));
         }
@@ -276,7 +276,7 @@ pub fn set_mode(sig: Signal, mode: Mode) -> io::Result<()> {
             let (_, hook_act) = reg.parked_hooks.swap_remove(i);
             // SAFETY: re-installing the hook's own action, saved above.
             if unsafe { libc::sigaction(sig.0, &hook_act, std::ptr::null_mut()) } != 0 {
-                return Err(io::Error::last_os_error());
+                return Err(crate::last_os_error());
             }
         }
     }
@@ -371,7 +371,7 @@ fn original(sig: Signal) -> io::Result<u8> {
     let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
     // SAFETY: querying (null new action) into a valid struct.
     if unsafe { libc::sigaction(sig.0, std::ptr::null(), &mut old) } != 0 {
-        return Err(io::Error::last_os_error());
+        return Err(crate::last_os_error());
     }
     Ok(match old.sa_sigaction {
         libc::SIG_DFL => ORIG_DFL,

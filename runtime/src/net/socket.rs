@@ -41,7 +41,7 @@ fn fresh_thread<S, R>(f: &mut impl FnMut(&S) -> io::Result<R>, s: &S) -> io::Res
 pub(crate) fn set_backlog(fd: RawFd, backlog: i32) -> io::Result<()> {
     // SAFETY: listen(2) on a descriptor we own; the result is checked.
     if unsafe { libc::listen(fd, backlog) } < 0 {
-        return Err(io::Error::last_os_error());
+        return Err(crate::last_os_error());
     }
     Ok(())
 }
@@ -230,7 +230,7 @@ impl<S: AsRawFd> Socket<S> {
             )
         };
         if r < 0 {
-            return Err(io::Error::last_os_error());
+            return Err(crate::last_os_error());
         }
         Ok(v)
     }
@@ -254,7 +254,7 @@ pub(crate) fn setsockopt(
         )
     };
     if r < 0 {
-        return Err(io::Error::last_os_error());
+        return Err(crate::last_os_error());
     }
     Ok(())
 }

@@ -97,7 +97,7 @@ impl TcpListener {
                 )
             };
             if r < 0 {
-                Err(io::Error::last_os_error())
+                Err(crate::last_os_error())
             } else {
                 Ok((r, storage))
             }
@@ -206,7 +206,7 @@ impl TcpStream {
             )
         };
         if fd < 0 {
-            return Err(io::Error::last_os_error());
+            return Err(crate::last_os_error());
         }
         // SAFETY: `fd` is a fresh socket we own.
         let io = unsafe { std::net::TcpStream::from_raw_fd(fd) };
@@ -219,7 +219,7 @@ impl TcpStream {
         // SAFETY: `raw`/`len` describe a valid sockaddr for the socket's family.
         let r = unsafe { libc::connect(fd, (&raw as *const libc::sockaddr_storage).cast(), len) };
         if r < 0 {
-            let e = io::Error::last_os_error();
+            let e = crate::last_os_error();
             if e.raw_os_error() != Some(libc::EINPROGRESS) {
                 return Err(e);
             }

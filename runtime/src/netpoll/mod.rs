@@ -57,12 +57,12 @@ fn poller() -> &'static Poller {
         // SAFETY: plain system calls with valid flags; results are checked.
         let epfd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
         if epfd < 0 {
-            fatal("epoll_create1", io::Error::last_os_error());
+            fatal("epoll_create1", crate::last_os_error());
         }
         // SAFETY: as above.
         let eventfd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
         if eventfd < 0 {
-            fatal("eventfd", io::Error::last_os_error());
+            fatal("eventfd", crate::last_os_error());
         }
         let mut ev = libc::epoll_event {
             events: libc::EPOLLIN as u32,
@@ -70,7 +70,7 @@ fn poller() -> &'static Poller {
         };
         // SAFETY: both descriptors are valid; `ev` is a valid epoll_event.
         if unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, eventfd, &mut ev) } < 0 {
-            fatal("epoll_ctl(eventfd)", io::Error::last_os_error());
+            fatal("epoll_ctl(eventfd)", crate::last_os_error());
         }
         Poller { epfd, eventfd }
     })
@@ -89,7 +89,7 @@ pub(crate) fn register(fd: libc::c_int, pd: &'static PollDesc) -> io::Result<()>
     };
     // SAFETY: `ev` is a valid epoll_event; a bad `fd` is reported as an error.
     if unsafe { libc::epoll_ctl(poller().epfd, libc::EPOLL_CTL_ADD, fd, &mut ev) } < 0 {
-        return Err(io::Error::last_os_error());
+        return Err(crate::last_os_error());
     }
     Ok(())
 }

@@ -161,7 +161,7 @@ pub(crate) fn map(len: usize) -> io::Result<usize> {
         )
     };
     if addr == libc::MAP_FAILED {
-        let err = io::Error::last_os_error();
+        let err = crate::last_os_error();
         let hint = if err.raw_os_error() == Some(libc::ENOMEM) {
             format!(
                 " (out of address space, or the process reached vm.max_map_count = {}: \
@@ -255,7 +255,7 @@ pub(crate) fn install(low: usize) -> io::Result<()> {
     if rc == 0 {
         return Ok(());
     }
-    let err = io::Error::last_os_error();
+    let err = crate::last_os_error();
     if err.raw_os_error() == Some(libc::ENOMEM) {
         let forced = matches!(mode(), Mode::Mprotect { forced: true });
         return Err(map_count_error(VMAS.load(Relaxed) / 2, forced));
