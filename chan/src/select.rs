@@ -328,9 +328,11 @@ fn random_u64() -> u64 {
 }
 
 /// A random 64-bit number (a per-thread xorshift; the state is read and written at once,
-/// never held across a switch).
+/// never held across a switch). Never inlined: inlined into a `select` that parks and
+/// resumes on another thread, the compiler could reuse the first thread's address of the
+/// state (a thread-local) and race with that thread's own draws.
 #[cfg(not(loom))]
-#[inline]
+#[inline(never)]
 fn random_u64() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
     static SEED: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
