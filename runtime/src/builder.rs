@@ -104,10 +104,11 @@ impl Builder {
 ///    to it may wake whichever goroutine runs there later. Thread-local destructors run when
 ///    the thread exits, not when the goroutine ends (a scheduler thread exits only when a
 ///    goroutine ends while locked to it), and a value a goroutine leaves in a
-///    `thread_local!` is seen by the next goroutine on that thread. Remedies: [`crate::goroutine_id`] for identity;
-///    [`crate::lock_os_thread`] for thread-bound state (Go's rule for the same problem);
-///    [`crate::park`] or a channel instead of `std::thread::park`; [`crate::local!`], whose
-///    values are dropped when the goroutine ends.
+///    `thread_local!` is seen by the next goroutine on that thread. Remedies:
+///    [`crate::goroutine_id`] for identity; [`crate::lock_os_thread`] for thread-bound
+///    state (Go's rule for the same problem); [`crate::park`] or a channel instead of
+///    `std::thread::park`; [`crate::local!`], whose values are dropped when the goroutine
+///    ends.
 ///
 /// Values that are `!Send` for other reasons are fine across a scheduling point (an `Rc`
 /// the goroutine made itself, a [`crate::sync::MutexGuard`]): the goroutine carries them
@@ -116,7 +117,7 @@ impl Builder {
 ///
 /// `go` is nevertheless a safe function. By Rust's rules, items 1 to 3 let safe code in a
 /// goroutine race on one variable from two threads, which would argue for `unsafe`; but
-/// starting a goroutine is one keyword in Go, the project's promise is Go's ergonomics, and
+/// starting a goroutine is one keyword in Go, gort's promise is Go's ergonomics, and
 /// no bound on `f` can catch these patterns (`F: Send` covers what the goroutine starts
 /// with, not what it takes from a thread-local later). may makes its `spawn` `unsafe` for
 /// these reasons, and its `go!` macro wraps the unsafe call: that hides the hazard at every
