@@ -11,12 +11,16 @@
 //! assert_eq!(total, 5050);
 //! ```
 //!
-//! ## Soundness: goroutines move between threads
+//! ## Soundness: what a goroutine must not do
 //!
-//! A goroutine that parks may resume on another OS thread. Thread-locals are per thread,
-//! not per goroutine (use [`local!`] for goroutine-local storage, or [`lock_os_thread`] for
-//! code that needs a fixed thread), and a value that is not `Send` must not be held across
-//! a scheduling point (any gort blocking call or [`yield_now`]). See [`go`].
+//! A goroutine may resume on another OS thread at every scheduling point (any gort blocking
+//! call, [`yield_now`], the return from [`syscall`]). Across one it must not keep using a
+//! thread-local (use [`local!`] for goroutine-local storage, or [`lock_os_thread`] for code
+//! that needs a fixed thread; the compiler may even reuse a thread-local's address, `errno`
+//! included, after the switch), hold a std lock guard (`std::io::stdout().lock()` is owned
+//! by a thread, so another goroutine on the old thread would take it too: use
+//! [`sync::Mutex`]), or rely on the thread's identity. [`go`] lists each hazard with its
+//! remedy, and why `go` stays a safe function.
 
 #![warn(missing_docs)]
 

@@ -1,3 +1,10 @@
+// Copyright 2009 The Go Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style
+// license that can be found in the LICENSE file.
+//
+// Ported from Go's test/closedchan.go (https://github.com/golang/go); Go's LICENSE file is
+// tests/LICENSE-GO. gort's changes are described below.
+
 //! Port of Go's `test/closedchan.go`: close(c) and receiving from a closed channel, through
 //! direct operations, single-case selects and larger selects (and here also the dynamic
 //! `Select`). Receives from a closed channel complete at once with `Err(RecvError)` (Go's

@@ -1,3 +1,10 @@
+// Copyright 2009 The Go Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style
+// license that can be found in the LICENSE file.
+//
+// Ported from Go's test/chan/doubleselect.go (https://github.com/golang/go); Go's LICENSE file
+// is tests/LICENSE-GO. gort's changes are described below.
+
 //! Port of Go's `test/chan/doubleselect.go`: a select with four ready-able send cases must
 //! run exactly one of them per iteration. A sender picks one of four unbuffered channels per
 //! value; four muxes forward onto one channel; the receiver checks that every value arrives

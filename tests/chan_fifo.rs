@@ -1,3 +1,10 @@
+// Copyright 2009 The Go Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style
+// license that can be found in the LICENSE file.
+//
+// Ported from Go's test/chan/fifo.go (https://github.com/golang/go); Go's LICENSE file is
+// tests/LICENSE-GO. gort's changes are described below.
+
 //! Port of Go's `test/chan/fifo.go`: channels are FIFO. `AsynchFifo` fills a buffered
 //! channel and drains it in order; `SynchFifo` threads a daisy chain of parties that each
 //! receive one value from an unbuffered channel in turn. Extended with the FIFO property

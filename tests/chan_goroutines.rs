@@ -1,3 +1,10 @@
+// Copyright 2009 The Go Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style
+// license that can be found in the LICENSE file.
+//
+// Ported from Go's test/chan/goroutines.go (https://github.com/golang/go); Go's LICENSE file
+// is tests/LICENSE-GO. gort's changes are described below.
+
 //! Port of Go's `test/chan/goroutines.go`: make a lot of parties threaded together by
 //! unbuffered channels (each does `left <- <-right`), push one value in at the right end and
 //! take it out at the left, then tear everything down cleanly. Each link adds one, so the

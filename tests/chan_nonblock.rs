@@ -1,3 +1,10 @@
+// Copyright 2009 The Go Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style
+// license that can be found in the LICENSE file.
+//
+// Ported from Go's test/chan/nonblock.go (https://github.com/golang/go); Go's LICENSE file is
+// tests/LICENSE-GO. gort's changes are described below.
+
 //! Port of Go's `test/chan/nonblock.go`: channel operations that test for blocking, with
 //! several operand types and with buffer sizes 0 and 1. A non-blocking receive from an empty
 //! channel is not ready; a non-blocking send succeeds once a receiver waits (or buffer space

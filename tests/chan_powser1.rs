@@ -1,3 +1,10 @@
+// Copyright 2009 The Go Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style
+// license that can be found in the LICENSE file.
+//
+// Ported from Go's test/chan/powser1.go (https://github.com/golang/go); Go's LICENSE file is
+// tests/LICENSE-GO. gort's changes are described below.
+
 //! Port of Go's `test/chan/powser1.go` (Doug McIlroy's power series, "Squinting at Power
 //! Series"): a power series is a demand channel pair along which rational coefficients flow
 //! on request; series operations are networks of parties. The port keeps Go's structure:

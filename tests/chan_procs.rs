@@ -1,3 +1,10 @@
+// Copyright 2009 The Go Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style
+// license that can be found in the LICENSE file.
+//
+// Ported from Go's src/runtime/chan_test.go (https://github.com/golang/go); Go's LICENSE file
+// is tests/LICENSE-GO. gort's changes are described below.
+
 //! Go's `TestChan` and `TestSelectStress` run under `GOMAXPROCS(4)` and `GOMAXPROCS(10)`:
 //! this binary re-runs two goroutine stress scenarios (the select stress of
 //! `src/runtime/chan_test.go` and its `TestMultiConsumer`) with 1, 4 and 10 Ps, changing

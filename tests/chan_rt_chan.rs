@@ -1,3 +1,10 @@
+// Copyright 2009 The Go Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style
+// license that can be found in the LICENSE file.
+//
+// Ported from Go's src/runtime/chan_test.go (https://github.com/golang/go); Go's LICENSE file
+// is tests/LICENSE-GO. gort's changes are described below.
+
 //! Ports of the channel tests of Go's `src/runtime/chan_test.go`: `TestChan` (for every
 //! capacity 0..100 with goroutines, 0..40 with threads: receive from an empty channel blocks, send to a full one blocks, a closed
 //! channel drains then reports closed, close unblocks a receiver, FIFO order, no value lost

@@ -1,3 +1,10 @@
+// Copyright 2009 The Go Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style
+// license that can be found in the LICENSE file.
+//
+// Ported from Go's src/runtime/chan_test.go (https://github.com/golang/go); Go's LICENSE file
+// is tests/LICENSE-GO. gort's changes are described below.
+
 //! Ports of the select tests of Go's `src/runtime/chan_test.go`: `TestNonblockSelectRace`
 //! and `TestNonblockSelectRace2` (a select acts on one instant's state: with one channel
 //! always ready it never takes `default`), `TestSelfSelect` (send and receive on the same

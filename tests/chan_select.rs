@@ -1,3 +1,11 @@
+// Copyright 2009, 2010 The Go Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style
+// license that can be found in the LICENSE file.
+//
+// Ported from Go's test/chan/select.go (2009) and test/chan/select4.go (2010)
+// (https://github.com/golang/go); Go's LICENSE file is tests/LICENSE-GO. gort's changes are
+// described below.
+
 //! Ports of Go's `test/chan/select.go` and `test/chan/select4.go`.
 //!
 //! `select.go`: a loop of non-blocking selects sending on two buffered (cap 1) channels,

@@ -1,3 +1,10 @@
+// Copyright 2010 The Go Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style
+// license that can be found in the LICENSE file.
+//
+// Ported from Go's test/chan/select2.go (https://github.com/golang/go); Go's LICENSE file is
+// tests/LICENSE-GO. gort's changes are described below.
+
 //! Port of Go's `test/chan/select2.go`: selects do not consume undue memory. After a
 //! warm-up round of 100,000 selects (a receive that fires and a dummy receive that never
 //! does, against a sender party on an unbuffered channel), a second round must not grow the

@@ -1,3 +1,10 @@
+// Copyright 2010 The Go Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style
+// license that can be found in the LICENSE file.
+//
+// Ported from Go's test/chan/select3.go (https://github.com/golang/go); Go's LICENSE file is
+// tests/LICENSE-GO. gort's changes are described below.
+
 //! Port of Go's `test/chan/select3.go`: the semantics of select (and of plain operations) for
 //! basic empty / non-empty / closed / nil cases. Go's nil channel is `chan::never()` (there is
 //! no nil sender, so the nil-send cases have no port); Go's panic on a send to a closed

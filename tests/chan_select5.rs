@@ -1,3 +1,10 @@
+// Copyright 2011 The Go Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style
+// license that can be found in the LICENSE file.
+//
+// Ported from Go's test/chan/select5.go (https://github.com/golang/go); Go's LICENSE file is
+// tests/LICENSE-GO. gort's changes are described below.
+
 //! Port, in spirit, of Go's `test/chan/select5.go`, a generator of single-goroutine tests of
 //! channel operations phrased in many ways. Its templates are:
 //!

@@ -1,3 +1,10 @@
+// Copyright 2011 The Go Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style
+// license that can be found in the LICENSE file.
+//
+// Ported from Go's test/chan/select6.go (https://github.com/golang/go); Go's LICENSE file is
+// tests/LICENSE-GO. gort's changes are described below.
+
 //! Port of Go's `test/chan/select6.go` (Go issue 2075): a select that loses must leave the
 //! wait queues of its other channels intact. Party A waits on `<-c1`; party B selects on
 //! `<-c1` and `<-c2`, wins on c2 (party C sends it), then waits on `<-c1` again. The two

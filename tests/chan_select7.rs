@@ -1,3 +1,10 @@
+// Copyright 2011 The Go Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style
+// license that can be found in the LICENSE file.
+//
+// Ported from Go's test/chan/select7.go (https://github.com/golang/go); Go's LICENSE file is
+// tests/LICENSE-GO. gort's changes are described below.
+
 //! Port of Go's `test/chan/select7.go`: select when discarding a value. Three ways to receive
 //! and drop a value (plain receive, a one-case select, a select with a second never-ready
 //! channel) against three ways to send it (plain send, a one-case select, a select with a

@@ -1,3 +1,10 @@
+// Copyright 2009 The Go Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style
+// license that can be found in the LICENSE file.
+//
+// Ported from Go's test/chan/sieve1.go (https://github.com/golang/go); Go's LICENSE file is
+// tests/LICENSE-GO. gort's changes are described below.
+
 //! Port of Go's `test/chan/sieve1.go`: the classical (inefficient) concurrent prime sieve, a
 //! linear chain of divisibility filters, one party per prime, joined by unbuffered channels.
 //! Checks the first primes against trial division; then drops the consumer's receiver and

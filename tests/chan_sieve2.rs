@@ -1,3 +1,10 @@
+// Copyright 2009 The Go Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style
+// license that can be found in the LICENSE file.
+//
+// Ported from Go's test/chan/sieve2.go (https://github.com/golang/go); Go's LICENSE file is
+// tests/LICENSE-GO. gort's changes are described below.
+
 //! Port of Go's `test/chan/sieve2.go`: the prime sieve of Eratosthenes over odd candidates,
 //! built from parties: a generator of odd numbers, one generator of odd multiples per prime,
 //! a merger that keeps the multiple generators in a heap and emits composites in order, a

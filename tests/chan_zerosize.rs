@@ -1,3 +1,10 @@
+// Copyright 2011 The Go Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style
+// license that can be found in the LICENSE file.
+//
+// Ported from Go's test/chan/zerosize.go (https://github.com/golang/go); Go's LICENSE file is
+// tests/LICENSE-GO. gort's changes are described below.
+
 //! Port of Go's `test/chan/zerosize.go`: channels of zero-sized types can be made, buffered
 //! and unbuffered. Extended to use them: values of `()`, `[u8; 0]` and an empty struct pass
 //! through every kind of channel, buffers count them (`len`, `is_full`), close drains them,

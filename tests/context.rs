@@ -1,3 +1,11 @@
+// Copyright 2014, 2016 The Go Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style
+// license that can be found in the LICENSE file.
+//
+// Ported from Go's src/context/context_test.go (2014) and x_test.go (2016)
+// (https://github.com/golang/go); Go's LICENSE file is tests/LICENSE-GO. gort's changes are
+// described below.
+
 //! Go's `src/context` tests (`x_test.go`, `context_test.go`), ported: each check runs with
 //! goroutines and with plain threads as the parties. No test asserts timing; `within` only
 //! turns a hang into a failure.

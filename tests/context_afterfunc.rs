@@ -1,3 +1,11 @@
+// Copyright 2016, 2023 The Go Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style
+// license that can be found in the LICENSE file.
+//
+// Ported from Go's src/context/x_test.go (2016) and afterfunc_test.go (2023)
+// (https://github.com/golang/go); Go's LICENSE file is tests/LICENSE-GO. gort's changes are
+// described below.
+
 //! Go's AfterFunc tests (`x_test.go`) and `afterfunc_test.go` (custom contexts with an
 //! `after_func` hook), with goroutines and threads as the parties.
 

@@ -1,3 +1,10 @@
+// Copyright 2016 The Go Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style
+// license that can be found in the LICENSE file.
+//
+// Ported from Go's src/context/x_test.go (https://github.com/golang/go); Go's LICENSE file is
+// tests/LICENSE-GO. gort's changes are described below.
+
 //! Go's TestCause table (`x_test.go`: 23 cases), plus four more for the `_cause` deadline
 //! forms and value layers; each case is built and checked on a plain thread and on a
 //! goroutine.

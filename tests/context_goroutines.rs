@@ -1,3 +1,11 @@
+// Copyright 2014, 2016 The Go Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style
+// license that can be found in the LICENSE file.
+//
+// Ported from Go's src/context/context_test.go (2014) and x_test.go (2016)
+// (https://github.com/golang/go); Go's LICENSE file is tests/LICENSE-GO. gort's changes are
+// described below.
+
 //! Go's XTestCustomContextGoroutines, alone in its binary: it counts the watcher goroutines
 //! that contexts derived from custom parents start, a process-wide counter.
 

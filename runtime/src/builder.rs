@@ -63,19 +63,65 @@ impl Builder {
 /// on first use. Its result, or its panic, is returned by [`JoinHandle::join`]; dropping the
 /// handle detaches it.
 ///
-/// # Soundness: goroutines move between threads
+/// # Soundness: what a goroutine must not do
 ///
-/// A goroutine that parks (a channel operation, `join`, `yield_now`, any gort blocking call)
-/// may resume on another OS thread. Hence:
+/// A goroutine may resume on another OS thread at every scheduling point: any gort blocking
+/// call (channel operations and `select!`, `join`, `gort::sync`, `time`, `net`, context
+/// waits), [`crate::yield_now`], the return from [`crate::syscall`], and `go` itself when the
+/// spawning P's run queue is full. Code that ties state to the thread breaks there, in four
+/// ways, each with its remedy:
 ///
-/// - thread-locals are per thread, not per goroutine: a `thread_local!` read before a
-///   scheduling point and after it may be two different variables. Use goroutine-local
-///   storage ([`crate::local!`]) for per-goroutine state, or [`crate::lock_os_thread`] for
-///   code that needs one fixed thread;
-/// - a value that is not `Send` (a `MutexGuard` of `std`, an `Rc` shared with another
-///   goroutine, a handle tied to its thread) must not be held across a scheduling point.
-///   The compiler checks `F: Send` for what the goroutine starts with, not for what it
-///   creates and keeps across a park.
+/// 1. **A thread-local read before and after a scheduling point** may be two different
+///    variables. Worse, a reference into one kept across the scheduling point (a park inside
+///    `LOCAL.with(|v| ..)`, an `Rc` cloned out of a thread-local) still points into the old
+///    thread's variable, which the next goroutine on that thread uses at the same time: a
+///    data race. Remedy: goroutine-local storage ([`crate::local!`]), which follows the
+///    goroutine; or [`crate::lock_os_thread`] around code that needs one fixed thread.
+/// 2. **The compiler may keep a thread-local's address across the switch.** Within one
+///    function (after inlining), LLVM assumes the thread does not change, so it may compute
+///    a thread-local's address once and reuse it after a call that parked and resumed on
+///    another thread: code that reads a thread-local, parks, and reads it again can read the
+///    old thread's variable even though the source looks it up again. `errno` is the common
+///    case: std declares `__errno_location` constant, so a loop that makes a system call,
+///    parks, and retries can report the old thread's `errno` through
+///    `io::Error::last_os_error()` (gort's own socket code met this). Remedies: the same two;
+///    and for a system call, make the call and read `errno` in a function of its own marked
+///    `#[inline(never)]` that returns the error (not an address), so each attempt looks
+///    `errno` up on the thread it runs on.
+/// 3. **A std lock guard whose owner is a thread.** `std::io::stdout().lock()` and
+///    `std::io::stderr().lock()` are reentrant locks owned by a thread id: held across a
+///    scheduling point, the goroutine that runs next on the old thread takes the lock again
+///    at once (the thread "owns" it), and two goroutines hold one lock. A
+///    `std::sync::Mutex` or `RwLock` guard held across a scheduling point makes every other
+///    goroutine that wants the lock block its whole thread until the holder resumes. Remedy:
+///    drop std lock guards before any scheduling point; use [`crate::sync::Mutex`] (or
+///    `RwLock`), whose guard may be held across one and whose waiters park.
+/// 4. **Thread identity and thread-bound state** describe the thread, not the goroutine,
+///    and change at a scheduling point: `std::thread::current()` and its `ThreadId`,
+///    `gettid`/`pthread_self`, per-thread OS state (signal mask, thread name, `unshare`,
+///    CPU affinity, `uselocale`), libraries that bind state to a thread (an OpenGL context, a
+///    Python thread state). `std::thread::park` parks the whole thread, and an `unpark` sent
+///    to it may wake whichever goroutine runs there later. Thread-local destructors run when
+///    the thread exits, not when the goroutine ends (a scheduler thread exits only when a
+///    goroutine ends while locked to it), and a value a goroutine leaves in a
+///    `thread_local!` is seen by the next goroutine on that thread. Remedies:
+///    [`crate::goroutine_id`] for identity; [`crate::lock_os_thread`] for thread-bound
+///    state (Go's rule for the same problem); [`crate::park`] or a channel instead of
+///    `std::thread::park`; [`crate::local!`], whose values are dropped when the goroutine
+///    ends.
+///
+/// Values that are `!Send` for other reasons are fine across a scheduling point (an `Rc`
+/// the goroutine made itself, a [`crate::sync::MutexGuard`]): the goroutine carries them
+/// along, and no other goroutine can reach them. The runtime's own code never keeps a
+/// thread-local's value or address across a scheduling point.
+///
+/// `go` is nevertheless a safe function. By Rust's rules, items 1 to 3 let safe code in a
+/// goroutine race on one variable from two threads, which would argue for `unsafe`; but
+/// starting a goroutine is one keyword in Go, gort's promise is Go's ergonomics, and
+/// no bound on `f` can catch these patterns (`F: Send` covers what the goroutine starts
+/// with, not what it takes from a thread-local later). may makes its `spawn` `unsafe` for
+/// these reasons, and its `go!` macro wraps the unsafe call: that hides the hazard at every
+/// call site without removing it. gort keeps `go` safe and states the rules here instead.
 ///
 /// # Panics
 /// If the goroutine cannot be created (its stack cannot be mapped, or the process is

@@ -1,3 +1,11 @@
+// Copyright 2014, 2016, 2023 The Go Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style
+// license that can be found in the LICENSE file.
+//
+// The custom contexts and helpers of Go's src/context/context_test.go (2014), x_test.go
+// (2016) and afterfunc_test.go (2023) (https://github.com/golang/go), ported; Go's LICENSE
+// file is tests/LICENSE-GO.
+
 //! Helpers shared by the context tests: running a check on a goroutine and on a plain
 //! thread, test causes, and the custom contexts of Go's tests.
 #![allow(dead_code)]

@@ -2,7 +2,7 @@
 // (https://github.com/crossbeam-rs/crossbeam/tree/master/crossbeam-channel).
 // Copyright (c) 2019 The Crossbeam Project Developers.
 // Licensed under the Apache License, Version 2.0 or the MIT license, at your option
-// (crossbeam's LICENSE-APACHE and LICENSE-MIT; gort is MIT OR Apache-2.0 too).
+// (crossbeam's LICENSE-APACHE and LICENSE-MIT, copied in tests/crossbeam/).
 //
 // Changes for gort: the imports point at gort through `crate::shim`; each test's body runs
 // through `crate::shim::run`, on threads and on goroutines (tests/crossbeam.rs); the
