@@ -37,7 +37,11 @@ pub(crate) fn install() {
 /// the way std's default hook does for a thread.
 fn report(id: u64, name: Option<&str>, info: &PanicHookInfo<'_>) {
     static NOTED: AtomicBool = AtomicBool::new(false);
-    let msg = info.payload_as_str().unwrap_or("Box<dyn Any>");
+    // `PanicHookInfo::payload_as_str` does this from Rust 1.91; the crates build on 1.87.
+    let payload = info.payload();
+    let msg = (payload.downcast_ref::<&str>().copied())
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("Box<dyn Any>");
     let mut line = format!("goroutine {id}");
     if let Some(name) = name {
         line.push_str(&format!(" {name:?}"));
