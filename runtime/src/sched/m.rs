@@ -2,12 +2,14 @@
 //!
 //! The scheduler loop (`schedule`) runs on the thread's own stack (Go's g0), never on a
 //! goroutine stack: it picks a runnable G (`find_runnable`), resumes its coroutine
-//! (`execute`) and acts on why the goroutine switched back (park, yield, exit).
+//! (`execute`) and acts on why the goroutine switched back (park, yield, exit). When it
+//! finds nothing to run, the M waits in `idle.rs` (`stopm`) until it is handed a P.
 //!
 //! Thread-local state: `CURRENT_M` points at the thread's M. It is read only through the
 //! `#[inline(never)]` accessors below, so a goroutine that migrated to another thread while
 //! parked re-reads it instead of using a value cached from before the switch.
 
+use super::idle::stopm;
 use super::p::{bump, P, P_DEAD, P_RUNNING};
 use super::runq::RUNQ_SIZE;
 use super::{sched, spawn, Sched};
@@ -24,14 +26,14 @@ use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicPtr, AtomicU64, Atom
 pub(crate) struct M {
     pub(crate) id: usize,
     /// Sleep/wake-up for an idle or locked M.
-    note: Note,
+    pub(super) note: Note,
     /// P handed to this M by another thread before waking it (id + 1; 0 = none).
-    nextp: AtomicUsize,
+    pub(super) nextp: AtomicUsize,
     /// Whether the M that hands over `nextp` counted this M as spinning.
     next_spinning: AtomicBool,
     /// The P this M holds (owner only). It really holds it only while `P::owner` names this
     /// M: sysmon may take it away (see `sysmon`), which this M notices at its next check.
-    p: Cell<*const P>,
+    pub(super) p: Cell<*const P>,
     /// The goroutine running now (null on g0); read by sysmon's deadlock check.
     curg: AtomicPtr<G>,
     /// Whether this M is counted in `Sched::nmspinning` (owner only).
@@ -144,17 +146,6 @@ impl M {
         self.wake();
     }
 
-    /// Wakes this M from its note, or from `epoll_wait` if it is the poll blocker.
-    fn wake(&self) {
-        self.note.wakeup();
-        // Pairs with the fence in `stopm`: either we see it blocking in epoll_wait, or it
-        // sees the note woken before it blocks.
-        fence(SeqCst);
-        if ptr::eq(POLL_BLOCKER.load(SeqCst), self) {
-            netpoll::break_wait();
-        }
-    }
-
     /// The P this M holds (owner only; panics if none).
     fn p(&self) -> &'static P {
         // SAFETY: `p` is null or points into the static scheduler.
@@ -176,27 +167,8 @@ impl M {
         p
     }
 
-    /// Sleeps on the note until `deadline` (or a wake-up), marked idle for the deadlock
-    /// check meanwhile (see `sleeps`).
-    fn idle_sleep(&self, deadline: Option<std::time::Instant>) {
-        self.sleeps.fetch_add(1, SeqCst);
-        self.note.sleep_until(deadline);
-        self.sleeps.fetch_add(1, SeqCst);
-    }
-
-    /// Sleeps until another thread hands this M a P, then takes it.
-    fn sleep_for_p(&self) {
-        loop {
-            self.idle_sleep(None);
-            self.note.clear();
-            if self.nextp.load(SeqCst) != 0 {
-                return self.take_next_p();
-            }
-        }
-    }
-
     /// Takes the P another thread handed over with `hand_off`.
-    fn take_next_p(&self) {
+    pub(super) fn take_next_p(&self) {
         let id = self.nextp.swap(0, SeqCst);
         assert!(id != 0, "gort: M woken without a P");
         self.set_p(sched().p(id - 1));
@@ -482,152 +454,6 @@ pub(crate) fn exit_syscall_slow(m: &'static M, g: &'static G) {
         // No P free: run again when one is (the M waits for a P in `schedule`).
         None => g.suspend(Switch::Requeue),
     }
-}
-
-/// The idle M that sleeps until the next timer deadline, or null (see `crate::timer`).
-static SLEEPER: AtomicPtr<M> = AtomicPtr::new(ptr::null_mut());
-/// The deadline the sleeper sleeps until (ns since the timer epoch).
-static SLEEPER_UNTIL: AtomicU64 = AtomicU64::new(u64::MAX);
-
-/// The timer sleeper while it blocks in `epoll_wait` (see `crate::netpoll`), or null.
-static POLL_BLOCKER: AtomicPtr<M> = AtomicPtr::new(ptr::null_mut());
-
-/// Puts this M on the idle list and sleeps until it is handed a P. If timers are pending
-/// or goroutines wait on the netpoller, and no other idle M watches them, this M sleeps
-/// only until the next deadline (in `epoll_wait` when there are netpoll waiters, on its
-/// note otherwise), fires what is due and wakes the goroutines whose sockets are ready
-/// (they go to the global queue, and `wakep` finds them an M and a P, possibly this one),
-/// and goes back to sleep.
-fn stopm(m: &'static M) {
-    debug_assert!(m.p.get().is_null());
-    sched().lock.lock().ms.push(m);
-    let me = m as *const M as *mut M;
-    loop {
-        let polling = netpoll::waiters() > 0;
-        let watching = (timer::next() != u64::MAX || polling)
-            && SLEEPER
-                .compare_exchange(ptr::null_mut(), me, SeqCst, SeqCst)
-                .is_ok();
-        if polling && !watching && POLL_BLOCKER.load(SeqCst).is_null() {
-            // The sleeper watches only timers: poke it so it watches the sockets too.
-            let sleeper = SLEEPER.load(SeqCst);
-            if !sleeper.is_null() && sleeper != me {
-                // SAFETY: SLEEPER holds null or a leaked `&'static M`.
-                unsafe { (*sleeper).wake() };
-            }
-        }
-        let deadline = if watching {
-            let next = timer::next();
-            SLEEPER_UNTIL.store(next, SeqCst);
-            (next != u64::MAX).then(|| timer::instant(next))
-        } else {
-            None
-        };
-        if watching && polling {
-            POLL_BLOCKER.store(me, SeqCst);
-            // Pairs with the fence in `M::wake`.
-            fence(SeqCst);
-            // Block only if nobody woke us before we published POLL_BLOCKER.
-            let woken = m.note.sleep_until(Some(std::time::Instant::now()));
-            let mut ready = Vec::new();
-            if !woken {
-                netpoll::poll_until(deadline, &mut ready);
-            }
-            POLL_BLOCKER.store(ptr::null_mut(), SeqCst);
-            if !ready.is_empty() && run_ready(m, ready) {
-                SLEEPER_UNTIL.store(u64::MAX, SeqCst);
-                SLEEPER.store(ptr::null_mut(), SeqCst);
-                m.note.clear();
-                return;
-            }
-        } else {
-            m.idle_sleep(deadline);
-        }
-        if watching {
-            SLEEPER_UNTIL.store(u64::MAX, SeqCst);
-            SLEEPER.store(ptr::null_mut(), SeqCst);
-        }
-        m.note.clear();
-        if m.nextp.load(SeqCst) != 0 {
-            m.take_next_p();
-            return;
-        }
-        // A deadline passed, or a new earlier timer poked us.
-        timer::check();
-    }
-}
-
-/// Goroutines whose sockets became ready while this idle M polled: as in Go's
-/// `findRunnable`, the M takes an idle P and runs them itself rather than waking another
-/// thread for them. Returns whether it now holds a P (else they went to the global queue).
-fn run_ready(m: &'static M, ready: Vec<netpoll::Ready>) -> bool {
-    let s = sched();
-    let mut idle = s.lock.lock();
-    // Still on the idle list (nobody is about to hand us a P)?
-    let pos = idle.ms.iter().position(|x| ptr::eq(*x, m));
-    let p = match pos {
-        Some(i) if m.nextp.load(SeqCst) == 0 => match s.pidleget(&mut idle) {
-            Some(p) => {
-                idle.ms.swap_remove(i);
-                Some(p)
-            }
-            None => None,
-        },
-        _ => None,
-    };
-    drop(idle);
-    if let Some(p) = p {
-        m.set_p(p);
-    }
-    // With a P the goroutines land on it; without, on the global queue (and wakep).
-    for r in ready {
-        r.wake();
-    }
-    p.is_some()
-}
-
-/// A timer due at `when` (ns since the timer epoch) was added: make sure an M will fire it.
-pub(crate) fn timer_added(when: u64) {
-    let sleeper = SLEEPER.load(SeqCst);
-    if !sleeper.is_null() {
-        if when < SLEEPER_UNTIL.load(SeqCst) {
-            // SAFETY: SLEEPER holds null or a leaked `&'static M`.
-            unsafe { (*sleeper).wake() };
-        }
-        return;
-    }
-    poke_idle_m();
-}
-
-/// Nobody watches the timers or the poller: poke an idle M so it becomes the sleeper.
-/// Running Ms fire timers and poll as they schedule; if there is no M at all yet, start one.
-fn poke_idle_m() {
-    let s = sched();
-    let idle = s.lock.lock();
-    if let Some(m) = idle.ms.last() {
-        m.wake();
-        return;
-    }
-    drop(idle);
-    if s.allm.lock().is_empty() {
-        s.wakep();
-    }
-}
-
-/// A park episode began waiting on the netpoller (see `crate::netpoll`): make sure someone
-/// will poll. A goroutine's own M does on its way to `stopm`; a plain thread's wait needs
-/// the sleeper (or an idle M that becomes it) to switch to `epoll_wait`.
-pub(crate) fn netpoll_waiter_added() {
-    if !POLL_BLOCKER.load(SeqCst).is_null() || current_g().is_some() {
-        return;
-    }
-    let sleeper = SLEEPER.load(SeqCst);
-    if !sleeper.is_null() {
-        // SAFETY: SLEEPER holds null or a leaked `&'static M`.
-        unsafe { (*sleeper).wake() };
-        return;
-    }
-    poke_idle_m();
 }
 
 /// A spinning M found work: stop spinning and let another M look for more (Go's

@@ -1,7 +1,8 @@
 //! The G/M/P scheduler, after Go's `runtime/proc.go`.
 //!
 //! - `G` (`crate::g`): a goroutine. `P` (`p.rs`): a logical processor with a local run queue.
-//!   `M` (`m.rs`): an OS thread that runs goroutines only while it holds a P.
+//!   `M` (`m.rs`): an OS thread that runs goroutines only while it holds a P; an M with
+//!   nothing to do waits in `idle.rs` (the idle list, the timer sleeper, the poll blocker).
 //! - This module holds the global state: all Ps, the global run queue (`globalq`), the
 //!   idle P and idle M lists, and the wake-up protocol (`wakep`, `startm`) that keeps the
 //!   number of spinning Ms small while never losing a wake-up.
@@ -16,6 +17,7 @@
 //! every M asleep.
 
 mod globalq;
+pub(crate) mod idle;
 pub(crate) mod m;
 pub(crate) mod p;
 pub mod runq;
@@ -299,7 +301,7 @@ pub(crate) fn ready_batch(gs: impl ExactSizeIterator<Item = &'static G>) {
 
 /// A timer was added (see `crate::timer`): make sure some M will fire it.
 pub(crate) fn timer_added(when: u64) {
-    m::timer_added(when);
+    idle::timer_added(when);
 }
 
 /// Reads GOMAXPROCS, warning about and ignoring a malformed value.
