@@ -13,7 +13,6 @@
 
 use crate::join::ResultBuf;
 use crate::park::{ParkSlot, Scratch};
-use crate::sched::m::M;
 use crate::stack::Stack;
 use corosensei::{Coroutine, Yielder};
 use std::any::Any;
@@ -72,8 +71,9 @@ pub(crate) struct G {
     pub(crate) co: UnsafeCell<Option<Co>>,
     /// Set when the coroutine starts; valid while it runs.
     pub(crate) yielder: Cell<*const GYielder>,
-    /// The M this goroutine is locked to (`lock_os_thread`), or null.
-    pub(crate) locked_m: Cell<*const M>,
+    /// The id of the M this goroutine is locked to (`lock_os_thread`), if any. An id, not
+    /// a reference: the scheduler, which knows the Ms, looks the M up when it needs it.
+    pub(crate) locked_m: Cell<Option<usize>>,
     /// Nesting depth of `lock_os_thread` calls.
     pub(crate) lock_count: Cell<u32>,
     /// Inside `gort::syscall` (written by the goroutine, read racily by `crate::debug`): a
@@ -135,7 +135,7 @@ impl G {
             stack_top: AtomicUsize::new(0),
             co: UnsafeCell::new(None),
             yielder: Cell::new(std::ptr::null()),
-            locked_m: Cell::new(std::ptr::null()),
+            locked_m: Cell::new(None),
             lock_count: Cell::new(0),
             in_syscall: AtomicBool::new(false),
             wait_reason: AtomicU8::new(0),

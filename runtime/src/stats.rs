@@ -84,6 +84,6 @@ pub fn stats() -> Stats {
         handoffs: s.handoffs.load(Relaxed),
         blocked_handoffs: s.blocked_handoffs.load(Relaxed),
         retakes: s.retakes.load(Relaxed),
-        sysmon_rounds: crate::sysmon::rounds(),
+        sysmon_rounds: s.sysmon_tick.load(Relaxed),
     }
 }

@@ -43,12 +43,10 @@ use crate::note::Note;
 use crate::sched::m::M;
 use crate::sched::{self, m, Sched};
 use crate::{deadlock, membarrier, netpoll, thread_probe, timer};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
-/// Sysmon's round counter (also how syscalls are aged).
-static TICK: AtomicU64 = AtomicU64::new(0);
 /// Whether sysmon sleeps until a P is busy again.
 static SLEEPING: AtomicBool = AtomicBool::new(false);
 static NOTE: std::sync::LazyLock<Note> = std::sync::LazyLock::new(Note::new);
@@ -79,11 +77,6 @@ pub(crate) fn wake() {
     if SLEEPING.load(SeqCst) {
         NOTE.wakeup();
     }
-}
-
-/// Sysmon's rounds so far.
-pub(crate) fn rounds() -> u64 {
-    TICK.load(Relaxed)
 }
 
 /// What sysmon remembers about one P between rounds.
@@ -129,7 +122,7 @@ fn run() {
         }
         NOTE.sleep_until(Some(Instant::now() + delay));
         NOTE.clear();
-        let tick = TICK.fetch_add(1, Relaxed) + 1;
+        let tick = s.sysmon_tick.fetch_add(1, Relaxed) + 1;
         let now = Instant::now();
 
         if let Some(t) = next_trace {
@@ -486,7 +479,8 @@ pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
 /// Marks the calling M as in a syscall (for a goroutine inside [`syscall`]).
 pub(crate) fn enter_syscall_state() {
     let mm = m::current_m().expect("gort: a goroutine runs on an M");
-    mm.syscall_tick.store(TICK.load(Relaxed), Relaxed);
+    mm.syscall_tick
+        .store(sched::sched().sysmon_tick.load(Relaxed), Relaxed);
     mm.in_syscall.store(true, SeqCst);
 }
 

@@ -109,7 +109,7 @@ pub fn add(when: Instant, action: Action) -> TimerId {
         }
         TimerId { slot, gen }
     };
-    crate::sched::timer_added(when);
+    crate::sched::idle::timer_added(when);
     id
 }
 

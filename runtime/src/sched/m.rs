@@ -15,6 +15,7 @@ use super::runq::RUNQ_SIZE;
 use super::{sched, spawn, Sched};
 use crate::g::{Switch, G};
 use crate::note::Note;
+use crate::stack::overflow::Culprit;
 use crate::{membarrier, netpoll, timer};
 use corosensei::CoroutineResult;
 use std::cell::Cell;
@@ -78,6 +79,19 @@ pub(crate) fn current_m() -> Option<&'static M> {
 pub(crate) fn current_g() -> Option<&'static G> {
     // SAFETY: `curg` is null or a `&'static G` (Gs are never freed).
     current_m().and_then(|m| unsafe { m.curg.load(Relaxed).as_ref() })
+}
+
+/// The goroutine running on the calling thread, for the stack-overflow report (see
+/// `crate::stack::overflow`): called in a signal handler, it does atomic loads only.
+fn overflow_culprit() -> Option<Culprit> {
+    let g = current_g()?;
+    // SAFETY: `spawned_at` is null or a `&'static Location` stored by the spawner.
+    let spawned_at = unsafe { g.spawned_at.load(Relaxed).as_ref() };
+    Some(Culprit {
+        id: g.id.load(Relaxed),
+        name: g.name(),
+        spawned_at,
+    })
 }
 
 /// The P of the calling thread, for racy read-only queries (its run-queue length) only:
@@ -187,7 +201,7 @@ impl M {
     /// Locks the running goroutine to this M (`lock_os_thread`).
     pub(crate) fn lock_g(&self, g: &'static G) {
         g.lock_count.set(g.lock_count.get() + 1);
-        g.locked_m.set(self);
+        g.locked_m.set(Some(self.id));
         self.locked_g.set(g);
     }
 
@@ -199,7 +213,7 @@ impl M {
         }
         g.lock_count.set(n - 1);
         if n == 1 {
-            g.locked_m.set(ptr::null());
+            g.locked_m.set(None);
             self.locked_g.set(ptr::null());
         }
     }
@@ -222,6 +236,11 @@ impl M {
             .find(|p| p.owner().is_some_and(|o| ptr::eq(o, self)))
             .map(|p| p.id)
     }
+}
+
+/// The M with id `id` (ids are indexes into `Sched::allm`, which never shrinks).
+fn m_by_id(id: usize) -> &'static M {
+    sched().allm.lock()[id]
 }
 
 /// Creates an M (OS thread) that starts with P `p`.
@@ -258,7 +277,7 @@ pub(crate) fn newm(p: &P, spinning: bool) {
 fn mstart(m: &'static M) {
     // SAFETY: gettid has no preconditions.
     m.tid.store(unsafe { libc::gettid() }, SeqCst);
-    crate::stack::overflow::init_thread();
+    crate::stack::overflow::init_thread(overflow_culprit);
     CURRENT_M.with(|c| c.set(m));
     m.sleep_for_p();
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| schedule(m)));
@@ -304,11 +323,10 @@ fn schedule(m: &'static M) {
         if m.spinning.get() {
             reset_spinning(m);
         }
-        // SAFETY: `locked_m` is null or a leaked `&'static M`.
-        if let Some(owner) = unsafe { g.locked_m.get().as_ref() } {
-            if !ptr::eq(owner, m) {
+        if let Some(owner) = g.locked_m.get() {
+            if owner != m.id {
                 // Go's startlockedm: pass our P to the M the goroutine is locked to.
-                owner.hand_off(m.take_p(), false);
+                m_by_id(owner).hand_off(m.take_p(), false);
                 stopm(m);
                 continue;
             }
@@ -414,7 +432,7 @@ fn next_inherited(m: &'static M, p: &'static P) -> Option<&'static G> {
     }
     timer::check();
     let g = p.take_runnext_inherited()?;
-    if !g.locked_m.get().is_null() {
+    if g.locked_m.get().is_some() {
         // Locked to an M (this one is not locked): `schedule` hands it over.
         p.runq_put(g, true, &sched().global);
         p.undo_runnext_inherited();

@@ -81,6 +81,8 @@ pub(crate) struct Sched {
     pub(crate) blocked_handoffs: AtomicU64,
     /// `gort::syscall` calls.
     pub(crate) syscalls: AtomicU64,
+    /// Sysmon's rounds so far: its clock, by which it ages syscalls.
+    pub(crate) sysmon_tick: AtomicU64,
 }
 
 static SCHED: OnceLock<Sched> = OnceLock::new();
@@ -126,6 +128,7 @@ impl Sched {
             retakes: AtomicU64::new(0),
             blocked_handoffs: AtomicU64::new(0),
             syscalls: AtomicU64::new(0),
+            sysmon_tick: AtomicU64::new(0),
         };
         crate::membarrier::init();
         crate::fork::init();
@@ -297,11 +300,6 @@ pub(crate) fn ready_batch(gs: impl ExactSizeIterator<Item = &'static G>) {
         None => s.global.push_batch(gs),
     });
     s.wakep();
-}
-
-/// A timer was added (see `crate::timer`): make sure some M will fire it.
-pub(crate) fn timer_added(when: u64) {
-    idle::timer_added(when);
 }
 
 /// Reads GOMAXPROCS, warning about and ignoring a malformed value.

@@ -116,7 +116,7 @@ pub(crate) fn goexit(mm: &'static M, g: &'static G) -> bool {
     }
     let was_locked = g.lock_count.get() > 0;
     g.lock_count.set(0);
-    g.locked_m.set(std::ptr::null());
+    g.locked_m.set(None);
 
     // SeqCst: against `JoinHandle::on_finish`, which sets `has_exit_hooks` and then reads
     // the state; one of the two sees the other.
