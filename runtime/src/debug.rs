@@ -371,7 +371,7 @@ pub(crate) fn sched_detail() -> String {
     let all = s.allm.lock().clone();
     for m in all {
         let g = m.curg().map_or(-1, |g| g.id.load(Relaxed) as i64);
-        let p = m.p_racy().map_or(-1, |p| p as i64);
+        let p = m.held_p_id_from_outside().map_or(-1, |p| p as i64);
         let _ = writeln!(
             out,
             "  M{}: p={} curg={} syscall={}",

@@ -8,6 +8,18 @@
 //! Thread-local state: `CURRENT_M` points at the thread's M. It is read only through the
 //! `#[inline(never)]` accessors below, so a goroutine that migrated to another thread while
 //! parked re-reads it instead of using a value cached from before the switch.
+//!
+//! "This M's P" has one accessor per kind of caller:
+//!
+//! - [`with_p`]: code on the calling thread (goroutine or scheduler) that uses the P's
+//!   owner-only state (run queue, caches, counters). Its doc says what must never happen
+//!   inside it (no park, no goroutine switch, no blocking).
+//! - [`p_racy`]: the calling thread's P as a hint (its run-queue length for a spin
+//!   decision); may be stale by the time it is used.
+//! - [`M::p_on_g0`]: the scheduler loop of this M, on its own stack, where `in_p` is always
+//!   raised, so the P cannot be taken while the loop uses it.
+//! - [`M::held_p_id_from_outside`]: another thread asking which P an M holds (debug's dump).
+//!   Sysmon asks the other way round, `P::owner`, to retake a P from another M.
 
 use super::idle::stopm;
 use super::p::{bump, P, P_DEAD, P_RUNNING};
@@ -94,18 +106,29 @@ fn overflow_culprit() -> Option<Culprit> {
     })
 }
 
-/// The P of the calling thread, for racy read-only queries (its run-queue length) only:
-/// owner-only state must go through [`with_p`], which keeps sysmon from taking the P.
+/// The P of the calling thread's M, read without any guard: by the time the caller looks
+/// at it, sysmon may have taken it from this M, and another M may own it. Only for hints
+/// and statistics (its run-queue length), never for owner-only state (its run queue's
+/// tail, its caches, its counters' writes): those go through [`with_p`].
 #[inline(never)]
-pub(crate) fn current_p() -> Option<&'static P> {
+pub(crate) fn p_racy() -> Option<&'static P> {
     // SAFETY: `p` is null or points into the static scheduler.
     current_m().and_then(|m| unsafe { m.p.get().as_ref() })
 }
 
 /// Runs `f` with the P of the calling thread, if it holds one; `None` on a plain thread or
-/// on an M whose P sysmon took away. From goroutine code this raises the M's `in_p` flag
-/// for the duration, so sysmon cannot take the P from under `f`; `f` must not switch
-/// goroutines.
+/// on an M whose P sysmon took away. The one accessor of "this M's P" for code that uses
+/// the P's owner-only state: from goroutine code it raises the M's `in_p` flag for the
+/// duration, so sysmon cannot take the P from under `f`.
+///
+/// # What must never happen inside `f`
+///
+/// `f` must not park, yield or otherwise switch goroutines: no channel operation, no
+/// `park`, no lock that parks (`gort::sync`), no `yield_now`, no `join`. The goroutine could
+/// resume on another M, leaving `in_p` raised on the old one (sysmon could never take that
+/// M's P again) and `f` holding a P that another M now owns. `f` must not block the thread
+/// either (a syscall, a std lock held by a goroutine): sysmon cannot hand the P off while
+/// `in_p` is up. It may nest `with_p` and may take the scheduler's short internal locks.
 #[inline(never)]
 pub(crate) fn with_p<R>(f: impl FnOnce(Option<&'static P>) -> R) -> R {
     let Some(m) = current_m() else { return f(None) };
@@ -123,13 +146,6 @@ pub(crate) fn with_p<R>(f: impl FnOnce(Option<&'static P>) -> R) -> R {
         m.in_p.store(false, Release);
     }
     r
-}
-
-/// The P of the calling M for code on g0 (which holds `in_p`), if it still owns one.
-fn owned_p(m: &M) -> Option<&'static P> {
-    // SAFETY: `p` is null or points into the static scheduler.
-    let p = unsafe { m.p.get().as_ref() }?;
-    p.owned_by(m).then_some(p)
 }
 
 impl M {
@@ -160,10 +176,18 @@ impl M {
         self.wake();
     }
 
-    /// The P this M holds (owner only; panics if none).
-    fn p(&self) -> &'static P {
+    /// The P this M owns, if it still owns one, for the scheduler code of this M on its own
+    /// stack (g0: `schedule`, `execute`, `find_runnable`, `goexit`). There `in_p` is always
+    /// raised, so sysmon cannot take the P while the code uses it; goroutine code uses
+    /// [`with_p`] instead.
+    pub(crate) fn p_on_g0(&self) -> Option<&'static P> {
+        debug_assert!(
+            self.in_p.load(Relaxed),
+            "gort: p_on_g0 off the scheduler stack"
+        );
         // SAFETY: `p` is null or points into the static scheduler.
-        unsafe { self.p.get().as_ref() }.expect("gort: M without a P")
+        let p = unsafe { self.p.get().as_ref() }?;
+        p.owned_by(self).then_some(p)
     }
 
     /// Takes ownership of `p`.
@@ -174,7 +198,8 @@ impl M {
 
     /// Gives up the P this M holds.
     fn take_p(&self) -> &'static P {
-        let p = self.p();
+        // SAFETY: `p` is null or points into the static scheduler.
+        let p = unsafe { self.p.get().as_ref() }.expect("gort: M without a P");
         self.p.set(ptr::null());
         // Only if it is still ours: sysmon may have handed it to another M already.
         p.release_owner(self);
@@ -229,8 +254,9 @@ impl M {
         unsafe { self.curg.load(Relaxed).as_ref() }
     }
 
-    /// The P this M holds, if it still owns one (racy; for `crate::debug`).
-    pub(crate) fn p_racy(&self) -> Option<usize> {
+    /// The id of the P this M holds, if it still owns one, as another thread sees it
+    /// (racy; for `crate::debug`'s dump of every M).
+    pub(crate) fn held_p_id_from_outside(&self) -> Option<usize> {
         let s = sched();
         s.all_ps()
             .find(|p| p.owner().is_some_and(|o| ptr::eq(o, self)))
@@ -303,7 +329,7 @@ fn schedule(m: &'static M) {
         if let Some(g) = unsafe { m.locked_g.get().as_ref() } {
             // Our goroutine is locked to us and not running: give the P away and sleep
             // until someone finds the goroutine runnable and hands us a P to run it.
-            if owned_p(m).is_some() {
+            if m.p_on_g0().is_some() {
                 s.handoffp(m.take_p());
             }
             m.p.set(ptr::null());
@@ -313,7 +339,7 @@ fn schedule(m: &'static M) {
             }
             continue;
         }
-        if owned_p(m).is_none() {
+        if m.p_on_g0().is_none() {
             // Sysmon took our P while a goroutine ran: wait for another.
             m.p.set(ptr::null());
             stopm(m);
@@ -331,7 +357,7 @@ fn schedule(m: &'static M) {
                 continue;
             }
         }
-        if let Some(p) = owned_p(m) {
+        if let Some(p) = m.p_on_g0() {
             p.prefetch_next();
         }
         if !execute(m, g, inherit) {
@@ -351,7 +377,7 @@ fn requeue_global(g: &'static G) {
 fn execute(m: &'static M, mut g: &'static G, inherit: bool) -> bool {
     {
         // Scoped: once the goroutine runs, this M's P may change (see below).
-        let p = m.p();
+        let p = m.p_on_g0().expect("gort: M without a P");
         if !inherit {
             p.tick();
         }
@@ -370,7 +396,7 @@ fn execute(m: &'static M, mut g: &'static G, inherit: bool) -> bool {
         let result = co.resume(());
         m.in_p.store(true, Relaxed);
         membarrier::light();
-        let owned = owned_p(m);
+        let owned = m.p_on_g0();
         match result {
             CoroutineResult::Yield(Switch::Park) => {
                 if g.park.commit() {
@@ -445,16 +471,11 @@ fn next_inherited(m: &'static M, p: &'static P) -> Option<&'static G> {
 /// exits. Returns `false` (the M must exit).
 pub(crate) fn drop_locked(m: &'static M) -> bool {
     m.locked_g.set(ptr::null());
-    if owned_p(m).is_some() {
+    if m.p_on_g0().is_some() {
         sched().handoffp(m.take_p());
     }
     m.p.set(ptr::null());
     false
-}
-
-/// The P of the running M if it still owns one (goroutine exit path, on g0).
-pub(crate) fn p_of(m: &'static M) -> Option<&'static P> {
-    owned_p(m)
 }
 
 /// Leaves a syscall: if sysmon handed our P to another M meanwhile, take an idle P, or
@@ -488,7 +509,7 @@ fn reset_spinning(m: &'static M) {
 fn find_runnable(m: &'static M) -> (&'static G, bool) {
     let s = sched();
     loop {
-        let p = m.p();
+        let p = m.p_on_g0().expect("gort: M without a P");
         if p.id >= s.nprocs.load(Relaxed) {
             retire(m);
             continue;

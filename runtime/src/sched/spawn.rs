@@ -104,7 +104,7 @@ pub(crate) fn goexit(mm: &'static M, g: &'static G) -> bool {
     if crate::debug::tracebacks() {
         crate::debug::forget_backtrace(g.id.load(Relaxed));
     }
-    let p = m::p_of(mm);
+    let p = mm.p_on_g0();
     // SAFETY: the coroutine finished on this M; nobody else refers to it.
     let co = unsafe { (*g.co.get()).take() }.expect("gort: finished G without coroutine");
     put_stack(p, co.into_stack());

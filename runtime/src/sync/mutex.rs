@@ -374,10 +374,10 @@ fn can_spin(iter: u32) -> bool {
 }
 
 /// Whether the calling M's P has nothing queued (racy; `true` without a P). Compiled under
-/// loom too, where nothing calls it, so the scheduler's `current_p` stays in use there.
+/// loom too, where nothing calls it, so the scheduler's `p_racy` stays in use there.
 #[cfg_attr(loom, allow(dead_code))]
 fn local_runq_empty() -> bool {
-    crate::sched::m::current_p().is_none_or(|p| p.runq_len() == 0)
+    crate::sched::m::p_racy().is_none_or(|p| p.runq_len() == 0)
 }
 
 #[cfg(loom)]
