@@ -158,7 +158,7 @@ fn collect(s: &Sched, tids_first: bool, c: &mut Collect) -> bool {
     if tids_first && !thread_probe::process_tids(&mut c.tids) {
         return false;
     }
-    c.goroutines = sched::num_goroutine();
+    c.goroutines = sched::live_goroutines();
     c.spawned = s.spawned_off_p.load(SeqCst)
         + s.all_ps()
             .map(|p| p.counters.spawned.load(SeqCst))

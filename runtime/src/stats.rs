@@ -72,7 +72,7 @@ pub fn stats() -> Stats {
         .collect();
     let (threads, idle_threads) = m::thread_counts(s);
     Stats {
-        goroutines: sched::num_goroutine(),
+        goroutines: sched::live_goroutines(),
         procs: s.nprocs.load(Relaxed),
         idle_procs: s.npidle.load(Relaxed),
         threads,
