@@ -22,6 +22,7 @@
 //!   types, so `gort::yield_now` is `api::yield_now`.
 
 #![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 #[cfg(not(all(
     target_os = "linux",

@@ -224,6 +224,12 @@ impl RawMutex {
         unsafe { self.unlock_inner(false) }
     }
 
+    /// Unlocks; with `may_yield`, an unlock that hands the lock to a starving waiter yields
+    /// to it.
+    ///
+    /// # Safety
+    /// As for [`unlock`](Self::unlock): the mutex is locked and the caller owns that lock.
+    /// Unlocking a lock another goroutine owns would let two goroutines into the data.
     #[inline]
     unsafe fn unlock_inner(&self, may_yield: bool) {
         let new = self.state.fetch_sub(LOCKED, Release).wrapping_sub(LOCKED);
