@@ -57,6 +57,8 @@
 //! - A thread that never blocked in gort (it only used non-blocking calls, or none) and
 //!   exits after the goroutines deadlocked: nothing tells sysmon, which is asleep, so the
 //!   deadlock is reported only if something else wakes it later.
+//!
+//! Uses: `netpoll`, `park`, `sched`, `signal`, `sysmon`, `thread_probe`, `timer`.
 
 use crate::park::{thread_parks, ThreadPark};
 use crate::sched::{self, Sched};

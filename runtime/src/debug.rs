@@ -31,6 +31,8 @@
 //! parked goroutine's saved stack from another thread would cost nothing at park time, but
 //! needs an unwinder that can start from a suspended coroutine's registers, which std does
 //! not offer.
+//!
+//! Uses: `g`, `join`, `park`, `sched`, `signal`, `timer`.
 
 use crate::g::{self, G};
 use crate::park::WaitReason;

@@ -10,6 +10,8 @@
 //! writes them before the G is published to a run queue; afterwards only the M that is
 //! currently running (or finishing) the goroutine touches them, and the scheduler's hand-off
 //! of a G between Ms (run-queue push/pop, park-state CAS) orders those accesses.
+//!
+//! Uses: `join`, `park`, `stack`, `sysmon`.
 
 use crate::join::ResultBuf;
 use crate::park::{ParkSlot, Scratch};

@@ -2,6 +2,8 @@
 //!
 //! The result lives in the G itself, so spawning and joining allocate nothing: results up
 //! to [`INLINE_RESULT`] bytes are stored inline, larger ones in a `Box`.
+//!
+//! Uses: `g`, `park`, `sched`.
 
 use crate::g::G;
 use crate::park;

@@ -4,6 +4,8 @@
 //! goroutine when it moves to another thread. On a plain thread (not a goroutine) the value
 //! is per thread. Values are created lazily on first access and dropped when the goroutine
 //! ends (in the goroutine, so their `Drop` may block).
+//!
+//! Uses: `g`, `sched`.
 
 use crate::g::{Locals, G};
 use std::any::Any;

@@ -1,4 +1,6 @@
 //! Scheduler counters: [`stats`].
+//!
+//! Uses: `sched`.
 
 use crate::sched::{self, m};
 use std::sync::atomic::Ordering::Relaxed;

@@ -4,8 +4,8 @@
 //! nothing to do; when every P is idle it sleeps until a P is taken again (no wake-ups in an
 //! idle process). Each round it:
 //!
-//! - hands off the P of an M that has been in [`syscall`](crate::syscall) for a full round (≥ 20 µs) while
-//!   others could use it, so blocking calls do not stall the runtime;
+//! - hands off the P of an M that has been in [`syscall`](crate::syscall) for a full round
+//!   (≥ 20 µs) while others could use it, so blocking calls do not stall the runtime;
 //! - hands off, by the same rule, the P of an M that it finds blocked in the kernel outside
 //!   `syscall` (an unmarked blocking call): one goroutine has run for `BLOCKED_AFTER`
 //!   (200 µs), the thread's CPU time has not moved since the last look, and the kernel says
@@ -38,6 +38,9 @@
 //!
 //! Taking a P away from a running M is a handshake with that M's `in_p` flag (see
 //! `P::try_retake` and `crate::membarrier`).
+//!
+//! Uses: `deadlock`, `debug`, `membarrier`, `netpoll`, `note`, `sched`, `stats`, `thread_probe`,
+//! `timer`.
 
 use crate::note::Note;
 use crate::sched::m::M;

@@ -15,6 +15,8 @@
 //! Why one heap and not Go's per-P heaps: adding or cancelling a timer is a short critical
 //! section, and per-P heaps need timer stealing and migration when Ps go idle. If the
 //! benches show contention here, shard it.
+//!
+//! Uses: `park`, `sched`, `sysmon`.
 
 use crate::park::Token;
 use parking_lot::Mutex;

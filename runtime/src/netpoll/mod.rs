@@ -21,6 +21,8 @@
 //! polling M's P, or the global queue when it holds none), a thread's futex is signalled.
 //! [`waiters`] counts park episodes on the poller; sysmon's deadlock check treats them as
 //! wakeable.
+//!
+//! Uses (the module as a whole): `park`, `rlimit`, `sched`, `timer`.
 
 mod desc;
 

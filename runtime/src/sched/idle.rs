@@ -19,9 +19,7 @@
 //! Running Ms fire timers and poll in `find_runnable`; this file covers only the time when
 //! they all sleep.
 //!
-//! Uses: `sched` (the global state, the idle lists), `sched::m` (the M), `crate::note`
-//! (an M's sleep), `crate::timer` (deadlines, firing), `crate::netpoll` (`epoll_wait`,
-//! ready goroutines), `crate::g` (through `current_g`).
+//! Uses: `netpoll`, `timer`; within `sched`: `sched` itself, `sched::m`.
 
 use super::m::{current_g, M};
 use super::sched;

@@ -20,6 +20,9 @@
 //!   raised, so the P cannot be taken while the loop uses it.
 //! - [`M::held_p_id_from_outside`]: another thread asking which P an M holds (debug's dump).
 //!   Sysmon asks the other way round, `P::owner`, to retake a P from another M.
+//!
+//! Uses: `g`, `membarrier`, `netpoll`, `note`, `stack`, `sysmon`, `timer`; within `sched`: `sched`
+//! itself, `sched::idle`, `sched::p`, `sched::runq`, `sched::spawn`.
 
 use super::idle::stopm;
 use super::p::{bump, P, P_DEAD, P_RUNNING};

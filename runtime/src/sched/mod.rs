@@ -15,6 +15,9 @@
 //! first (queue push / `nmspinning` decrement) and check second, separated by a SeqCst
 //! fence, so at least one of them sees the other: a runnable goroutine is never left with
 //! every M asleep.
+//!
+//! Uses (the module as a whole): `debug`, `fork`, `g`, `join`, `local`, `membarrier`, `netpoll`,
+//! `note`, `panic_hook`, `rlimit`, `shim`, `stack`, `sysmon`, `timer`.
 
 mod globalq;
 pub(crate) mod idle;

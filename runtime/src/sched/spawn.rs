@@ -1,5 +1,8 @@
 //! Goroutine creation and teardown (Go's `newproc` and `goexit`), and the G and stack
 //! caches that make both allocation-free in steady state.
+//!
+//! Uses: `debug`, `fork`, `g`, `join`, `local`, `stack`; within `sched`: `sched` itself,
+//! `sched::m`, `sched::p`.
 
 use super::m::{self, M};
 use super::p::{bump, CACHE_MAX, P};

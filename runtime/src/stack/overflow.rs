@@ -11,8 +11,9 @@
 //! ```
 //!
 //! naming the goroutine the faulting M was running (as the scheduler's [`Culprit`] hook,
-//! given to [`init_thread`], reads it from the M's `curg` with atomic loads) and aborts. Any other fault goes to the handler installed before ours (Rust's own
-//! main-thread overflow handler, a sanitizer's, or the default action: we restore `SIG_DFL`
+//! given to [`init_thread`], reads it from the M's `curg` with atomic loads) and aborts.
+//! Any other fault goes to the handler installed before ours (Rust's own main-thread
+//! overflow handler, a sanitizer's, or the default action: we restore `SIG_DFL`
 //! and return, so the faulting instruction runs again and the process dies of the signal
 //! as it would have without us). The handler only does atomic loads, integer formatting
 //! into a stack buffer, `write(2)` and `abort(3)`: all async-signal-safe.
@@ -21,6 +22,9 @@
 //! alternate signal stack when it starts ([`init_thread`], called from `mstart`).
 //! Plain threads started by `std` already have one (std's own overflow handler installs
 //! it); `grow` segments on plain threads rely on that.
+//!
+//! Uses no other module of the crate outside `stack`; within it: `stack` itself, `stack::guard`,
+//! `stack::registry`.
 
 use super::{guard, page_size, registry};
 use std::cell::{RefCell, UnsafeCell};

@@ -14,6 +14,8 @@
 //! `loom-tests/tests/sync.rs` model-checks the protocols.
 //!
 //! Guards are `!Send` but may be held across scheduling points; see [`MutexGuard`].
+//!
+//! Uses (the module as a whole): `api`, `park`, `sched`, `shim`.
 
 /// Declares a `const fn`, which is a plain `fn` under loom (loom's atomics and cells have
 /// no `const` constructors).
