@@ -1,4 +1,6 @@
 //! Spawning goroutines: [`go`] and [`Builder`].
+//!
+//! Uses: `join`, `sched`.
 
 use crate::join::JoinHandle;
 use crate::sched::spawn;

@@ -57,6 +57,8 @@
 //! - A thread that never blocked in gort (it only used non-blocking calls, or none) and
 //!   exits after the goroutines deadlocked: nothing tells sysmon, which is asleep, so the
 //!   deadlock is reported only if something else wakes it later.
+//!
+//! Uses: `netpoll`, `park`, `sched`, `signal`, `sysmon`, `thread_probe`, `timer`.
 
 use crate::park::{thread_parks, ThreadPark};
 use crate::sched::{self, Sched};
@@ -168,7 +170,7 @@ fn collect(s: &Sched, tids_first: bool, c: &mut Collect) -> bool {
     if tids_first && !thread_probe::process_tids(&mut c.tids) {
         return false;
     }
-    c.goroutines = sched::num_goroutine();
+    c.goroutines = sched::live_goroutines();
     c.spawned = s.spawned_off_p.load(SeqCst)
         + s.all_ps()
             .map(|p| p.counters.spawned.load(SeqCst))

@@ -31,6 +31,8 @@
 //! parked goroutine's saved stack from another thread would cost nothing at park time, but
 //! needs an unwinder that can start from a suspended coroutine's registers, which std does
 //! not offer.
+//!
+//! Uses: `g`, `join`, `park`, `sched`, `signal`, `timer`.
 
 use crate::g::{self, G};
 use crate::park::WaitReason;
@@ -371,7 +373,7 @@ pub(crate) fn sched_detail() -> String {
     let all = s.allm.lock().clone();
     for m in all {
         let g = m.curg().map_or(-1, |g| g.id.load(Relaxed) as i64);
-        let p = m.p_racy().map_or(-1, |p| p as i64);
+        let p = m.held_p_id_from_outside().map_or(-1, |p| p as i64);
         let _ = writeln!(
             out,
             "  M{}: p={} curg={} syscall={}",

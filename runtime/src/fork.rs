@@ -15,6 +15,8 @@
 //! nor `exit` (which runs `atexit` handlers) is safe, and a panic would be caught at the
 //! goroutine's boundary and leave the child hanging all the same. A child that only calls
 //! `exec` (what `std::process::Command` does) never meets the check.
+//!
+//! Uses no other module of the crate.
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 

@@ -10,10 +10,11 @@
 //! writes them before the G is published to a run queue; afterwards only the M that is
 //! currently running (or finishing) the goroutine touches them, and the scheduler's hand-off
 //! of a G between Ms (run-queue push/pop, park-state CAS) orders those accesses.
+//!
+//! Uses: `join`, `park`, `stack`, `sysmon`.
 
 use crate::join::ResultBuf;
 use crate::park::{ParkSlot, Scratch};
-use crate::sched::m::M;
 use crate::stack::Stack;
 use corosensei::{Coroutine, Yielder};
 use std::any::Any;
@@ -72,8 +73,9 @@ pub(crate) struct G {
     pub(crate) co: UnsafeCell<Option<Co>>,
     /// Set when the coroutine starts; valid while it runs.
     pub(crate) yielder: Cell<*const GYielder>,
-    /// The M this goroutine is locked to (`lock_os_thread`), or null.
-    pub(crate) locked_m: Cell<*const M>,
+    /// The id of the M this goroutine is locked to (`lock_os_thread`), if any. An id, not
+    /// a reference: the scheduler, which knows the Ms, looks the M up when it needs it.
+    pub(crate) locked_m: Cell<Option<usize>>,
     /// Nesting depth of `lock_os_thread` calls.
     pub(crate) lock_count: Cell<u32>,
     /// Inside `gort::syscall` (written by the goroutine, read racily by `crate::debug`): a
@@ -135,7 +137,7 @@ impl G {
             stack_top: AtomicUsize::new(0),
             co: UnsafeCell::new(None),
             yielder: Cell::new(std::ptr::null()),
-            locked_m: Cell::new(std::ptr::null()),
+            locked_m: Cell::new(None),
             lock_count: Cell::new(0),
             in_syscall: AtomicBool::new(false),
             wait_reason: AtomicU8::new(0),

@@ -2,6 +2,8 @@
 //!
 //! The result lives in the G itself, so spawning and joining allocate nothing: results up
 //! to [`INLINE_RESULT`] bytes are stored inline, larger ones in a `Box`.
+//!
+//! Uses: `g`, `park`, `sched`.
 
 use crate::g::G;
 use crate::park;
@@ -41,9 +43,12 @@ const fn fits<T>() -> bool {
 pub(crate) unsafe fn store<T>(g: &G, r: thread::Result<T>) {
     let buf = g.result.get();
     if fits::<T>() {
-        (buf as *mut thread::Result<T>).write(r);
+        // SAFETY: the slot is empty and ours (caller's contract); `fits` checked that a
+        // `thread::Result<T>` fits in the buffer and its 16-byte alignment.
+        unsafe { (buf as *mut thread::Result<T>).write(r) };
     } else {
-        (buf as *mut Box<thread::Result<T>>).write(Box::new(r));
+        // SAFETY: as above; a `Box` always fits.
+        unsafe { (buf as *mut Box<thread::Result<T>>).write(Box::new(r)) };
     }
     g.drop_result.set(Some(drop_stored::<T>));
 }
@@ -56,18 +61,28 @@ unsafe fn take<T>(g: &G) -> thread::Result<T> {
     g.drop_result.set(None);
     let buf = g.result.get();
     if fits::<T>() {
-        (buf as *mut thread::Result<T>).read()
+        // SAFETY: the slot holds a `thread::Result<T>` stored inline by `store` (it fits),
+        // and the caller owns it; `drop_result` is cleared, so it is read only once.
+        unsafe { (buf as *mut thread::Result<T>).read() }
     } else {
-        *(buf as *mut Box<thread::Result<T>>).read()
+        // SAFETY: as above, for the boxed form `store` uses when it does not fit.
+        *unsafe { (buf as *mut Box<thread::Result<T>>).read() }
     }
 }
 
 /// Drops a result nobody took.
+///
+/// # Safety
+/// `buf` must be a G's result buffer holding a `thread::Result<T>` stored by [`store`]
+/// (this function's `T`: `store` records `drop_stored::<T>` beside it), not yet taken or
+/// dropped, and owned by the caller; afterwards the buffer is empty.
 unsafe fn drop_stored<T>(buf: *mut ResultBuf) {
     if fits::<T>() {
-        std::ptr::drop_in_place(buf as *mut thread::Result<T>);
+        // SAFETY: the buffer holds an inline `thread::Result<T>` (caller's contract).
+        unsafe { std::ptr::drop_in_place(buf as *mut thread::Result<T>) };
     } else {
-        std::ptr::drop_in_place(buf as *mut Box<thread::Result<T>>);
+        // SAFETY: the buffer holds a boxed `thread::Result<T>` (caller's contract).
+        unsafe { std::ptr::drop_in_place(buf as *mut Box<thread::Result<T>>) };
     }
 }
 

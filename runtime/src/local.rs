@@ -4,6 +4,8 @@
 //! goroutine when it moves to another thread. On a plain thread (not a goroutine) the value
 //! is per thread. Values are created lazily on first access and dropped when the goroutine
 //! ends (in the goroutine, so their `Drop` may block).
+//!
+//! Uses: `g`, `sched`.
 
 use crate::g::{Locals, G};
 use std::any::Any;
@@ -73,11 +75,14 @@ unsafe fn get_or_init<'a, T: Send + 'static>(
     slot: usize,
     init: fn() -> T,
 ) -> &'a T {
-    let present = (&*locals).get(slot).is_some_and(|v| v.is_some());
+    // SAFETY: `locals` is the caller's own map (caller's contract) and no reference into it
+    // is live.
+    let present = unsafe { &*locals }.get(slot).is_some_and(|v| v.is_some());
     if !present {
         // No borrow of the map is live while `init` runs: it may use other locals.
         let value: Box<dyn Any + Send> = Box::new(init());
-        let map = &mut *locals;
+        // SAFETY: as above; `init` has returned, so nothing else borrows the map now.
+        let map = unsafe { &mut *locals };
         if map.len() <= slot {
             map.resize_with(slot + 1, || None);
         }
@@ -85,10 +90,13 @@ unsafe fn get_or_init<'a, T: Send + 'static>(
             map[slot] = Some(value);
         }
     }
-    let b = (&*locals)[slot]
+    // SAFETY: as above.
+    let b = unsafe { &*locals }[slot]
         .as_ref()
         .expect("goroutine-local slot is set");
-    &*(b.as_ref() as *const (dyn Any + Send) as *const T)
+    // SAFETY: slot `slot` belongs to one `LocalKey<T>`, so the box holds a `T`; the box
+    // stays put until the map is dropped at the goroutine's end (caller's contract).
+    unsafe { &*(b.as_ref() as *const (dyn Any + Send) as *const T) }
 }
 
 /// Drops a finished goroutine's locals (runs in the goroutine, before it ends). A

@@ -7,6 +7,8 @@
 //! the owner it calls `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)` ([`heavy`]), which makes
 //! every running thread of the process execute a full memory barrier. On a kernel without it
 //! both sides fall back to `SeqCst` fences.
+//!
+//! Uses no other module of the crate.
 
 use std::sync::atomic::{compiler_fence, fence, AtomicU8, Ordering::Relaxed, Ordering::SeqCst};
 

@@ -2,6 +2,8 @@
 //!
 //! An idle M sleeps on its note until the scheduler hands it work. `wakeup` may come before
 //! `sleep`: the note remembers it, so no wake-up is ever lost. `clear` re-arms it.
+//!
+//! Uses: `shim`.
 
 use crate::shim::Futex;
 use std::sync::atomic::Ordering::{AcqRel, Acquire};

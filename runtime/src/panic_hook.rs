@@ -8,6 +8,8 @@
 //! sets afterwards with `std::panic::set_hook` replaces this one, as with std (it can call
 //! [`goroutine_id`](crate::goroutine_id) itself). The panic still comes back through
 //! `JoinHandle::join` as before; only the message changes.
+//!
+//! Uses: `sched`.
 
 use crate::sched::current_g;
 use std::backtrace::{Backtrace, BacktraceStatus};

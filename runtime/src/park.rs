@@ -21,6 +21,8 @@
 //! State word of a slot: `seq << 3 | phase`, phase one of IDLE, WAITING (armed, not yet
 //! asleep), PARKED (asleep: the waker must reschedule it), NOTIFIED (woken) and TIMED_OUT
 //! (ended by its deadline: `park_until` returns `false`).
+//!
+//! Uses: `debug`, `fork`, `g`, `sched`, `shim`, `sysmon`, `timer`.
 
 use crate::g::{Switch, G};
 use crate::shim::{AtomicU64, Futex};

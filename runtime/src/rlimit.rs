@@ -10,6 +10,8 @@
 //! is. Children started with `std::process::Command` inherit the raised limit; a child that
 //! uses `select(2)` on high descriptors should lower it again (Go restores the original
 //! limit in its own `os/exec` children; std's `Command` has no hook to do that for all).
+//!
+//! Uses no other module of the crate.
 
 use std::sync::Once;
 

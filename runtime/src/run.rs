@@ -1,4 +1,6 @@
 //! [`run`]: the main goroutine.
+//!
+//! Uses: `builder`, `stack`.
 
 /// Runs `f` as a goroutine and waits for it on the calling thread (which blocks), returning
 /// its value. A panic in `f` is resumed on the caller. Other goroutines keep running after

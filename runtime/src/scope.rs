@@ -9,6 +9,8 @@
 //! closure returned or panicked. A result lives in a shared packet, taken by
 //! [`ScopedJoinHandle::join`]; a panic nobody joined is handed to the scope when the packet
 //! is dropped, and `scope` resumes the first such panic once everything has ended.
+//!
+//! Uses: `join`, `sched`, `sync`.
 
 use crate::join::JoinHandle;
 use crate::sync::WaitGroup;

@@ -1,4 +1,6 @@
 //! Scheduler counters: [`stats`].
+//!
+//! Uses: `sched`.
 
 use crate::sched::{self, m};
 use std::sync::atomic::Ordering::Relaxed;
@@ -72,7 +74,7 @@ pub fn stats() -> Stats {
         .collect();
     let (threads, idle_threads) = m::thread_counts(s);
     Stats {
-        goroutines: sched::num_goroutine(),
+        goroutines: sched::live_goroutines(),
         procs: s.nprocs.load(Relaxed),
         idle_procs: s.npidle.load(Relaxed),
         threads,
@@ -84,6 +86,6 @@ pub fn stats() -> Stats {
         handoffs: s.handoffs.load(Relaxed),
         blocked_handoffs: s.blocked_handoffs.load(Relaxed),
         retakes: s.retakes.load(Relaxed),
-        sysmon_rounds: crate::sysmon::rounds(),
+        sysmon_rounds: s.sysmon_tick.load(Relaxed),
     }
 }

@@ -6,8 +6,8 @@
 //! deep sleep would cost the next busy P a wake-up of sysmon) it sleeps until a P is taken
 //! again (no wake-ups in an idle process). Each round it:
 //!
-//! - hands off the P of an M that has been in [`syscall`] for a full round (≥ 20 µs) while
-//!   others could use it, so blocking calls do not stall the runtime;
+//! - hands off the P of an M that has been in [`syscall`](crate::syscall) for a full round
+//!   (≥ 20 µs) while others could use it, so blocking calls do not stall the runtime;
 //! - hands off, by the same rule, the P of an M that it finds blocked in the kernel outside
 //!   `syscall` (an unmarked blocking call): one goroutine has run for `BLOCKED_AFTER`
 //!   (200 µs), the thread's CPU time has not moved since the last look, and the kernel says
@@ -40,17 +40,18 @@
 //!
 //! Taking a P away from a running M is a handshake with that M's `in_p` flag (see
 //! `P::try_retake` and `crate::membarrier`).
+//!
+//! Uses: `deadlock`, `debug`, `membarrier`, `netpoll`, `note`, `sched`, `stats`, `thread_probe`,
+//! `timer`.
 
 use crate::note::Note;
 use crate::sched::m::M;
 use crate::sched::{self, m, Sched};
 use crate::{deadlock, membarrier, netpoll, thread_probe, timer};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
-/// Sysmon's round counter (also how syscalls are aged).
-static TICK: AtomicU64 = AtomicU64::new(0);
 /// Whether sysmon sleeps until a P is busy again.
 static SLEEPING: AtomicBool = AtomicBool::new(false);
 static NOTE: std::sync::LazyLock<Note> = std::sync::LazyLock::new(Note::new);
@@ -84,11 +85,6 @@ pub(crate) fn wake() {
     if SLEEPING.load(SeqCst) {
         NOTE.wakeup();
     }
-}
-
-/// Sysmon's rounds so far.
-pub(crate) fn rounds() -> u64 {
-    TICK.load(Relaxed)
 }
 
 /// What sysmon remembers about one P between rounds.
@@ -136,7 +132,7 @@ fn run() {
         }
         NOTE.sleep_until(Some(Instant::now() + delay));
         NOTE.clear();
-        let tick = TICK.fetch_add(1, Relaxed) + 1;
+        let tick = s.sysmon_tick.fetch_add(1, Relaxed) + 1;
         let now = Instant::now();
 
         if let Some(t) = next_trace {
@@ -443,73 +439,15 @@ fn detail() -> bool {
     *ON.get_or_init(|| std::env::var("GORT_SCHEDDETAIL").is_ok_and(|v| v == "1"))
 }
 
-/// Runs `f`, a call that may block its thread (a system call, blocking I/O, a lock of
-/// another library), from a goroutine without stalling the others (Go's
-/// `entersyscall`/`exitsyscall`).
-///
-/// The goroutine keeps its P while `f` runs, so a short call costs a few stores. If `f`
-/// blocks for longer than one sysmon round (≥ 20 µs) while other goroutines could use the
-/// P, sysmon hands the P to another thread. When `f` returns, the goroutine takes back a P
-/// (an idle one if its own is gone), or waits in the run queue for one. On a plain thread
-/// `syscall(f)` is just `f()`.
-///
-/// # What is automatic, and what this adds
-///
-/// A blocking call that is *not* marked (a std `read`, `std::thread::sleep`, a contended
-/// `std::sync::Mutex`, `std::fs`, a database driver, FFI) is found by sysmon by itself: when
-/// one goroutine has run 200 µs on an M whose thread CPU time has not moved since the last
-/// look and whose thread the kernel reports asleep (`S` or `D`), its P is handed off as for
-/// a marked call (counted in `Stats::blocked_handoffs`); the goroutine goes on without a P
-/// when the call returns, until its next scheduling point. That costs sysmon a system call
-/// or two per long-running goroutine, and never happens once the scheduler has started
-/// half of its thread limit. `syscall` stays the precise and cheapest marker: the hand-off
-/// comes after 20 µs instead of 200 µs, and needs no look at the thread.
-///
-/// `f` may itself park (a channel receive, a `join`): the goroutine then leaves the
-/// syscall state while it waits and enters it again when it resumes, on whichever thread
-/// that is. Nested calls are one syscall.
-pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
-    crate::fork::check();
-    let Some(g) = sched::current_g() else {
-        return f();
-    };
-    if g.in_syscall.load(Relaxed) {
-        return f(); // nested: the outer call marks it
-    }
-    sched::sched().syscalls.fetch_add(1, Relaxed);
-    g.in_syscall.store(true, Relaxed);
-    enter_syscall_state();
-    /// Leaves the syscall state if `f` unwinds (a G is reused: a mark left behind would
-    /// make sysmon hand off the P of whatever the G and its M run next).
-    struct Unwinding(&'static crate::g::G);
-    impl Drop for Unwinding {
-        fn drop(&mut self) {
-            self.0.in_syscall.store(false, Relaxed);
-            leave_syscall_state();
-        }
-    }
-    let unwinding = Unwinding(g);
-    let r = f();
-    std::mem::forget(unwinding);
-    g.in_syscall.store(false, Relaxed);
-    // The M we run on now: `f` may have parked and resumed on another one.
-    let mm = m::current_m().expect("gort: a goroutine runs on an M");
-    mm.in_syscall.store(false, Relaxed);
-    let kept = m::with_p(|p| p.is_some());
-    if !kept {
-        m::exit_syscall_slow(mm, g);
-    }
-    r
-}
-
-/// Marks the calling M as in a syscall (for a goroutine inside [`syscall`]).
+/// Marks the calling M as in a syscall (for a goroutine inside [`syscall`](crate::syscall)).
 pub(crate) fn enter_syscall_state() {
     let mm = m::current_m().expect("gort: a goroutine runs on an M");
-    mm.syscall_tick.store(TICK.load(Relaxed), Relaxed);
+    mm.syscall_tick
+        .store(sched::sched().sysmon_tick.load(Relaxed), Relaxed);
     mm.in_syscall.store(true, SeqCst);
 }
 
-/// Clears the calling M's syscall mark (a goroutine inside [`syscall`] is about to switch
+/// Clears the calling M's syscall mark (a goroutine inside [`syscall`](crate::syscall) is about to switch
 /// away).
 pub(crate) fn leave_syscall_state() {
     let mm = m::current_m().expect("gort: a goroutine runs on an M");

@@ -13,6 +13,8 @@
 //! - Run state: field 3 of `/proc/self/task/TID/stat`: `S` (interruptible sleep) or `D`
 //!   (uninterruptible, disk I/O) means blocked in the kernel; `R` is running or runnable
 //!   (a preempted thread also has a still CPU clock, which is why the state is read too).
+//!
+//! Uses no other module of the crate.
 
 use std::time::Duration;
 

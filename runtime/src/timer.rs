@@ -4,7 +4,7 @@
 //! earliest deadline so the scheduler can check "is anything due?" with one atomic load.
 //! Expired timers are fired by the scheduler (`find_runnable` on every round while timers
 //! are pending) and, when every M is idle, by the one idle M that sleeps until the next
-//! deadline (the *timer sleeper*, see `sched::m::stopm`). Adding a timer earlier than the
+//! deadline (the *timer sleeper*, see `sched::idle::stopm`). Adding a timer earlier than the
 //! sleeper's deadline pokes the sleeper so it re-arms; nothing polls.
 //!
 //! Cancellation is lazy and O(1): a cancelled entry's slot is recycled at once and its heap
@@ -15,6 +15,8 @@
 //! Why one heap and not Go's per-P heaps: adding or cancelling a timer is a short critical
 //! section, and per-P heaps need timer stealing and migration when Ps go idle. If the
 //! benches show contention here, shard it.
+//!
+//! Uses: `park`, `sched`, `sysmon`.
 
 use crate::park::Token;
 use parking_lot::Mutex;
@@ -109,7 +111,7 @@ pub fn add(when: Instant, action: Action) -> TimerId {
         }
         TimerId { slot, gen }
     };
-    crate::sched::timer_added(when);
+    crate::sched::idle::timer_added(when);
     id
 }
 

@@ -212,7 +212,7 @@ impl PollDesc {
     }
 
     /// Like [`notify`](Self::notify), but moves the waiters' tokens into `out` instead of
-    /// waking them, so the caller can first take a P (see `sched::m::stopm`). Each token
+    /// waking them, so the caller can first take a P (see `sched::idle::stopm`). Each token
     /// that then fails to wake (its episode ended meanwhile) must be followed by another
     /// `notify`, so the edge is not lost for a waiter that arrived in between.
     pub(crate) fn take_waiters(&'static self, dir: Dir, out: &mut Vec<Ready>) {

@@ -11,7 +11,7 @@
 //!
 //! - `find_runnable` polls without blocking ([`poll_now`]) when there are waiters and it
 //!   found nothing in the run queues; the goroutines it wakes land on its own P;
-//! - the idle M that sleeps until the next timer (the *timer sleeper* of `sched::m::stopm`)
+//! - the idle M that sleeps until the next timer (the *timer sleeper* of `sched::idle::stopm`)
 //!   blocks in `epoll_wait` instead of on its note whenever there are waiters, with the next
 //!   timer as timeout. Whatever pokes that M (a P handed to it, an earlier timer) also
 //!   writes the poller's eventfd ([`break_wait`]), which breaks the wait;
@@ -21,6 +21,8 @@
 //! polling M's P, or the global queue when it holds none), a thread's futex is signalled.
 //! [`waiters`] counts park episodes on the poller; sysmon's deadlock check treats them as
 //! wakeable.
+//!
+//! Uses (the module as a whole): `park`, `rlimit`, `sched`, `timer`.
 
 mod desc;
 
@@ -112,7 +114,7 @@ pub(crate) struct WaiterGuard;
 impl WaiterGuard {
     pub(crate) fn new() -> WaiterGuard {
         WAITERS.fetch_add(1, SeqCst);
-        crate::sched::m::netpoll_waiter_added();
+        crate::sched::idle::netpoll_waiter_added();
         WaiterGuard
     }
 }

@@ -12,6 +12,8 @@
 //! out of the list walks it G by G, and the Gs of a large batch (thousands of goroutines
 //! woken by one cancellation, queued by another P) are cold on the taker's CPU: each step of
 //! the walk waited for a cache miss. Here a batch is a copy of contiguous pointers.
+//!
+//! Uses: `g`; within `sched`: `sched::runq`.
 
 use crate::g::G;
 use parking_lot::Mutex;

@@ -2,17 +2,35 @@
 //!
 //! The scheduler loop (`schedule`) runs on the thread's own stack (Go's g0), never on a
 //! goroutine stack: it picks a runnable G (`find_runnable`), resumes its coroutine
-//! (`execute`) and acts on why the goroutine switched back (park, yield, exit).
+//! (`execute`) and acts on why the goroutine switched back (park, yield, exit). When it
+//! finds nothing to run, the M waits in `idle.rs` (`stopm`) until it is handed a P.
 //!
 //! Thread-local state: `CURRENT_M` points at the thread's M. It is read only through the
 //! `#[inline(never)]` accessors below, so a goroutine that migrated to another thread while
 //! parked re-reads it instead of using a value cached from before the switch.
+//!
+//! "This M's P" has one accessor per kind of caller:
+//!
+//! - [`with_p`]: code on the calling thread (goroutine or scheduler) that uses the P's
+//!   owner-only state (run queue, caches, counters). Its doc says what must never happen
+//!   inside it (no park, no goroutine switch, no blocking).
+//! - [`p_racy`]: the calling thread's P as a hint (its run-queue length for a spin
+//!   decision); may be stale by the time it is used.
+//! - [`M::p_on_g0`]: the scheduler loop of this M, on its own stack, where `in_p` is always
+//!   raised, so the P cannot be taken while the loop uses it.
+//! - [`M::held_p_id_from_outside`]: another thread asking which P an M holds (debug's dump).
+//!   Sysmon asks the other way round, `P::owner`, to retake a P from another M.
+//!
+//! Uses: `g`, `membarrier`, `netpoll`, `note`, `stack`, `sysmon`, `timer`; within `sched`: `sched`
+//! itself, `sched::idle`, `sched::p`, `sched::runq`, `sched::spawn`.
 
+use super::idle::stopm;
 use super::p::{bump, P, P_DEAD, P_RUNNING};
 use super::runq::RUNQ_SIZE;
 use super::{sched, spawn, Sched};
 use crate::g::{Switch, G};
 use crate::note::Note;
+use crate::stack::overflow::Culprit;
 use crate::{membarrier, netpoll, timer};
 use corosensei::CoroutineResult;
 use std::cell::Cell;
@@ -24,14 +42,14 @@ use std::sync::atomic::{fence, AtomicBool, AtomicI32, AtomicPtr, AtomicU64, Atom
 pub(crate) struct M {
     pub(crate) id: usize,
     /// Sleep/wake-up for an idle or locked M.
-    note: Note,
+    pub(super) note: Note,
     /// P handed to this M by another thread before waking it (id + 1; 0 = none).
-    nextp: AtomicUsize,
+    pub(super) nextp: AtomicUsize,
     /// Whether the M that hands over `nextp` counted this M as spinning.
     next_spinning: AtomicBool,
     /// The P this M holds (owner only). It really holds it only while `P::owner` names this
     /// M: sysmon may take it away (see `sysmon`), which this M notices at its next check.
-    p: Cell<*const P>,
+    pub(super) p: Cell<*const P>,
     /// The goroutine running now (null on g0); read by sysmon's deadlock check.
     curg: AtomicPtr<G>,
     /// Whether this M is counted in `Sched::nmspinning` (owner only).
@@ -78,18 +96,42 @@ pub(crate) fn current_g() -> Option<&'static G> {
     current_m().and_then(|m| unsafe { m.curg.load(Relaxed).as_ref() })
 }
 
-/// The P of the calling thread, for racy read-only queries (its run-queue length) only:
-/// owner-only state must go through [`with_p`], which keeps sysmon from taking the P.
+/// The goroutine running on the calling thread, for the stack-overflow report (see
+/// `crate::stack::overflow`): called in a signal handler, it does atomic loads only.
+fn overflow_culprit() -> Option<Culprit> {
+    let g = current_g()?;
+    // SAFETY: `spawned_at` is null or a `&'static Location` stored by the spawner.
+    let spawned_at = unsafe { g.spawned_at.load(Relaxed).as_ref() };
+    Some(Culprit {
+        id: g.id.load(Relaxed),
+        name: g.name(),
+        spawned_at,
+    })
+}
+
+/// The P of the calling thread's M, read without any guard: by the time the caller looks
+/// at it, sysmon may have taken it from this M, and another M may own it. Only for hints
+/// and statistics (its run-queue length), never for owner-only state (its run queue's
+/// tail, its caches, its counters' writes): those go through [`with_p`].
 #[inline(never)]
-pub(crate) fn current_p() -> Option<&'static P> {
+pub(crate) fn p_racy() -> Option<&'static P> {
     // SAFETY: `p` is null or points into the static scheduler.
     current_m().and_then(|m| unsafe { m.p.get().as_ref() })
 }
 
 /// Runs `f` with the P of the calling thread, if it holds one; `None` on a plain thread or
-/// on an M whose P sysmon took away. From goroutine code this raises the M's `in_p` flag
-/// for the duration, so sysmon cannot take the P from under `f`; `f` must not switch
-/// goroutines.
+/// on an M whose P sysmon took away. The one accessor of "this M's P" for code that uses
+/// the P's owner-only state: from goroutine code it raises the M's `in_p` flag for the
+/// duration, so sysmon cannot take the P from under `f`.
+///
+/// # What must never happen inside `f`
+///
+/// `f` must not park, yield or otherwise switch goroutines: no channel operation, no
+/// `park`, no lock that parks (`gort::sync`), no `yield_now`, no `join`. The goroutine could
+/// resume on another M, leaving `in_p` raised on the old one (sysmon could never take that
+/// M's P again) and `f` holding a P that another M now owns. `f` must not block the thread
+/// either (a syscall, a std lock held by a goroutine): sysmon cannot hand the P off while
+/// `in_p` is up. It may nest `with_p` and may take the scheduler's short internal locks.
 #[inline(never)]
 pub(crate) fn with_p<R>(f: impl FnOnce(Option<&'static P>) -> R) -> R {
     let Some(m) = current_m() else { return f(None) };
@@ -107,13 +149,6 @@ pub(crate) fn with_p<R>(f: impl FnOnce(Option<&'static P>) -> R) -> R {
         m.in_p.store(false, Release);
     }
     r
-}
-
-/// The P of the calling M for code on g0 (which holds `in_p`), if it still owns one.
-fn owned_p(m: &M) -> Option<&'static P> {
-    // SAFETY: `p` is null or points into the static scheduler.
-    let p = unsafe { m.p.get().as_ref() }?;
-    p.owned_by(m).then_some(p)
 }
 
 impl M {
@@ -144,21 +179,18 @@ impl M {
         self.wake();
     }
 
-    /// Wakes this M from its note, or from `epoll_wait` if it is the poll blocker.
-    fn wake(&self) {
-        self.note.wakeup();
-        // Pairs with the fence in `stopm`: either we see it blocking in epoll_wait, or it
-        // sees the note woken before it blocks.
-        fence(SeqCst);
-        if ptr::eq(POLL_BLOCKER.load(SeqCst), self) {
-            netpoll::break_wait();
-        }
-    }
-
-    /// The P this M holds (owner only; panics if none).
-    fn p(&self) -> &'static P {
+    /// The P this M owns, if it still owns one, for the scheduler code of this M on its own
+    /// stack (g0: `schedule`, `execute`, `find_runnable`, `goexit`). There `in_p` is always
+    /// raised, so sysmon cannot take the P while the code uses it; goroutine code uses
+    /// [`with_p`] instead.
+    pub(crate) fn p_on_g0(&self) -> Option<&'static P> {
+        debug_assert!(
+            self.in_p.load(Relaxed),
+            "gort: p_on_g0 off the scheduler stack"
+        );
         // SAFETY: `p` is null or points into the static scheduler.
-        unsafe { self.p.get().as_ref() }.expect("gort: M without a P")
+        let p = unsafe { self.p.get().as_ref() }?;
+        p.owned_by(self).then_some(p)
     }
 
     /// Takes ownership of `p`.
@@ -169,34 +201,16 @@ impl M {
 
     /// Gives up the P this M holds.
     fn take_p(&self) -> &'static P {
-        let p = self.p();
+        // SAFETY: `p` is null or points into the static scheduler.
+        let p = unsafe { self.p.get().as_ref() }.expect("gort: M without a P");
         self.p.set(ptr::null());
         // Only if it is still ours: sysmon may have handed it to another M already.
         p.release_owner(self);
         p
     }
 
-    /// Sleeps on the note until `deadline` (or a wake-up), marked idle for the deadlock
-    /// check meanwhile (see `sleeps`).
-    fn idle_sleep(&self, deadline: Option<std::time::Instant>) {
-        self.sleeps.fetch_add(1, SeqCst);
-        self.note.sleep_until(deadline);
-        self.sleeps.fetch_add(1, SeqCst);
-    }
-
-    /// Sleeps until another thread hands this M a P, then takes it.
-    fn sleep_for_p(&self) {
-        loop {
-            self.idle_sleep(None);
-            self.note.clear();
-            if self.nextp.load(SeqCst) != 0 {
-                return self.take_next_p();
-            }
-        }
-    }
-
     /// Takes the P another thread handed over with `hand_off`.
-    fn take_next_p(&self) {
+    pub(super) fn take_next_p(&self) {
         let id = self.nextp.swap(0, SeqCst);
         assert!(id != 0, "gort: M woken without a P");
         self.set_p(sched().p(id - 1));
@@ -215,7 +229,7 @@ impl M {
     /// Locks the running goroutine to this M (`lock_os_thread`).
     pub(crate) fn lock_g(&self, g: &'static G) {
         g.lock_count.set(g.lock_count.get() + 1);
-        g.locked_m.set(self);
+        g.locked_m.set(Some(self.id));
         self.locked_g.set(g);
     }
 
@@ -227,7 +241,7 @@ impl M {
         }
         g.lock_count.set(n - 1);
         if n == 1 {
-            g.locked_m.set(ptr::null());
+            g.locked_m.set(None);
             self.locked_g.set(ptr::null());
         }
     }
@@ -243,13 +257,19 @@ impl M {
         unsafe { self.curg.load(Relaxed).as_ref() }
     }
 
-    /// The P this M holds, if it still owns one (racy; for `crate::debug`).
-    pub(crate) fn p_racy(&self) -> Option<usize> {
+    /// The id of the P this M holds, if it still owns one, as another thread sees it
+    /// (racy; for `crate::debug`'s dump of every M).
+    pub(crate) fn held_p_id_from_outside(&self) -> Option<usize> {
         let s = sched();
         s.all_ps()
             .find(|p| p.owner().is_some_and(|o| ptr::eq(o, self)))
             .map(|p| p.id)
     }
+}
+
+/// The M with id `id` (ids are indexes into `Sched::allm`, which never shrinks).
+fn m_by_id(id: usize) -> &'static M {
+    sched().allm.lock()[id]
 }
 
 /// Creates an M (OS thread) that starts with P `p`.
@@ -286,7 +306,7 @@ pub(crate) fn newm(p: &P, spinning: bool) {
 fn mstart(m: &'static M) {
     // SAFETY: gettid has no preconditions.
     m.tid.store(unsafe { libc::gettid() }, SeqCst);
-    crate::stack::overflow::init_thread();
+    crate::stack::overflow::init_thread(overflow_culprit);
     CURRENT_M.with(|c| c.set(m));
     m.sleep_for_p();
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| schedule(m)));
@@ -312,7 +332,7 @@ fn schedule(m: &'static M) {
         if let Some(g) = unsafe { m.locked_g.get().as_ref() } {
             // Our goroutine is locked to us and not running: give the P away and sleep
             // until someone finds the goroutine runnable and hands us a P to run it.
-            if owned_p(m).is_some() {
+            if m.p_on_g0().is_some() {
                 s.handoffp(m.take_p());
             }
             m.p.set(ptr::null());
@@ -322,7 +342,7 @@ fn schedule(m: &'static M) {
             }
             continue;
         }
-        if owned_p(m).is_none() {
+        if m.p_on_g0().is_none() {
             // Sysmon took our P while a goroutine ran: wait for another.
             m.p.set(ptr::null());
             stopm(m);
@@ -332,16 +352,15 @@ fn schedule(m: &'static M) {
         if m.spinning.get() {
             reset_spinning(m);
         }
-        // SAFETY: `locked_m` is null or a leaked `&'static M`.
-        if let Some(owner) = unsafe { g.locked_m.get().as_ref() } {
-            if !ptr::eq(owner, m) {
+        if let Some(owner) = g.locked_m.get() {
+            if owner != m.id {
                 // Go's startlockedm: pass our P to the M the goroutine is locked to.
-                owner.hand_off(m.take_p(), false);
+                m_by_id(owner).hand_off(m.take_p(), false);
                 stopm(m);
                 continue;
             }
         }
-        if let Some(p) = owned_p(m) {
+        if let Some(p) = m.p_on_g0() {
             p.prefetch_next();
         }
         if !execute(m, g, inherit) {
@@ -361,7 +380,7 @@ fn requeue_global(g: &'static G) {
 fn execute(m: &'static M, mut g: &'static G, inherit: bool) -> bool {
     {
         // Scoped: once the goroutine runs, this M's P may change (see below).
-        let p = m.p();
+        let p = m.p_on_g0().expect("gort: M without a P");
         if !inherit {
             p.tick();
         }
@@ -380,7 +399,7 @@ fn execute(m: &'static M, mut g: &'static G, inherit: bool) -> bool {
         let result = co.resume(());
         m.in_p.store(true, Relaxed);
         membarrier::light();
-        let owned = owned_p(m);
+        let owned = m.p_on_g0();
         match result {
             CoroutineResult::Yield(Switch::Park) => {
                 if g.park.commit() {
@@ -442,7 +461,7 @@ fn next_inherited(m: &'static M, p: &'static P) -> Option<&'static G> {
     }
     timer::check();
     let g = p.take_runnext_inherited()?;
-    if !g.locked_m.get().is_null() {
+    if g.locked_m.get().is_some() {
         // Locked to an M (this one is not locked): `schedule` hands it over.
         p.runq_put(g, true, &sched().global);
         p.undo_runnext_inherited();
@@ -455,16 +474,11 @@ fn next_inherited(m: &'static M, p: &'static P) -> Option<&'static G> {
 /// exits. Returns `false` (the M must exit).
 pub(crate) fn drop_locked(m: &'static M) -> bool {
     m.locked_g.set(ptr::null());
-    if owned_p(m).is_some() {
+    if m.p_on_g0().is_some() {
         sched().handoffp(m.take_p());
     }
     m.p.set(ptr::null());
     false
-}
-
-/// The P of the running M if it still owns one (goroutine exit path, on g0).
-pub(crate) fn p_of(m: &'static M) -> Option<&'static P> {
-    owned_p(m)
 }
 
 /// Leaves a syscall: if sysmon handed our P to another M meanwhile, take an idle P, or
@@ -484,152 +498,6 @@ pub(crate) fn exit_syscall_slow(m: &'static M, g: &'static G) {
     }
 }
 
-/// The idle M that sleeps until the next timer deadline, or null (see `crate::timer`).
-static SLEEPER: AtomicPtr<M> = AtomicPtr::new(ptr::null_mut());
-/// The deadline the sleeper sleeps until (ns since the timer epoch).
-static SLEEPER_UNTIL: AtomicU64 = AtomicU64::new(u64::MAX);
-
-/// The timer sleeper while it blocks in `epoll_wait` (see `crate::netpoll`), or null.
-static POLL_BLOCKER: AtomicPtr<M> = AtomicPtr::new(ptr::null_mut());
-
-/// Puts this M on the idle list and sleeps until it is handed a P. If timers are pending
-/// or goroutines wait on the netpoller, and no other idle M watches them, this M sleeps
-/// only until the next deadline (in `epoll_wait` when there are netpoll waiters, on its
-/// note otherwise), fires what is due and wakes the goroutines whose sockets are ready
-/// (they go to the global queue, and `wakep` finds them an M and a P, possibly this one),
-/// and goes back to sleep.
-fn stopm(m: &'static M) {
-    debug_assert!(m.p.get().is_null());
-    sched().lock.lock().ms.push(m);
-    let me = m as *const M as *mut M;
-    loop {
-        let polling = netpoll::waiters() > 0;
-        let watching = (timer::next() != u64::MAX || polling)
-            && SLEEPER
-                .compare_exchange(ptr::null_mut(), me, SeqCst, SeqCst)
-                .is_ok();
-        if polling && !watching && POLL_BLOCKER.load(SeqCst).is_null() {
-            // The sleeper watches only timers: poke it so it watches the sockets too.
-            let sleeper = SLEEPER.load(SeqCst);
-            if !sleeper.is_null() && sleeper != me {
-                // SAFETY: SLEEPER holds null or a leaked `&'static M`.
-                unsafe { (*sleeper).wake() };
-            }
-        }
-        let deadline = if watching {
-            let next = timer::next();
-            SLEEPER_UNTIL.store(next, SeqCst);
-            (next != u64::MAX).then(|| timer::instant(next))
-        } else {
-            None
-        };
-        if watching && polling {
-            POLL_BLOCKER.store(me, SeqCst);
-            // Pairs with the fence in `M::wake`.
-            fence(SeqCst);
-            // Block only if nobody woke us before we published POLL_BLOCKER.
-            let woken = m.note.sleep_until(Some(std::time::Instant::now()));
-            let mut ready = Vec::new();
-            if !woken {
-                netpoll::poll_until(deadline, &mut ready);
-            }
-            POLL_BLOCKER.store(ptr::null_mut(), SeqCst);
-            if !ready.is_empty() && run_ready(m, ready) {
-                SLEEPER_UNTIL.store(u64::MAX, SeqCst);
-                SLEEPER.store(ptr::null_mut(), SeqCst);
-                m.note.clear();
-                return;
-            }
-        } else {
-            m.idle_sleep(deadline);
-        }
-        if watching {
-            SLEEPER_UNTIL.store(u64::MAX, SeqCst);
-            SLEEPER.store(ptr::null_mut(), SeqCst);
-        }
-        m.note.clear();
-        if m.nextp.load(SeqCst) != 0 {
-            m.take_next_p();
-            return;
-        }
-        // A deadline passed, or a new earlier timer poked us.
-        timer::check();
-    }
-}
-
-/// Goroutines whose sockets became ready while this idle M polled: as in Go's
-/// `findRunnable`, the M takes an idle P and runs them itself rather than waking another
-/// thread for them. Returns whether it now holds a P (else they went to the global queue).
-fn run_ready(m: &'static M, ready: Vec<netpoll::Ready>) -> bool {
-    let s = sched();
-    let mut idle = s.lock.lock();
-    // Still on the idle list (nobody is about to hand us a P)?
-    let pos = idle.ms.iter().position(|x| ptr::eq(*x, m));
-    let p = match pos {
-        Some(i) if m.nextp.load(SeqCst) == 0 => match s.pidleget(&mut idle) {
-            Some(p) => {
-                idle.ms.swap_remove(i);
-                Some(p)
-            }
-            None => None,
-        },
-        _ => None,
-    };
-    drop(idle);
-    if let Some(p) = p {
-        m.set_p(p);
-    }
-    // With a P the goroutines land on it; without, on the global queue (and wakep).
-    for r in ready {
-        r.wake();
-    }
-    p.is_some()
-}
-
-/// A timer due at `when` (ns since the timer epoch) was added: make sure an M will fire it.
-pub(crate) fn timer_added(when: u64) {
-    let sleeper = SLEEPER.load(SeqCst);
-    if !sleeper.is_null() {
-        if when < SLEEPER_UNTIL.load(SeqCst) {
-            // SAFETY: SLEEPER holds null or a leaked `&'static M`.
-            unsafe { (*sleeper).wake() };
-        }
-        return;
-    }
-    poke_idle_m();
-}
-
-/// Nobody watches the timers or the poller: poke an idle M so it becomes the sleeper.
-/// Running Ms fire timers and poll as they schedule; if there is no M at all yet, start one.
-fn poke_idle_m() {
-    let s = sched();
-    let idle = s.lock.lock();
-    if let Some(m) = idle.ms.last() {
-        m.wake();
-        return;
-    }
-    drop(idle);
-    if s.allm.lock().is_empty() {
-        s.wakep();
-    }
-}
-
-/// A park episode began waiting on the netpoller (see `crate::netpoll`): make sure someone
-/// will poll. A goroutine's own M does on its way to `stopm`; a plain thread's wait needs
-/// the sleeper (or an idle M that becomes it) to switch to `epoll_wait`.
-pub(crate) fn netpoll_waiter_added() {
-    if !POLL_BLOCKER.load(SeqCst).is_null() || current_g().is_some() {
-        return;
-    }
-    let sleeper = SLEEPER.load(SeqCst);
-    if !sleeper.is_null() {
-        // SAFETY: SLEEPER holds null or a leaked `&'static M`.
-        unsafe { (*sleeper).wake() };
-        return;
-    }
-    poke_idle_m();
-}
-
 /// A spinning M found work: stop spinning and let another M look for more (Go's
 /// `resetspinning`).
 fn reset_spinning(m: &'static M) {
@@ -644,7 +512,7 @@ fn reset_spinning(m: &'static M) {
 fn find_runnable(m: &'static M) -> (&'static G, bool) {
     let s = sched();
     loop {
-        let p = m.p();
+        let p = m.p_on_g0().expect("gort: M without a P");
         if p.id >= s.nprocs.load(Relaxed) {
             retire(m);
             continue;

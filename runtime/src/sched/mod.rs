@@ -1,7 +1,8 @@
 //! The G/M/P scheduler, after Go's `runtime/proc.go`.
 //!
 //! - `G` (`crate::g`): a goroutine. `P` (`p.rs`): a logical processor with a local run queue.
-//!   `M` (`m.rs`): an OS thread that runs goroutines only while it holds a P.
+//!   `M` (`m.rs`): an OS thread that runs goroutines only while it holds a P; an M with
+//!   nothing to do waits in `idle.rs` (the idle list, the timer sleeper, the poll blocker).
 //! - This module holds the global state: all Ps, the global run queue (`globalq`), the
 //!   idle P and idle M lists, and the wake-up protocol (`wakep`, `startm`) that keeps the
 //!   number of spinning Ms small while never losing a wake-up.
@@ -14,8 +15,12 @@
 //! first (queue push / `nmspinning` decrement) and check second, separated by a SeqCst
 //! fence, so at least one of them sees the other: a runnable goroutine is never left with
 //! every M asleep.
+//!
+//! Uses (the module as a whole): `debug`, `fork`, `g`, `join`, `local`, `membarrier`, `netpoll`,
+//! `note`, `panic_hook`, `rlimit`, `shim`, `stack`, `sysmon`, `timer`.
 
 mod globalq;
+pub(crate) mod idle;
 pub(crate) mod m;
 pub(crate) mod p;
 pub mod runq;
@@ -79,6 +84,8 @@ pub(crate) struct Sched {
     pub(crate) blocked_handoffs: AtomicU64,
     /// `gort::syscall` calls.
     pub(crate) syscalls: AtomicU64,
+    /// Sysmon's rounds so far: its clock, by which it ages syscalls.
+    pub(crate) sysmon_tick: AtomicU64,
 }
 
 static SCHED: OnceLock<Sched> = OnceLock::new();
@@ -124,6 +131,7 @@ impl Sched {
             retakes: AtomicU64::new(0),
             blocked_handoffs: AtomicU64::new(0),
             syscalls: AtomicU64::new(0),
+            sysmon_tick: AtomicU64::new(0),
         };
         crate::membarrier::init();
         crate::fork::init();
@@ -297,11 +305,6 @@ pub(crate) fn ready_batch(gs: impl ExactSizeIterator<Item = &'static G>) {
     s.wakep();
 }
 
-/// A timer was added (see `crate::timer`): make sure some M will fire it.
-pub(crate) fn timer_added(when: u64) {
-    m::timer_added(when);
-}
-
 /// Reads GOMAXPROCS, warning about and ignoring a malformed value.
 fn procs_from_env() -> usize {
     let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -334,43 +337,10 @@ fn clamp_procs(n: usize) -> usize {
     }
 }
 
-/// The number of Ps: how many goroutines can run at once (Go's `GOMAXPROCS`).
-///
-/// Defaults to the number of CPUs this process may use, or the `GOMAXPROCS` environment
-/// variable if it holds a positive integer.
-pub fn procs() -> usize {
-    sched().nprocs.load(Relaxed)
-}
-
-/// Sets the number of Ps and returns the previous value (Go's `runtime.GOMAXPROCS(n)`).
-///
-/// Values above [`MAX_PROCS`] are clamped with a warning. Lowering the count retires the
-/// highest-numbered Ps: their queued goroutines move to the global queue as soon as their
-/// M reaches the scheduler.
-///
-/// # What `procs` bounds under CPU hogs
-///
-/// In Go, `GOMAXPROCS` bounds the threads running Go code: Go preempts a goroutine that
-/// computes for 10 ms (with a signal and safe points its compiler inserts) and puts it back
-/// in a queue, so 4 spinning goroutines at `GOMAXPROCS=1` use one core. Rust code cannot be
-/// preempted safely, so gort cannot do that: sysmon takes the P of a goroutine that ran
-/// 10 ms without a scheduling point and gives it to another thread, and the hog runs on,
-/// on its own thread, until its next scheduling point. `procs` then bounds the threads
-/// running *scheduled* goroutines, not the hogs: 4 spinning goroutines at `procs = 1` use
-/// up to 2 cores (Go: 1). To keep a process within a CPU quota, put a scheduling point
-/// ([`yield_now`], any channel operation) in long loops, or size `procs` with the hogs
-/// counted in.
-///
-/// Threads blocked in system calls (marked with `gort::syscall`, or unmarked calls that
-/// sysmon finds blocked in the kernel) do not count either, as in Go.
-///
-/// # Panics
-/// If `n` is 0 (use [`procs`] to read the current value).
-pub fn set_procs(n: usize) -> usize {
-    assert!(
-        n >= 1,
-        "gort::set_procs(0): procs must be at least 1 (gort::procs() reads it)"
-    );
+/// Sets the number of Ps to `n` (at least 1; clamped to [`MAX_PROCS`] with a warning) and
+/// returns the previous count: `gort::set_procs`. Lowering it retires the highest-numbered
+/// Ps (their Ms notice at their next scheduling point).
+pub(crate) fn resize_procs(n: usize) -> usize {
     let n = clamp_procs(n);
     let s = sched();
     let mut idle = s.lock.lock();
@@ -401,8 +371,8 @@ pub fn set_procs(n: usize) -> usize {
     old
 }
 
-/// Number of goroutines that exist now (Go's `runtime.NumGoroutine`).
-pub fn num_goroutine() -> usize {
+/// Number of goroutines that exist now: `gort::num_goroutine`, the stats, the deadlock check.
+pub(crate) fn live_goroutines() -> usize {
     let Some(s) = sched_if_started() else {
         return 0;
     };
@@ -411,50 +381,4 @@ pub fn num_goroutine() -> usize {
         live += p.counters.spawned.load(Relaxed) as i64 - p.counters.exited.load(Relaxed) as i64;
     }
     live.max(0) as usize
-}
-
-/// Yields the processor: the current goroutine goes to the back of its P's run queue and
-/// others run first (Go's `runtime.Gosched`). On a plain thread, `std::thread::yield_now`.
-pub fn yield_now() {
-    match current_g() {
-        Some(g) => g.suspend(crate::g::Switch::Yield),
-        None => std::thread::yield_now(),
-    }
-}
-
-/// The id of the calling goroutine, or `None` on a plain thread.
-pub fn goroutine_id() -> Option<u64> {
-    current_g().map(|g| g.id.load(Relaxed))
-}
-
-/// Wires the calling goroutine to its current OS thread (Go's `runtime.LockOSThread`):
-/// until a matching [`unlock_os_thread`], the goroutine runs only on this thread and the
-/// thread runs no other goroutine. Calls nest. If the goroutine ends while locked, the
-/// thread exits with it (as in Go). On a plain thread this does nothing.
-pub fn lock_os_thread() {
-    if let (Some(m), Some(g)) = (m::current_m(), current_g()) {
-        m.lock_g(g);
-    }
-}
-
-/// Undoes one [`lock_os_thread`]; the goroutine is free to move once every call is undone.
-/// Does nothing if it is not locked.
-pub fn unlock_os_thread() {
-    if let (Some(m), Some(g)) = (m::current_m(), current_g()) {
-        m.unlock_g(g);
-    }
-}
-
-/// Sets the most OS threads the scheduler may start (Go's `debug.SetMaxThreads`; default
-/// 10,000) and returns the previous limit. Threads blocked in `gort::syscall` or locked to
-/// a goroutine count. Exceeding it is a fatal error, as in Go.
-///
-/// # Panics
-/// If `n` is 0.
-pub fn set_max_threads(n: usize) -> usize {
-    assert!(
-        n >= 1,
-        "gort::set_max_threads(0): at least one thread is needed"
-    );
-    sched().max_threads.swap(n, SeqCst)
 }

@@ -5,6 +5,8 @@
 //! that currently holds this P (and by code running on that M: its goroutines and its
 //! scheduler loop). A P moves between Ms only through the scheduler's hand-off paths (idle
 //! list under `Sched::lock`, `M::nextp` with release/acquire), which order those accesses.
+//!
+//! Uses: `g`, `stack`; within `sched`: `sched::globalq`, `sched::m`, `sched::runq`.
 
 use super::globalq::GlobalQueue;
 use super::m::M;

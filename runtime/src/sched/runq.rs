@@ -19,6 +19,8 @@
 //! does the same), and [`Fault`] can break one step of the protocol on purpose, to show
 //! that the models catch it. In normal builds none of this is public or present: the shim's
 //! atomics are std's and the code is what it was before it became generic.
+//!
+//! Uses: `shim`.
 
 use crate::shim::{AtomicPtr, AtomicU32};
 use std::ptr;

@@ -1,5 +1,8 @@
 //! Goroutine creation and teardown (Go's `newproc` and `goexit`), and the G and stack
 //! caches that make both allocation-free in steady state.
+//!
+//! Uses: `debug`, `fork`, `g`, `join`, `local`, `stack`; within `sched`: `sched` itself,
+//! `sched::m`, `sched::p`.
 
 use super::m::{self, M};
 use super::p::{bump, CACHE_MAX, P};
@@ -104,7 +107,7 @@ pub(crate) fn goexit(mm: &'static M, g: &'static G) -> bool {
     if crate::debug::tracebacks() {
         crate::debug::forget_backtrace(g.id.load(Relaxed));
     }
-    let p = m::p_of(mm);
+    let p = mm.p_on_g0();
     // SAFETY: the coroutine finished on this M; nobody else refers to it.
     let co = unsafe { (*g.co.get()).take() }.expect("gort: finished G without coroutine");
     put_stack(p, co.into_stack());
@@ -116,7 +119,7 @@ pub(crate) fn goexit(mm: &'static M, g: &'static G) -> bool {
     }
     let was_locked = g.lock_count.get() > 0;
     g.lock_count.set(0);
-    g.locked_m.set(std::ptr::null());
+    g.locked_m.set(None);
 
     // SeqCst: against `JoinHandle::on_finish`, which sets `has_exit_hooks` and then reads
     // the state; one of the two sees the other.

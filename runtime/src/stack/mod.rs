@@ -67,6 +67,8 @@
 //! Page tables are given back only by unmapping: `MADV_DONTNEED` frees pages but not the
 //! page-table pages, which the guard markers keep non-empty anyway. Hence the scavenger
 //! unmaps idle arenas.
+//!
+//! Uses (the module as a whole): `note`, `sysmon`.
 
 mod grow;
 mod guard;

@@ -10,9 +10,10 @@
 //! fatal error: stack overflow in goroutine 7 "worker" (stack of 16 KiB is exhausted); ...
 //! ```
 //!
-//! naming the goroutine the faulting M was running (its `curg`, read with atomic loads)
-//! and aborts. Any other fault goes to the handler installed before ours (Rust's own
-//! main-thread overflow handler, a sanitizer's, or the default action: we restore `SIG_DFL`
+//! naming the goroutine the faulting M was running (as the scheduler's [`Culprit`] hook,
+//! given to [`init_thread`], reads it from the M's `curg` with atomic loads) and aborts.
+//! Any other fault goes to the handler installed before ours (Rust's own main-thread
+//! overflow handler, a sanitizer's, or the default action: we restore `SIG_DFL`
 //! and return, so the faulting instruction runs again and the process dies of the signal
 //! as it would have without us). The handler only does atomic loads, integer formatting
 //! into a stack buffer, `write(2)` and `abort(3)`: all async-signal-safe.
@@ -21,12 +22,16 @@
 //! alternate signal stack when it starts ([`init_thread`], called from `mstart`).
 //! Plain threads started by `std` already have one (std's own overflow handler installs
 //! it); `grow` segments on plain threads rely on that.
+//!
+//! Uses no other module of the crate outside `stack`; within it: `stack` itself, `stack::guard`,
+//! `stack::registry`.
 
 use super::{guard, page_size, registry};
 use std::cell::{RefCell, UnsafeCell};
 use std::mem::MaybeUninit;
+use std::panic::Location;
 use std::ptr;
-use std::sync::Once;
+use std::sync::{Once, OnceLock};
 
 const SIGNALS: [libc::c_int; 2] = [libc::SIGSEGV, libc::SIGBUS];
 
@@ -43,9 +48,27 @@ static OLD: [Old; 2] = [
 /// comfortably; the kernel's signal frame with AVX-512 state takes a few KiB).
 const ALT_SIZE: usize = 64 << 10;
 
+/// The goroutine that ran off its stack, as the overflow message names it.
+pub(crate) struct Culprit {
+    /// The goroutine's id.
+    pub(crate) id: u64,
+    /// Its name (`Builder::name`), if it has one.
+    pub(crate) name: Option<&'static str>,
+    /// Where it was spawned.
+    pub(crate) spawned_at: Option<&'static Location<'static>>,
+}
+
+/// Names the goroutine running on the calling thread, or `None` off a goroutine. Set by the
+/// scheduler (which knows what a thread runs; this module does not) through
+/// [`init_thread`]. Called in the signal handler: it must be async-signal-safe (atomic
+/// loads only).
+static CULPRIT: OnceLock<fn() -> Option<Culprit>> = OnceLock::new();
+
 /// Installs the process-wide handler (once) and an alternate signal stack on the calling
-/// thread if it has none large enough. Called at the start of every M thread.
-pub(crate) fn init_thread() {
+/// thread if it has none large enough. Called at the start of every M thread, with the
+/// scheduler's way of naming the goroutine a thread runs (see [`CULPRIT`]).
+pub(crate) fn init_thread(culprit: fn() -> Option<Culprit>) {
+    CULPRIT.get_or_init(|| culprit);
     init();
     ALT.with(|a| {
         let mut a = a.borrow_mut();
@@ -159,16 +182,13 @@ impl Buf {
 fn report(size: usize) -> ! {
     let mut b = Buf { b: [0; 768], n: 0 };
     b.s("fatal error: stack overflow in ");
-    match crate::sched::current_g() {
-        Some(g) => {
-            b.s("goroutine ")
-                .u(g.id.load(std::sync::atomic::Ordering::Relaxed));
-            if let Some(name) = g.name() {
+    match CULPRIT.get().and_then(|culprit| culprit()) {
+        Some(c) => {
+            b.s("goroutine ").u(c.id);
+            if let Some(name) = c.name {
                 b.s(" \"").s(name).s("\"");
             }
-            let at = g.spawned_at.load(std::sync::atomic::Ordering::Relaxed);
-            // SAFETY: null or a `&'static Location` stored by the spawner.
-            if let Some(at) = unsafe { at.as_ref() } {
+            if let Some(at) = c.spawned_at {
                 b.s(", spawned at ")
                     .s(at.file())
                     .s(":")

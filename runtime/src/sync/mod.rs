@@ -8,11 +8,14 @@
 //!
 //! Layout: one file per primitive, on three internal pieces: `lock` (a short thread lock
 //! for waiter queues), `waitq` (intrusive queues of waiters living on their own stacks) and
-//! `sema` (Go's runtime semaphore, on which the mutex, the reader-writer lock and the wait
-//! group sleep). Everything is written against the `cfg(loom)` shim (`crate::shim`), and
+//! `runtime_sema` (`RuntimeSema`, Go's internal runtime semaphore `semacquire`, on which the
+//! mutex, the reader-writer lock and the wait group sleep; not the user-facing weighted
+//! `Semaphore`). Everything is written against the `cfg(loom)` shim (`crate::shim`), and
 //! `loom-tests/tests/sync.rs` model-checks the protocols.
 //!
 //! Guards are `!Send` but may be held across scheduling points; see [`MutexGuard`].
+//!
+//! Uses (the module as a whole): `api`, `park`, `sched`, `shim`.
 
 /// Declares a `const fn`, which is a plain `fn` under loom (loom's atomics and cells have
 /// no `const` constructors).
@@ -33,8 +36,8 @@ mod cond;
 mod lock;
 mod mutex;
 mod once;
+mod runtime_sema;
 mod rwlock;
-mod sema;
 mod semaphore;
 mod waitgroup;
 mod waitq;

@@ -4,7 +4,7 @@
 //!
 //! One state word: bit 0 `LOCKED`, bit 1 `WOKEN` (a waiter is awake and competing, so an
 //! unlock need not wake another), bit 2 `STARVING`, and the number of parked waiters above
-//! them. Waiters sleep on a [`Sema`], whose permits are wake-up calls.
+//! them. Waiters sleep on a [`RuntimeSema`], whose permits are wake-up calls.
 //!
 //! - **Fast paths**: `lock` is one CAS `0 -> LOCKED`; `unlock` one `fetch_sub` that
 //!   finds nothing else set.
@@ -29,7 +29,7 @@
 //! Under loom there is no real time: a waiter counts as starved after a number of sleeps
 //! (1 by default, per mutex: `Mutex::loom_starve_after`), and spinning is one round.
 
-use super::sema::Sema;
+use super::runtime_sema::RuntimeSema;
 use crate::shim::{spin_loop, AtomicU32, UnsafeCell, LOOM};
 use std::fmt;
 use std::marker::PhantomData;
@@ -63,7 +63,7 @@ pub fn starvation_count() -> u64 {
 /// The lock without data: the protocol of the module docs.
 pub(crate) struct RawMutex {
     state: AtomicU32,
-    sema: Sema,
+    sema: RuntimeSema,
     /// Under loom: sleeps after which a waiter starves (see `Mutex::loom_starve_after`).
     #[cfg(loom)]
     starve_after: u32,
@@ -78,7 +78,7 @@ impl RawMutex {
         pub(crate) fn new() -> RawMutex {
             RawMutex {
                 state: AtomicU32::new(0),
-                sema: Sema::new(),
+                sema: RuntimeSema::new(),
                 #[cfg(loom)]
                 starve_after: 1,
                 #[cfg(loom)]
@@ -224,6 +224,12 @@ impl RawMutex {
         unsafe { self.unlock_inner(false) }
     }
 
+    /// Unlocks; with `may_yield`, an unlock that hands the lock to a starving waiter yields
+    /// to it.
+    ///
+    /// # Safety
+    /// As for [`unlock`](Self::unlock): the mutex is locked and the caller owns that lock.
+    /// Unlocking a lock another goroutine owns would let two goroutines into the data.
     #[inline]
     unsafe fn unlock_inner(&self, may_yield: bool) {
         let new = self.state.fetch_sub(LOCKED, Release).wrapping_sub(LOCKED);
@@ -374,10 +380,10 @@ fn can_spin(iter: u32) -> bool {
 }
 
 /// Whether the calling M's P has nothing queued (racy; `true` without a P). Compiled under
-/// loom too, where nothing calls it, so the scheduler's `current_p` stays in use there.
+/// loom too, where nothing calls it, so the scheduler's `p_racy` stays in use there.
 #[cfg_attr(loom, allow(dead_code))]
 fn local_runq_empty() -> bool {
-    crate::sched::m::current_p().is_none_or(|p| p.runq_len() == 0)
+    crate::sched::m::p_racy().is_none_or(|p| p.runq_len() == 0)
 }
 
 #[cfg(loom)]

@@ -15,7 +15,7 @@
 //!   alternate under contention, so neither side starves.
 
 use super::mutex::RawMutex;
-use super::sema::Sema;
+use super::runtime_sema::RuntimeSema;
 use crate::shim::{AtomicI32, UnsafeCell};
 use std::fmt;
 use std::marker::PhantomData;
@@ -48,8 +48,8 @@ const MAX_READERS: i32 = 1 << 30;
 /// ```
 pub struct RwLock<T> {
     w: RawMutex,
-    writer_sem: Sema,
-    reader_sem: Sema,
+    writer_sem: RuntimeSema,
+    reader_sem: RuntimeSema,
     reader_count: AtomicI32,
     reader_wait: AtomicI32,
     data: UnsafeCell<T>,
@@ -67,8 +67,8 @@ impl<T> RwLock<T> {
         pub fn new(value: T) -> RwLock<T> {
             RwLock {
                 w: RawMutex::new(),
-                writer_sem: Sema::new(),
-                reader_sem: Sema::new(),
+                writer_sem: RuntimeSema::new(),
+                reader_sem: RuntimeSema::new(),
                 reader_count: AtomicI32::new(0),
                 reader_wait: AtomicI32::new(0),
                 data: UnsafeCell::new(value),

@@ -5,12 +5,12 @@
 //!
 //! One 64-bit word: the counter in the high 32 bits, the number of waiters in the low 32.
 //! `wait` adds itself as a waiter with a CAS that also checks the counter is not zero, then
-//! sleeps on a [`Sema`]. The `add` that brings the counter to zero finds the waiters in the
+//! sleeps on a [`RuntimeSema`]. The `add` that brings the counter to zero finds the waiters in the
 //! same word, resets it to zero, and releases one permit per waiter. Because counter and
 //! waiters live in one word, no `wait` can slip in between "counter hit zero" and "release
 //! the waiters" without the misuse checks noticing.
 
-use super::sema::Sema;
+use super::runtime_sema::RuntimeSema;
 use crate::shim::AtomicU64;
 use std::fmt;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
@@ -43,7 +43,7 @@ use std::sync::Arc;
 pub struct WaitGroup {
     /// Counter (high 32 bits, signed) and waiter count (low 32 bits).
     state: AtomicU64,
-    sema: Sema,
+    sema: RuntimeSema,
 }
 
 impl WaitGroup {
@@ -52,7 +52,7 @@ impl WaitGroup {
         pub fn new() -> WaitGroup {
             WaitGroup {
                 state: AtomicU64::new(0),
-                sema: Sema::new(),
+                sema: RuntimeSema::new(),
             }
         }
     }

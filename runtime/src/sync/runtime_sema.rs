@@ -1,6 +1,9 @@
-//! `Sema`: a counting semaphore that parks, the building block of [`Mutex`](super::Mutex),
-//! [`RwLock`](super::RwLock) and [`WaitGroup`](super::WaitGroup) (Go's runtime
-//! `semacquire`/`semrelease`, which its `sync` package builds on the same way).
+//! `RuntimeSema`: the runtime's internal counting semaphore, a sleep and wake-up primitive
+//! that parks, the building block of [`Mutex`](super::Mutex), [`RwLock`](super::RwLock)
+//! and [`WaitGroup`](super::WaitGroup) (Go's runtime `semacquire`/`semrelease`, which its
+//! `sync` package builds on the same way). Internal only: not to be confused with the
+//! user-facing weighted `gort::sync::Semaphore` (Go's `x/sync/semaphore`), whose permits
+//! users acquire and release.
 //!
 //! `count` holds permits nobody waits for; `nwait` counts queued waiters. A permit
 //! released while someone waits is handed to the first waiter (it wakes owning it),
@@ -21,18 +24,20 @@ use crate::park;
 use crate::shim::{fence, AtomicU32};
 use std::sync::atomic::Ordering::{Acquire, Relaxed, SeqCst};
 
-/// A counting semaphore of parked goroutines and threads. See the module docs.
-pub(crate) struct Sema {
+/// The runtime's internal counting semaphore of parked goroutines and threads (Go's
+/// `semacquire`/`semrelease`); not the user-facing `gort::sync::Semaphore`. See the
+/// module docs.
+pub(crate) struct RuntimeSema {
     count: AtomicU32,
     nwait: AtomicU32,
     queue: Locked<WaitQueue>,
 }
 
-impl Sema {
+impl RuntimeSema {
     loom_const_fn! {
         /// A semaphore with no permits.
-        pub(crate) fn new() -> Sema {
-            Sema {
+        pub(crate) fn new() -> RuntimeSema {
+            RuntimeSema {
                 count: AtomicU32::new(0),
                 nwait: AtomicU32::new(0),
                 queue: Locked::new(WaitQueue::new()),
