@@ -125,7 +125,7 @@ impl Check {
         // The cheap half of `quiet` first: a server whose Ps all went idle between two
         // requests has netpoll waits pending, and must not pay for `/proc` and clock reads
         // (the full check would say `Live` for the same reason).
-        if sched::num_goroutine() == 0
+        if sched::live_goroutines() == 0
             || netpoll::waiters() > 0
             || timer::next() != u64::MAX
             || !s.global.is_empty()
