@@ -10,7 +10,8 @@
 //! - `park`: the one seam through which everything blocks; `timer`: deadlines;
 //!   `note`: M sleep/wake-up;
 //!   `shim`: the `cfg(loom)` shim for protocol code;
-//! - `netpoll`: the epoll network poller; `net`: sockets on it;
+//! - `netpoll`: the epoll network poller (its registration API is public: `gort-chan`'s
+//!   `net` builds on it);
 //! - `signal`: the one signal mechanism (a permanent hook per signal and the signal
 //!   thread); `panic_hook`: panic messages that name the goroutine;
 //! - `join`, `builder`, `run`, `scope`, `local`, `stats`: the public API.
@@ -34,8 +35,7 @@ mod g;
 mod join;
 pub mod local;
 mod membarrier;
-pub mod net;
-mod netpoll;
+pub mod netpoll;
 mod note;
 mod panic_hook;
 pub mod park;
@@ -51,6 +51,7 @@ pub mod sync;
 mod sysmon;
 mod thread_probe;
 pub mod timer;
+pub mod waitq;
 
 pub use builder::{go, Builder};
 pub use join::JoinHandle;

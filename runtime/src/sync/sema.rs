@@ -16,9 +16,9 @@
 //! SeqCst fences exactly. On x86 the fence after a locked instruction costs little.)
 
 use super::lock::Locked;
-use super::waitq::{WaitQueue, Waiter};
 use crate::park;
 use crate::shim::{fence, AtomicU32};
+use crate::waitq::{WaitQueue, Waiter};
 use std::sync::atomic::Ordering::{Acquire, Relaxed, SeqCst};
 
 /// A counting semaphore of parked goroutines and threads. See the module docs.

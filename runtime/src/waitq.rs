@@ -1,13 +1,25 @@
-//! The waiter queue shared by the sync primitives: an intrusive doubly-linked list of
-//! [`Waiter`]s, each living on the stack of the goroutine (or thread) that waits, so
-//! waiting allocates nothing.
+//! The waiter queue: an intrusive doubly-linked list of [`Waiter`]s, each living on the
+//! stack of the goroutine (or thread) that waits, so waiting allocates nothing and a waiter
+//! that gives up (a deadline, a cancellation) leaves in O(1), as Go's `sudog` queues do.
+//! It is the mechanism every blocking primitive with a queue of waiters builds on, next to
+//! the [`park`](crate::park) seam: `gort::sync`'s primitives here, the weighted semaphore of
+//! `gort-chan`.
 //!
-//! A queue is only touched under its primitive's [`Locked`](super::lock::Locked). The
-//! contract that keeps the raw links sound: a waiter stays where it is (it is a local the
-//! waiting function borrows) until it has left the queue, either popped by a waker or
-//! removed by its owner, both under the lock. A popped waiter's owner may return as soon as
-//! the lock is released, so wakers copy the [`Token`] out under the lock and wake the copy
-//! afterwards ([`Wakes`]).
+//! A queue is only touched under its primitive's lock (the sync primitives' `Locked`, a
+//! mutex around the primitive's state). The contract that keeps the raw links sound: a
+//! waiter stays where it is (it is a local the waiting function borrows) until it has left
+//! the queue, either popped by a waker or removed by its owner, both under the lock. A
+//! popped waiter's owner may return as soon as the lock is released, so wakers copy the
+//! [`Token`] out under the lock and wake the copy afterwards ([`Wakes`]).
+//!
+//! The usual shape of a wait:
+//!
+//! ```text
+//! let me = Waiter::new(park::prepare_for(reason), n);
+//! { lock; unsafe { state.queue.push_back(&me) }; unlock }
+//! let woken = park::park_until(deadline);
+//! if !woken { lock; if unsafe { state.queue.remove(&me) } { /* gave up */ } unlock }
+//! ```
 
 use crate::park::Token;
 use crate::shim::UnsafeCell;
@@ -15,10 +27,10 @@ use std::marker::PhantomPinned;
 use std::ptr;
 
 /// One waiting goroutine or thread, queued by reference.
-pub(crate) struct Waiter {
+pub struct Waiter {
     token: Token,
     /// What the waiter asks for: a semaphore weight, a condition variable ticket.
-    pub(crate) n: usize,
+    pub n: usize,
     links: UnsafeCell<Links>,
     _pinned: PhantomPinned,
 }
@@ -32,7 +44,7 @@ struct Links {
 
 impl Waiter {
     /// A waiter that `token` wakes, asking for `n`.
-    pub(crate) fn new(token: Token, n: usize) -> Self {
+    pub fn new(token: Token, n: usize) -> Self {
         Waiter {
             token,
             n,
@@ -46,12 +58,12 @@ impl Waiter {
     }
 
     /// The token that wakes this waiter.
-    pub(crate) fn token(&self) -> &Token {
+    pub fn token(&self) -> &Token {
         &self.token
     }
 
     /// Whether the waiter is still in a queue (read it under that queue's lock).
-    pub(crate) fn is_queued(&self) -> bool {
+    pub fn is_queued(&self) -> bool {
         self.links.with(|l| {
             // SAFETY: links are only accessed under the queue's lock, which the caller holds.
             unsafe { (*l).queued }
@@ -80,7 +92,7 @@ impl Waiter {
 }
 
 /// A FIFO (with LIFO insertion for waiters that lost a race and go again) of [`Waiter`]s.
-pub(crate) struct WaitQueue {
+pub struct WaitQueue {
     head: *const Waiter,
     tail: *const Waiter,
     len: usize,
@@ -90,9 +102,21 @@ pub(crate) struct WaitQueue {
 // waiters they point to are `Sync` data (a token, a number, links guarded by that lock).
 unsafe impl Send for WaitQueue {}
 
+impl Default for WaitQueue {
+    fn default() -> Self {
+        WaitQueue::new()
+    }
+}
+
+impl std::fmt::Debug for WaitQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WaitQueue").field("len", &self.len).finish()
+    }
+}
+
 impl WaitQueue {
     /// An empty queue.
-    pub(crate) const fn new() -> Self {
+    pub const fn new() -> Self {
         WaitQueue {
             head: ptr::null(),
             tail: ptr::null(),
@@ -101,8 +125,13 @@ impl WaitQueue {
     }
 
     /// Whether no one waits.
-    pub(crate) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// How many wait.
+    pub fn len(&self) -> usize {
+        self.len
     }
 
     /// Appends `w`.
@@ -110,7 +139,7 @@ impl WaitQueue {
     /// # Safety
     /// `w` must not be in a queue, and must stay alive and in place until it has been
     /// popped or [`remove`](Self::remove)d (see the module docs).
-    pub(crate) unsafe fn push_back(&mut self, w: &Waiter) {
+    pub unsafe fn push_back(&mut self, w: &Waiter) {
         w.set_links(Links {
             prev: self.tail,
             next: ptr::null(),
@@ -129,7 +158,7 @@ impl WaitQueue {
     ///
     /// # Safety
     /// As for [`push_back`](Self::push_back).
-    pub(crate) unsafe fn push_front(&mut self, w: &Waiter) {
+    pub unsafe fn push_front(&mut self, w: &Waiter) {
         w.set_links(Links {
             prev: ptr::null(),
             next: self.head,
@@ -145,7 +174,7 @@ impl WaitQueue {
     }
 
     /// The first waiter, if any.
-    pub(crate) fn front(&self) -> Option<&Waiter> {
+    pub fn front(&self) -> Option<&Waiter> {
         // SAFETY: queued waiters are alive while we hold the lock (the push contract:
         // their owners only leave after taking the lock and finding them dequeued).
         unsafe { self.head.as_ref() }
@@ -153,7 +182,7 @@ impl WaitQueue {
 
     /// Removes and returns the first waiter. The reference is good until the lock is
     /// released: copy what you need (its token) before that.
-    pub(crate) fn pop_front(&mut self) -> Option<&Waiter> {
+    pub fn pop_front(&mut self) -> Option<&Waiter> {
         let w = self.head;
         if w.is_null() {
             return None;
@@ -165,8 +194,11 @@ impl WaitQueue {
     }
 
     /// Removes `w` if it is still queued; returns whether it was (`false`: a waker popped
-    /// it first).
-    pub(crate) fn remove(&mut self, w: &Waiter) -> bool {
+    /// it first). O(1).
+    ///
+    /// # Safety
+    /// If `w` is queued, it must be queued in this queue (not another one).
+    pub unsafe fn remove(&mut self, w: &Waiter) -> bool {
         if !w.is_queued() {
             return false;
         }
@@ -197,17 +229,37 @@ impl WaitQueue {
 }
 
 /// Tokens copied out under a lock, to wake after it is released.
-pub(crate) struct Wakes {
+pub struct Wakes {
     tokens: [Option<Token>; Wakes::CAP],
     len: usize,
 }
 
+impl Default for Wakes {
+    fn default() -> Self {
+        Wakes::new()
+    }
+}
+
+impl std::fmt::Debug for Wakes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wakes").field("len", &self.len).finish()
+    }
+}
+
+impl std::fmt::Debug for Waiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Waiter")
+            .field("n", &self.n)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Wakes {
     /// How many tokens one batch holds; wakers that pop more go in rounds.
-    pub(crate) const CAP: usize = 8;
+    pub const CAP: usize = 8;
 
     /// An empty batch.
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         Wakes {
             tokens: [const { None }; Wakes::CAP],
             len: 0,
@@ -215,18 +267,18 @@ impl Wakes {
     }
 
     /// Whether the batch is full.
-    pub(crate) fn is_full(&self) -> bool {
+    pub fn is_full(&self) -> bool {
         self.len == Self::CAP
     }
 
     /// Adds a token (the batch must not be full).
-    pub(crate) fn push(&mut self, t: Token) {
+    pub fn push(&mut self, t: Token) {
         self.tokens[self.len] = Some(t);
         self.len += 1;
     }
 
     /// Wakes every token in the batch and empties it. Call with no lock held.
-    pub(crate) fn wake(&mut self) {
+    pub fn wake(&mut self) {
         for t in &mut self.tokens[..self.len] {
             if let Some(t) = t.take() {
                 t.wake();

@@ -2,7 +2,7 @@
 
 use super::addr::{each_addr, from_raw, to_raw};
 use super::socket::{common_socket_impls, stream_io_impls, Socket};
-use crate::netpoll::{DeadlineHandle, Dir};
+use gort_runtime::netpoll::{DeadlineHandle, Dir};
 use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, FromRawFd};
@@ -71,8 +71,8 @@ impl TcpListener {
                     if let Some(d) = self.read_deadline() {
                         until = until.min(d);
                     }
-                    crate::park::prepare_for(crate::park::WaitReason::Sleep);
-                    crate::park::park_until(Some(until));
+                    gort_runtime::park::prepare_for(gort_runtime::park::WaitReason::Sleep);
+                    gort_runtime::park::park_until(Some(until));
                     self.sock.check_deadline(Dir::Read)?;
                 }
                 r => return r,
