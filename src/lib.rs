@@ -19,6 +19,7 @@
 //! a scheduling point (any gort blocking call or [`yield_now`]). See [`go`].
 
 #![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 /// Channels (Go's `chan`): `bounded(0)` is unbuffered; both ends are `Clone` (MPMC).
 ///

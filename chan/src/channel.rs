@@ -8,9 +8,9 @@
 //! are issued after the lock is released.
 
 use crate::error::*;
-use crate::shim::RawLock;
 use crate::waiter::{WaitQueue, Waiter, CLOSED, DONE};
 use gort_runtime::park::{self, Token};
+use gort_runtime::shim::RawLock;
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::fmt;
@@ -117,7 +117,9 @@ impl<T> Drop for Guard<'_, T> {
 /// # Safety
 /// `slot` must be a waiter's `*mut Option<T>` for this channel's `T`; callers hold the lock.
 unsafe fn slot<'a, T>(w: &Waiter) -> &'a mut Option<T> {
-    &mut *(w.slot as *mut Option<T>)
+    // SAFETY: the caller's contract: `slot` is a live `Option<T>` that the waiter's owner
+    // does not touch while it is queued, and we hold the lock that orders our access.
+    unsafe { &mut *(w.slot as *mut Option<T>) }
 }
 
 impl<T> Inner<T> {
@@ -300,7 +302,8 @@ impl<T> Chan<T> {
     /// The caller holds the lock (via `raw_lock`) and no other reference to it is live.
     #[allow(clippy::mut_from_ref)]
     pub(crate) unsafe fn inner_locked(&self) -> &mut Inner<T> {
-        &mut *self.inner.get()
+        // SAFETY: the caller holds the lock and no other reference to the state is live.
+        unsafe { &mut *self.inner.get() }
     }
 
     pub(crate) fn cap(&self) -> usize {
@@ -583,22 +586,15 @@ unsafe fn scratch_waiter<'a>(slot: *mut u8, why: park::WaitReason) -> &'a Waiter
     const _: () = assert!(
         std::mem::size_of::<Waiter>() <= park::SCRATCH_BYTES && std::mem::align_of::<Waiter>() <= 8
     );
-    let w = park::scratch().cast::<Waiter>();
-    w.write(Waiter::armed(park::prepare_for(why), slot));
-    &*w
-}
-
-/// Hints the CPU to load the cache line at `addr` (never faults, whatever `addr` is).
-#[inline(always)]
-fn prefetch(addr: usize) {
-    #[cfg(all(target_arch = "x86_64", not(loom)))]
-    // SAFETY: a prefetch is only a hint: it never faults and does not change the program's
-    // state, whatever the address; SSE is part of the x86_64 baseline.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch(addr as *const i8, std::arch::x86_64::_MM_HINT_T0)
-    };
-    #[cfg(not(all(target_arch = "x86_64", not(loom))))]
-    let _ = addr;
+    // SAFETY: the caller is the scratch space's only user until it returns.
+    let w = unsafe { park::scratch() }.cast::<Waiter>();
+    // SAFETY: the space is big and aligned enough for a `Waiter` (checked above), and
+    // nobody else reads it (the caller's contract). `write` does not drop what was there:
+    // an earlier record is dead (its operation returned), and a `Waiter` owns nothing
+    // that needs dropping (a token is plain data).
+    unsafe { w.write(Waiter::armed(park::prepare_for(why), slot)) };
+    // SAFETY: just initialised; it lives as long as the goroutine or thread.
+    unsafe { &*w }
 }
 
 /// Converts a timeout into a deadline; `None` (forever) if it overflows `Instant`.
@@ -834,7 +830,7 @@ impl<T> Receiver<T> {
     pub(crate) fn prefetch_receiver(&self) {
         let g = self.chan.lock();
         if let Some(w) = g.recvq.front() {
-            prefetch(w as usize);
+            park::prefetch(w as usize);
         }
     }
 

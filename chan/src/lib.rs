@@ -77,6 +77,7 @@
 //!   the binary's other tests allocate too.
 
 #![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 mod channel;
 pub mod context;
@@ -86,7 +87,6 @@ mod error;
 mod macros;
 pub mod net;
 mod select;
-mod shim;
 pub mod signal;
 pub mod time;
 
@@ -112,5 +112,4 @@ pub use select::{Select, SelectedOperation};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::select::{select, select_biased, Case, Mode, RecvCase, SendCase};
-    pub use crate::shim::RawLock;
 }

@@ -22,9 +22,9 @@
 
 use crate::channel::{Chan, Fail, Receiver, Sender};
 use crate::error::*;
-use crate::shim::RawLock;
 use crate::waiter::{Decision, Waiter, DONE, TIMED_OUT};
 use gort_runtime::park::{self, Token};
+use gort_runtime::shim::RawLock;
 #[cfg(not(loom))]
 use std::cell::Cell;
 use std::ops::DerefMut;
@@ -51,9 +51,22 @@ impl Mode {
     }
 }
 
-/// One case of a select, type-erased. Implemented by [`RecvCase`] and [`SendCase`].
-#[doc(hidden)]
-pub trait Case {
+/// One case of a select, type-erased. Implemented by [`RecvCase`] and [`SendCase`] only;
+/// public for `select!`'s expansion, not part of the API.
+///
+/// # Safety
+/// [`select`] calls the unsafe methods under the locks of the cases' channels, and relies
+/// on an implementor for the rest of the protocol:
+///
+/// - [`chan_id`](Case::chan_id) and [`raw_lock`](Case::raw_lock) are stable for the case's
+///   life, and two cases have the same id exactly when they share a lock (the select locks
+///   each lock once, in id order);
+/// - the unsafe methods touch the channel's state only while its lock is held;
+/// - [`register`](Case::register) queues a waiter that only a completer that claims the
+///   select's decision word completes, and [`unregister`](Case::unregister) leaves the
+///   channel with no pointer to the case, its waiter or the decision word; a completer
+///   that claimed the case has dequeued it already.
+pub unsafe trait Case {
     /// Identity of the channel (its address): lock order and duplicate detection.
     fn chan_id(&self) -> usize;
     /// The channel's lock.
@@ -64,7 +77,7 @@ pub trait Case {
     /// Locks the channel, [`Case::poll`]s, unlocks: the fast path's single look.
     fn poll_once(&mut self) -> Option<Option<Token>> {
         self.raw_lock().lock();
-        // SAFETY: the case's channel is locked.
+        // SAFETY: the case's channel is locked (just above).
         let done = unsafe { self.poll() };
         // SAFETY: locked just above.
         unsafe { self.raw_lock().unlock() };
@@ -135,7 +148,10 @@ impl<'a, T> RecvCase<'a, T> {
     }
 }
 
-impl<T> Case for RecvCase<'_, T> {
+// SAFETY: the methods keep `Case`'s contract: the channel's state is touched under its
+// lock only, through `inner_locked`; the waiter lives in the case, which the select keeps
+// in place until it has unregistered it.
+unsafe impl<T> Case for RecvCase<'_, T> {
     fn chan_id(&self) -> usize {
         self.chan.id()
     }
@@ -147,7 +163,8 @@ impl<T> Case for RecvCase<'_, T> {
         self.chan.recv_hint()
     }
     unsafe fn poll(&mut self) -> Option<Option<Token>> {
-        match self.chan.inner_locked().try_recv() {
+        // SAFETY: the caller holds the channel's lock (`Case::poll`'s contract).
+        match unsafe { self.chan.inner_locked() }.try_recv() {
             Ok((v, wake)) => {
                 self.chan.publish_len();
                 self.result = Some(Ok(v));
@@ -163,21 +180,28 @@ impl<T> Case for RecvCase<'_, T> {
     unsafe fn register(&mut self, token: &Token, sel: *const Decision, case: usize) {
         let slot = &mut self.slot as *mut Option<T> as *mut u8;
         self.waiter.arm(token.clone(), sel, case, slot);
-        let inner = self.chan.inner_locked();
+        // SAFETY: the caller holds the channel's lock (`Case::register`'s contract).
+        let inner = unsafe { self.chan.inner_locked() };
         inner.recvq.push(&self.waiter);
         inner.changed();
     }
     unsafe fn ready_locked(&self) -> bool {
-        self.chan.inner_locked().recv_ready()
+        // SAFETY: the caller holds the channel's lock (`Case::ready_locked`'s contract).
+        unsafe { self.chan.inner_locked() }.recv_ready()
     }
     unsafe fn watch(&mut self, token: &Token) {
-        self.chan.inner_locked().watch(token);
+        // SAFETY: the caller holds the channel's lock (`Case::watch`'s contract).
+        unsafe { self.chan.inner_locked() }.watch(token);
     }
     unsafe fn unwatch(&mut self, token: &Token) {
-        self.chan.inner_locked().unwatch(token);
+        // SAFETY: the caller holds the channel's lock (`Case::unwatch`'s contract).
+        unsafe { self.chan.inner_locked() }.unwatch(token);
     }
     unsafe fn unregister(&mut self) {
-        self.chan.inner_locked().recvq.remove(&self.waiter);
+        // SAFETY: the caller holds the channel's lock (`Case::unregister`'s contract).
+        unsafe { self.chan.inner_locked() }
+            .recvq
+            .remove(&self.waiter);
     }
     fn finish(&mut self) {
         self.result = Some(match self.waiter.state.load(Acquire) {
@@ -215,7 +239,8 @@ impl<'a, T> SendCase<'a, T> {
     }
 }
 
-impl<T> Case for SendCase<'_, T> {
+// SAFETY: as for `RecvCase`.
+unsafe impl<T> Case for SendCase<'_, T> {
     fn chan_id(&self) -> usize {
         self.chan.id()
     }
@@ -228,7 +253,8 @@ impl<T> Case for SendCase<'_, T> {
     }
     unsafe fn poll(&mut self) -> Option<Option<Token>> {
         let v = self.slot.take().expect("send case has its value");
-        match self.chan.inner_locked().try_send(v, self.chan.cap()) {
+        // SAFETY: the caller holds the channel's lock (`Case::poll`'s contract).
+        match unsafe { self.chan.inner_locked() }.try_send(v, self.chan.cap()) {
             Ok(wake) => {
                 self.chan.publish_len();
                 self.result = Some(Ok(()));
@@ -247,21 +273,28 @@ impl<T> Case for SendCase<'_, T> {
     unsafe fn register(&mut self, token: &Token, sel: *const Decision, case: usize) {
         let slot = &mut self.slot as *mut Option<T> as *mut u8;
         self.waiter.arm(token.clone(), sel, case, slot);
-        let inner = self.chan.inner_locked();
+        // SAFETY: the caller holds the channel's lock (`Case::register`'s contract).
+        let inner = unsafe { self.chan.inner_locked() };
         inner.sendq.push(&self.waiter);
         inner.changed();
     }
     unsafe fn ready_locked(&self) -> bool {
-        self.chan.inner_locked().send_ready(self.chan.cap())
+        // SAFETY: the caller holds the channel's lock (`Case::ready_locked`'s contract).
+        unsafe { self.chan.inner_locked() }.send_ready(self.chan.cap())
     }
     unsafe fn watch(&mut self, token: &Token) {
-        self.chan.inner_locked().watch(token);
+        // SAFETY: the caller holds the channel's lock (`Case::watch`'s contract).
+        unsafe { self.chan.inner_locked() }.watch(token);
     }
     unsafe fn unwatch(&mut self, token: &Token) {
-        self.chan.inner_locked().unwatch(token);
+        // SAFETY: the caller holds the channel's lock (`Case::unwatch`'s contract).
+        unsafe { self.chan.inner_locked() }.unwatch(token);
     }
     unsafe fn unregister(&mut self) {
-        self.chan.inner_locked().sendq.remove(&self.waiter);
+        // SAFETY: the caller holds the channel's lock (`Case::unregister`'s contract).
+        unsafe { self.chan.inner_locked() }
+            .sendq
+            .remove(&self.waiter);
     }
     fn finish(&mut self) {
         self.result = Some(match self.waiter.state.load(Acquire) {

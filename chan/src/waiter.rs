@@ -9,8 +9,8 @@
 //! belongs to a `select` shares one decision word with the select's other cases: claiming it
 //! is a CAS on that word, so exactly one case of a select ever completes.
 
-use crate::shim::{AtomicU8, AtomicUsize};
 use gort_runtime::park::Token;
+use gort_runtime::shim::{AtomicU8, AtomicUsize};
 use std::collections::VecDeque;
 use std::ptr;
 use std::sync::atomic::Ordering::{AcqRel, Acquire};

@@ -14,8 +14,8 @@
 //! the lock and woken after it (in rounds of [`Wakes::CAP`]), owning their weight.
 
 use crate::context::{Context, Error};
-use crate::shim::Mutex;
 use gort_runtime::park;
+use gort_runtime::shim::Mutex;
 use gort_runtime::waitq::{WaitQueue, Waiter, Wakes};
 use std::fmt;
 use std::sync::Arc;

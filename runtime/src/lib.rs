@@ -9,7 +9,7 @@
 //!   (goroutine creation and exit);
 //! - `park`: the one seam through which everything blocks; `timer`: deadlines;
 //!   `note`: M sleep/wake-up;
-//!   `shim`: the `cfg(loom)` shim for protocol code;
+//!   `shim`: the `cfg(loom)` shim for protocol code (the workspace's one);
 //! - `netpoll`: the epoll network poller (its registration API is public: `gort-chan`'s
 //!   `net` builds on it);
 //! - `signal`: the one signal mechanism (a permanent hook per signal and the signal
@@ -43,7 +43,7 @@ mod rlimit;
 mod run;
 mod sched;
 mod scope;
-mod shim;
+pub mod shim;
 pub mod signal;
 pub mod stack;
 mod stats;

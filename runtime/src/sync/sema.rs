@@ -1,6 +1,8 @@
 //! `Sema`: a counting semaphore that parks, the building block of [`Mutex`](super::Mutex),
 //! [`RwLock`](super::RwLock) and [`WaitGroup`](super::WaitGroup) (Go's runtime
-//! `semacquire`/`semrelease`, which its `sync` package builds on the same way).
+//! `semacquire`/`semrelease`, which its `sync` package builds on the same way). Internal;
+//! the public weighted semaphore, `gort::sync::Semaphore` (x/sync's), is gort-chan's
+//! `weighted.rs`.
 //!
 //! `count` holds permits nobody waits for; `nwait` counts queued waiters. A permit
 //! released while someone waits is handed to the first waiter (it wakes owning it),
