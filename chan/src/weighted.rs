@@ -41,13 +41,13 @@ impl State {
     /// `wakes`. Returns `true` if `wakes` filled up and more waiters may fit.
     fn grant(&mut self, size: usize, wakes: &mut Wakes) -> bool {
         while let Some(front) = self.waiters.front() {
-            if size - self.cur < front.n {
+            if size - self.cur < front.data {
                 return false; // FIFO: the first waiter goes first, whatever it asks
             }
             if wakes.is_full() {
                 return true;
             }
-            self.cur += front.n;
+            self.cur += front.data;
             let w = self.waiters.pop_front().expect("front exists");
             wakes.push(w.token().clone());
         }

@@ -2,8 +2,14 @@
 //! stack of the goroutine (or thread) that waits, so waiting allocates nothing and a waiter
 //! that gives up (a deadline, a cancellation) leaves in O(1), as Go's `sudog` queues do.
 //! It is the mechanism every blocking primitive with a queue of waiters builds on, next to
-//! the [`park`](crate::park) seam: `gort::sync`'s primitives here, the weighted semaphore of
-//! `gort-chan`.
+//! the [`park`](crate::park) seam: `gort::sync`'s primitives here; in `gort-chan` the
+//! channels' queues of blocked senders and receivers (a waiter's [`data`](Waiter::data)
+//! says where the value goes and which `select` it belongs to: a select queues one waiter
+//! per case, all pointing at its one decision word) and the weighted semaphore.
+//!
+//! A waiter is five words (a token, two links, two words of data), so that a channel's
+//! waiter fits the parker's [`scratch`](crate::park::scratch) space. Whether a waiter is
+//! queued is read off its links (a queued waiter has a predecessor or is the head).
 //!
 //! A queue is only touched under its primitive's lock (the sync primitives' `Locked`, a
 //! mutex around the primitive's state). The contract that keeps the raw links sound: a
@@ -15,7 +21,7 @@
 //! The usual shape of a wait:
 //!
 //! ```text
-//! let me = Waiter::new(park::prepare_for(reason), n);
+//! let me = Waiter::new(park::prepare_for(reason), data);
 //! { lock; unsafe { state.queue.push_back(&me) }; unlock }
 //! let woken = park::park_until(deadline);
 //! if !woken { lock; if unsafe { state.queue.remove(&me) } { /* gave up */ } unlock }
@@ -26,33 +32,43 @@ use crate::shim::UnsafeCell;
 use std::marker::PhantomPinned;
 use std::ptr;
 
-/// One waiting goroutine or thread, queued by reference.
-pub struct Waiter {
+/// One waiting goroutine or thread, queued by reference, carrying `data` for whoever pops
+/// it (a semaphore weight, a condition variable ticket, a channel's value slot).
+pub struct Waiter<T = usize> {
     token: Token,
-    /// What the waiter asks for: a semaphore weight, a condition variable ticket.
-    pub n: usize,
-    links: UnsafeCell<Links>,
+    links: UnsafeCell<Links<T>>,
+    /// What the waiter asks for or carries; fixed while it is queued.
+    pub data: T,
     _pinned: PhantomPinned,
 }
 
-#[derive(Clone, Copy)]
-struct Links {
-    prev: *const Waiter,
-    next: *const Waiter,
-    queued: bool,
+struct Links<T> {
+    prev: *const Waiter<T>,
+    next: *const Waiter<T>,
 }
 
-impl Waiter {
-    /// A waiter that `token` wakes, asking for `n`.
-    pub fn new(token: Token, n: usize) -> Self {
+impl<T> Clone for Links<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Links<T> {}
+
+impl<T> Links<T> {
+    const UNLINKED: Links<T> = Links {
+        prev: ptr::null(),
+        next: ptr::null(),
+    };
+}
+
+impl<T> Waiter<T> {
+    /// A waiter that `token` wakes, carrying `data`.
+    pub fn new(token: Token, data: T) -> Self {
         Waiter {
             token,
-            n,
-            links: UnsafeCell::new(Links {
-                prev: ptr::null(),
-                next: ptr::null(),
-                queued: false,
-            }),
+            links: UnsafeCell::new(Links::UNLINKED),
+            data,
             _pinned: PhantomPinned,
         }
     }
@@ -62,59 +78,52 @@ impl Waiter {
         &self.token
     }
 
-    /// Whether the waiter is still in a queue (read it under that queue's lock).
-    pub fn is_queued(&self) -> bool {
-        self.links.with(|l| {
-            // SAFETY: links are only accessed under the queue's lock, which the caller holds.
-            unsafe { (*l).queued }
-        })
-    }
-
-    fn links(&self) -> Links {
-        // SAFETY: as in `is_queued`.
+    fn links(&self) -> Links<T> {
+        // SAFETY: links are only accessed under the queue's lock, which the caller holds.
         self.links.with(|l| unsafe { *l })
     }
 
-    fn set_links(&self, links: Links) {
-        // SAFETY: as in `is_queued`.
+    fn set_links(&self, links: Links<T>) {
+        // SAFETY: as in `links`.
         self.links.with_mut(|l| unsafe { *l = links })
     }
 
-    fn set_prev(&self, prev: *const Waiter) {
-        // SAFETY: as in `is_queued`.
+    fn set_prev(&self, prev: *const Waiter<T>) {
+        // SAFETY: as in `links`.
         self.links.with_mut(|l| unsafe { (*l).prev = prev })
     }
 
-    fn set_next(&self, next: *const Waiter) {
-        // SAFETY: as in `is_queued`.
+    fn set_next(&self, next: *const Waiter<T>) {
+        // SAFETY: as in `links`.
         self.links.with_mut(|l| unsafe { (*l).next = next })
     }
 }
 
 /// A FIFO (with LIFO insertion for waiters that lost a race and go again) of [`Waiter`]s.
-pub struct WaitQueue {
-    head: *const Waiter,
-    tail: *const Waiter,
+pub struct WaitQueue<T = usize> {
+    head: *const Waiter<T>,
+    tail: *const Waiter<T>,
     len: usize,
 }
 
 // SAFETY: the queue's pointers are only followed under its primitive's lock, and the
-// waiters they point to are `Sync` data (a token, a number, links guarded by that lock).
-unsafe impl Send for WaitQueue {}
+// waiters they point to are shared with the lock's holders only (a token, links guarded by
+// that lock, and data that is fixed while queued).
+unsafe impl<T> Send for WaitQueue<T> {}
 
-impl Default for WaitQueue {
+impl<T> Default for WaitQueue<T> {
     fn default() -> Self {
         WaitQueue::new()
     }
 }
 
-impl std::fmt::Debug for WaitQueue {
+impl<T> std::fmt::Debug for WaitQueue<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WaitQueue").field("len", &self.len).finish()
     }
 }
 
-impl WaitQueue {
+impl<T> WaitQueue<T> {
     /// An empty queue.
     pub const fn new() -> Self {
         WaitQueue {
@@ -139,11 +148,10 @@ impl WaitQueue {
     /// # Safety
     /// `w` must not be in a queue, and must stay alive and in place until it has been
     /// popped or [`remove`](Self::remove)d (see the module docs).
-    pub unsafe fn push_back(&mut self, w: &Waiter) {
+    pub unsafe fn push_back(&mut self, w: &Waiter<T>) {
         w.set_links(Links {
             prev: self.tail,
             next: ptr::null(),
-            queued: true,
         });
         match self.tail.is_null() {
             true => self.head = w,
@@ -158,11 +166,10 @@ impl WaitQueue {
     ///
     /// # Safety
     /// As for [`push_back`](Self::push_back).
-    pub unsafe fn push_front(&mut self, w: &Waiter) {
+    pub unsafe fn push_front(&mut self, w: &Waiter<T>) {
         w.set_links(Links {
             prev: ptr::null(),
             next: self.head,
-            queued: true,
         });
         match self.head.is_null() {
             true => self.tail = w,
@@ -174,15 +181,26 @@ impl WaitQueue {
     }
 
     /// The first waiter, if any.
-    pub fn front(&self) -> Option<&Waiter> {
+    pub fn front(&self) -> Option<&Waiter<T>> {
         // SAFETY: queued waiters are alive while we hold the lock (the push contract:
         // their owners only leave after taking the lock and finding them dequeued).
         unsafe { self.head.as_ref() }
     }
 
+    /// The queued waiters, first to last.
+    pub fn iter(&self) -> impl Iterator<Item = &Waiter<T>> + '_ {
+        let mut next = self.head;
+        std::iter::from_fn(move || {
+            // SAFETY: as in `front`: queued waiters are alive while we hold the lock.
+            let w = unsafe { next.as_ref() }?;
+            next = w.links().next;
+            Some(w)
+        })
+    }
+
     /// Removes and returns the first waiter. The reference is good until the lock is
     /// released: copy what you need (its token) before that.
-    pub fn pop_front(&mut self) -> Option<&Waiter> {
+    pub fn pop_front(&mut self) -> Option<&Waiter<T>> {
         let w = self.head;
         if w.is_null() {
             return None;
@@ -198,17 +216,17 @@ impl WaitQueue {
     ///
     /// # Safety
     /// If `w` is queued, it must be queued in this queue (not another one).
-    pub unsafe fn remove(&mut self, w: &Waiter) -> bool {
-        if !w.is_queued() {
+    pub unsafe fn remove(&mut self, w: &Waiter<T>) -> bool {
+        // Queued: it has a predecessor, or it is the head (of this queue, by the contract).
+        if w.links().prev.is_null() && !ptr::eq(self.head, w) {
             return false;
         }
         self.unlink(w);
         true
     }
 
-    fn unlink(&mut self, w: &Waiter) {
+    fn unlink(&mut self, w: &Waiter<T>) {
         let l = w.links();
-        debug_assert!(l.queued);
         match l.prev.is_null() {
             true => self.head = l.next,
             // SAFETY: neighbours of a queued waiter are queued, so alive.
@@ -219,11 +237,7 @@ impl WaitQueue {
             // SAFETY: as above.
             false => unsafe { (*l.next).set_prev(l.prev) },
         }
-        w.set_links(Links {
-            prev: ptr::null(),
-            next: ptr::null(),
-            queued: false,
-        });
+        w.set_links(Links::UNLINKED);
         self.len -= 1;
     }
 }
@@ -246,10 +260,10 @@ impl std::fmt::Debug for Wakes {
     }
 }
 
-impl std::fmt::Debug for Waiter {
+impl<T: std::fmt::Debug> std::fmt::Debug for Waiter<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Waiter")
-            .field("n", &self.n)
+            .field("data", &self.data)
             .finish_non_exhaustive()
     }
 }

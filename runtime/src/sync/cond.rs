@@ -146,7 +146,7 @@ impl Cond {
             let more = q.with(|w| {
                 while let Some(front) = w.queue.front() {
                     // Tickets grow along the queue; later ones queued after we began.
-                    if limit.wrapping_sub(front.n) as isize <= 0 {
+                    if limit.wrapping_sub(front.data) as isize <= 0 {
                         return false;
                     }
                     if wakes.is_full() {
