@@ -23,6 +23,7 @@
 //! remedy, and why `go` stays a safe function.
 
 #![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 /// Channels (Go's `chan`): `bounded(0)` is unbuffered; both ends are `Clone` (MPMC).
 ///
@@ -51,7 +52,7 @@ pub use gort_chan::{select, select_biased, signal, time, JoinHandleExt};
 /// [`sync::Group`]. A goroutine that waits parks; a plain thread blocks. Drop-shaped
 /// `defer`: [`sync::WaitGroup::add_guard`], [`sync::Semaphore::acquire_permit`].
 pub mod sync {
-    pub use gort_chan::sync::Group;
+    pub use gort_chan::sync::{Group, OwnedPermit, Permit, Semaphore};
     pub use gort_runtime::sync::*;
 }
 
@@ -60,10 +61,7 @@ pub mod sync {
 /// `write_all_ctx`), [`net::accept_ctx`] and
 /// [`net::connect_ctx`].
 pub mod net {
-    pub use gort_chan::net_ctx::{
-        accept_ctx, connect_ctx, ctx_error, ctx_guard, ContextIo, CtxGuard,
-    };
-    pub use gort_runtime::net::*;
+    pub use gort_chan::net::*;
 }
 
 pub use gort_runtime::{

@@ -387,7 +387,7 @@ fn barrier_has_one_leader_per_round() {
 
 #[test]
 fn semaphore_acquire_ctx_honours_cancellation_and_deadlines() {
-    use gort::context::{self, SemaphoreExt};
+    use gort::context;
     use gort::sync::Semaphore;
     use std::sync::Arc;
     use std::time::Duration;

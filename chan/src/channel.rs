@@ -8,9 +8,9 @@
 //! are issued after the lock is released.
 
 use crate::error::*;
-use crate::shim::RawLock;
-use crate::waiter::{WaitQueue, Waiter, CLOSED, DONE};
+use crate::waiter::{self, WaitQueue, Waiter};
 use gort_runtime::park::{self, Token};
+use gort_runtime::shim::RawLock;
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::fmt;
@@ -117,7 +117,9 @@ impl<T> Drop for Guard<'_, T> {
 /// # Safety
 /// `slot` must be a waiter's `*mut Option<T>` for this channel's `T`; callers hold the lock.
 unsafe fn slot<'a, T>(w: &Waiter) -> &'a mut Option<T> {
-    &mut *(w.slot as *mut Option<T>)
+    // SAFETY: the caller's contract: `slot` is a live `Option<T>` that the waiter's owner
+    // does not touch while it is queued, and we hold the lock that orders our access.
+    unsafe { &mut *(w.data.slot as *mut Option<T>) }
 }
 
 impl<T> Inner<T> {
@@ -130,7 +132,7 @@ impl<T> Inner<T> {
         if let Some(w) = self.recvq.claim_first() {
             // SAFETY: receivers of this channel queue `Option<T>` slots; we hold the lock.
             unsafe { *slot::<T>(w) = Some(v) };
-            let wake = w.complete(DONE);
+            let wake = w.token().clone();
             self.changed();
             return Ok(Some(wake));
         }
@@ -161,7 +163,7 @@ impl<T> Inner<T> {
                 // SAFETY: senders of this channel queue `Option<T>` slots holding a value.
                 let sent = unsafe { slot::<T>(w).take() }.expect("blocked sender has a value");
                 self.buf.push_back(sent);
-                w.complete(DONE)
+                w.token().clone()
             });
             self.changed();
             return Ok((v, wake));
@@ -169,7 +171,7 @@ impl<T> Inner<T> {
         if let Some(w) = self.sendq.claim_first() {
             // SAFETY: as above (an unbuffered hand-off).
             let v = unsafe { slot::<T>(w).take() }.expect("blocked sender has a value");
-            let wake = w.complete(DONE);
+            let wake = w.token().clone();
             self.changed();
             return Ok((v, Some(wake)));
         }
@@ -218,17 +220,6 @@ impl<T> Inner<T> {
     pub(crate) fn unwatch(&mut self, token: &Token) {
         if !self.watchers.is_empty() {
             self.watchers.retain(|t| !t.same_waiter(token));
-        }
-    }
-
-    /// Completes every waiter of `q` as closed; returns their tokens.
-    fn fail_all(q: &mut WaitQueue, wakes: &mut Vec<Token>) {
-        for w in q.drain() {
-            // SAFETY: queued waiters are alive while we hold the lock.
-            let w = unsafe { &*w };
-            if w.claim() {
-                wakes.push(w.complete(CLOSED));
-            }
         }
     }
 }
@@ -300,7 +291,8 @@ impl<T> Chan<T> {
     /// The caller holds the lock (via `raw_lock`) and no other reference to it is live.
     #[allow(clippy::mut_from_ref)]
     pub(crate) unsafe fn inner_locked(&self) -> &mut Inner<T> {
-        &mut *self.inner.get()
+        // SAFETY: the caller holds the lock and no other reference to the state is live.
+        unsafe { &mut *self.inner.get() }
     }
 
     pub(crate) fn cap(&self) -> usize {
@@ -403,16 +395,19 @@ impl<T> Chan<T> {
             g = self.lock();
         }
         let mut value = Some(v);
+        let mut place = WaiterPlace::new();
         // SAFETY: this operation is the only user of the scratch space until it returns:
         // no code that could block on a channel runs meanwhile, and by then the waiter is
         // dequeued (by its completer, or by us after a timeout) and nobody touches it.
         let w = unsafe {
-            scratch_waiter(
+            place.arm(
                 &mut value as *mut Option<T> as *mut u8,
                 park::WaitReason::ChanSend,
             )
         };
-        g.sendq.push(w);
+        // SAFETY: we hold the lock; the waiter stays in the scratch space until it is
+        // dequeued, by its completer or by us below.
+        unsafe { g.sendq.push(w) };
         g.changed();
         drop(g);
         let woken = if spins == Some(true) {
@@ -420,16 +415,18 @@ impl<T> Chan<T> {
         } else {
             park::park_until(deadline)
         };
-        if !woken && self.lock().sendq.remove(w) {
+        // SAFETY (the `remove`): under the lock; `w` was queued in this channel's sendq.
+        if !woken && unsafe { self.lock().sendq.remove(w) } {
             return Err(SendTimeoutError::Timeout(
                 value.take().expect("unsent value"),
             ));
         }
-        match w.state.load(Acquire) {
-            DONE => Ok(()),
-            _ => Err(SendTimeoutError::Disconnected(
-                value.take().expect("unsent value"),
-            )),
+        // Completed: a receiver took the value; or failed (closed, receivers gone): the
+        // value is still there. The wake-up, or the lock taken above, orders the
+        // completer's writes before this read.
+        match value.take() {
+            None => Ok(()),
+            Some(v) => Err(SendTimeoutError::Disconnected(v)),
         }
     }
 
@@ -471,8 +468,10 @@ impl<T> Chan<T> {
         // SAFETY: this operation is the only user of the scratch space until it returns:
         // no code that could block on a channel runs meanwhile, and by then the waiter is
         // dequeued (by its completer, or by us after a timeout) and nobody touches it.
-        let w = unsafe { scratch_waiter(&mut value as *mut Option<T> as *mut u8, why) };
-        g.recvq.push(w);
+        let mut place = WaiterPlace::new();
+        let w = unsafe { place.arm(&mut value as *mut Option<T> as *mut u8, why) };
+        // SAFETY: as in `send_until`.
+        unsafe { g.recvq.push(w) };
         g.changed();
         drop(g);
         let woken = if spins == Some(true) {
@@ -480,13 +479,13 @@ impl<T> Chan<T> {
         } else {
             park::park_until(deadline)
         };
-        if !woken && self.lock().recvq.remove(w) {
+        // SAFETY (the `remove`): under the lock; `w` was queued in this channel's recvq.
+        if !woken && unsafe { self.lock().recvq.remove(w) } {
             return Err(RecvTimeoutError::Timeout);
         }
-        match w.state.load(Acquire) {
-            DONE => Ok(value.take().expect("received value")),
-            _ => Err(RecvTimeoutError::Disconnected),
-        }
+        // A value arrived, or the channel closed and the slot stayed empty (see `send_until`
+        // for the ordering).
+        value.take().ok_or(RecvTimeoutError::Disconnected)
     }
 
     fn close(&self) -> Result<(), CloseError> {
@@ -512,9 +511,8 @@ impl<T> Chan<T> {
         g.closed = true;
         self.closed.store(true, Release);
         g.changed();
-        let inner = &mut *g;
-        Inner::<T>::fail_all(&mut inner.recvq, wakes);
-        Inner::<T>::fail_all(&mut inner.sendq, wakes);
+        g.recvq.fail_all(wakes);
+        g.sendq.fail_all(wakes);
         Ok(())
     }
 
@@ -529,7 +527,7 @@ impl<T> Chan<T> {
             let mut g = self.lock();
             g.no_receivers = true;
             g.changed();
-            Inner::<T>::fail_all(&mut g.sendq, &mut wakes);
+            g.sendq.fail_all(&mut wakes);
             std::mem::take(&mut g.buf)
         };
         for t in wakes {
@@ -571,34 +569,48 @@ fn drop_values<T>(values: VecDeque<T>) {
     }
 }
 
-/// Arms a park episode and writes the waiter of a plain send or receive moving its value
-/// through `slot`, in the parker's scratch space (see
-/// `park::scratch`) rather than on its stack: a completer then touches the parked
-/// goroutine's control block only, which it must touch to wake it anyway.
-///
-/// # Safety
-/// As for `park::scratch`: the caller is its only user until it returns.
-#[track_caller]
-unsafe fn scratch_waiter<'a>(slot: *mut u8, why: park::WaitReason) -> &'a Waiter {
-    const _: () = assert!(
-        std::mem::size_of::<Waiter>() <= park::SCRATCH_BYTES && std::mem::align_of::<Waiter>() <= 8
-    );
-    let w = park::scratch().cast::<Waiter>();
-    w.write(Waiter::armed(park::prepare_for(why), slot));
-    &*w
+/// Where the waiter of a plain send or receive lives: the parker's scratch space (see
+/// `park::scratch`) rather than its stack, so a completer touches the parked goroutine's
+/// control block only, which it must touch to wake it anyway. Under loom, whose cells are
+/// larger than that space, a local of the operation.
+struct WaiterPlace {
+    #[cfg(loom)]
+    local: Option<Waiter>,
 }
 
-/// Hints the CPU to load the cache line at `addr` (never faults, whatever `addr` is).
-#[inline(always)]
-fn prefetch(addr: usize) {
-    #[cfg(all(target_arch = "x86_64", not(loom)))]
-    // SAFETY: a prefetch is only a hint: it never faults and does not change the program's
-    // state, whatever the address; SSE is part of the x86_64 baseline.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch(addr as *const i8, std::arch::x86_64::_MM_HINT_T0)
-    };
-    #[cfg(not(all(target_arch = "x86_64", not(loom))))]
-    let _ = addr;
+impl WaiterPlace {
+    fn new() -> WaiterPlace {
+        WaiterPlace {
+            #[cfg(loom)]
+            local: None,
+        }
+    }
+
+    /// Arms a park episode and puts the operation's waiter, moving its value through
+    /// `slot`, in its place.
+    ///
+    /// # Safety
+    /// As for `park::scratch`: the operation is the space's only user until it returns,
+    /// by when its waiter is dequeued and nobody touches it.
+    #[track_caller]
+    unsafe fn arm(&mut self, slot: *mut u8, why: park::WaitReason) -> &Waiter {
+        let waiter = waiter::plain(park::prepare_for(why), slot);
+        #[cfg(loom)]
+        return self.local.insert(waiter);
+        #[cfg(not(loom))]
+        {
+            // SAFETY: the caller is the scratch space's only user until it returns.
+            let w = unsafe { park::scratch() }.cast::<Waiter>();
+            // SAFETY: the space is big and aligned enough for a `Waiter` (checked in
+            // `waiter.rs`), and nobody else reads it (the caller's contract). `write` does
+            // not drop what was there: an earlier record is dead (its operation returned),
+            // and a `Waiter` owns nothing that needs dropping (a token is plain data).
+            unsafe { w.write(waiter) };
+            // SAFETY: just initialised; it lives as long as the goroutine or thread, and
+            // the borrow of `self` keeps this operation from arming another.
+            unsafe { &*w }
+        }
+    }
 }
 
 /// Converts a timeout into a deadline; `None` (forever) if it overflows `Instant`.
@@ -834,7 +846,7 @@ impl<T> Receiver<T> {
     pub(crate) fn prefetch_receiver(&self) {
         let g = self.chan.lock();
         if let Some(w) = g.recvq.front() {
-            prefetch(w as usize);
+            park::prefetch(w as *const Waiter as usize);
         }
     }
 

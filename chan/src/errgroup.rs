@@ -7,7 +7,8 @@
 //! the way a detached goroutine's would be.
 
 use crate::context::{CancelFunc, Context};
-use gort_runtime::sync::{Semaphore, WaitGroup};
+use crate::weighted::Semaphore;
+use gort_runtime::sync::WaitGroup;
 use parking_lot::Mutex;
 use std::any::Any;
 use std::fmt;
@@ -140,7 +141,7 @@ impl<E: Send + 'static> Group<E> {
         true
     }
 
-    fn start<F>(&self, f: F, permit: Option<gort_runtime::sync::OwnedPermit>)
+    fn start<F>(&self, f: F, permit: Option<crate::weighted::OwnedPermit>)
     where
         F: FnOnce() -> Result<(), E> + Send + 'static,
     {

@@ -1,7 +1,10 @@
 //! gort's channels and `select!`, after Go's `runtime/chan.go` and `runtime/select.go`,
-//! with crossbeam-channel's Rust API; `time` (sleep, after, tick, `Timer`, `after_func`);
-//! `context`; `signal` (Go's `os/signal`); `sync::Group` (errgroup); and
-//! [`JoinHandleExt::done`], a goroutine's end as a channel.
+//! with crossbeam-channel's Rust API; and the Go packages whose dependencies point at
+//! channels or contexts: `time` (sleep, after, tick, `Timer`, `after_func`); `context`;
+//! `signal` (Go's `os/signal`); `net` (sockets on the runtime's netpoller, and their calls
+//! under a context); `sync::Semaphore` and `sync::Group` (x/sync's `semaphore` and
+//! `errgroup`, which take a context); and [`JoinHandleExt::done`], a goroutine's end as a
+//! channel.
 //!
 //! Every blocking operation works on a goroutine (which parks, letting its thread run other
 //! goroutines) and on a plain thread (which blocks), and any mix of the two can share a
@@ -74,6 +77,7 @@
 //!   the binary's other tests allocate too.
 
 #![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 mod channel;
 pub mod context;
@@ -81,18 +85,20 @@ mod done;
 mod errgroup;
 mod error;
 mod macros;
-pub mod net_ctx;
+pub mod net;
 mod select;
-mod shim;
 pub mod signal;
 pub mod time;
 
-/// Synchronisation built on channels and contexts: [`Group`](sync::Group) (Go's
-/// `errgroup`). The facade merges this into `gort::sync`.
+/// x/sync's packages, which take a context: [`Semaphore`](sync::Semaphore) (Go's
+/// `semaphore.Weighted`) and [`Group`](sync::Group) (Go's `errgroup`). The facade merges
+/// this into `gort::sync`.
 pub mod sync {
     pub use crate::errgroup::Group;
+    pub use crate::weighted::{OwnedPermit, Permit, Semaphore};
 }
 mod waiter;
+mod weighted;
 
 pub use channel::{bounded, never, unbounded, IntoIter, Iter, Receiver, Sender, TryIter};
 pub use done::JoinHandleExt;
@@ -106,5 +112,4 @@ pub use select::{Select, SelectedOperation};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::select::{select, select_biased, Case, Mode, RecvCase, SendCase};
-    pub use crate::shim::RawLock;
 }

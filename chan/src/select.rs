@@ -10,21 +10,23 @@
 //!    again: this look sees all the cases at one instant (Go's `sellock`), so a select that
 //!    reports "nothing ready" (`default`, or a deadline already past) was right at that
 //!    instant. (A non-blocking select of one case skips this: its single look in step 1
-//!    already was one instant.) If it may wait, queue one [`Waiter`] per case, all sharing a decision word
-//!    and one park token; unlock; park. Holding every lock makes the last check and the
-//!    registration atomic with respect to all other operations. A completer claims the
-//!    select by a CAS on the decision word, so exactly one case completes; a deadline
-//!    claims it for "timed out".
-//! 3. On wake, lock everything again and dequeue the waiters of the cases that lost.
+//!    already was one instant.) If it may wait, queue one [`Waiter`] per case, all sharing a
+//!    decision word and one park token; unlock; park. Holding every lock makes the last
+//!    check and the registration atomic with respect to all other operations. A completer
+//!    claims the select by a CAS of the decision word to its waiter's address, so exactly
+//!    one case completes; a deadline claims it for "timed out".
+//! 3. On wake, lock everything again and dequeue the waiters of the cases that lost (O(1)
+//!    each: the channels' queues are the runtime's intrusive waiter queue), and find the
+//!    winner by its waiter's address.
 //!
 //! Like Go, a send case's value is evaluated when the select starts; if another case is
 //! chosen, the value is dropped.
 
 use crate::channel::{Chan, Fail, Receiver, Sender};
 use crate::error::*;
-use crate::shim::RawLock;
-use crate::waiter::{Decision, Waiter, DONE, TIMED_OUT};
+use crate::waiter::{self, Decision, Waiter, TIMED_OUT};
 use gort_runtime::park::{self, Token};
+use gort_runtime::shim::RawLock;
 #[cfg(not(loom))]
 use std::cell::Cell;
 use std::ops::DerefMut;
@@ -51,9 +53,22 @@ impl Mode {
     }
 }
 
-/// One case of a select, type-erased. Implemented by [`RecvCase`] and [`SendCase`].
-#[doc(hidden)]
-pub trait Case {
+/// One case of a select, type-erased. Implemented by [`RecvCase`] and [`SendCase`] only;
+/// public for `select!`'s expansion, not part of the API.
+///
+/// # Safety
+/// [`select`] calls the unsafe methods under the locks of the cases' channels, and relies
+/// on an implementor for the rest of the protocol:
+///
+/// - [`chan_id`](Case::chan_id) and [`raw_lock`](Case::raw_lock) are stable for the case's
+///   life, and two cases have the same id exactly when they share a lock (the select locks
+///   each lock once, in id order);
+/// - the unsafe methods touch the channel's state only while its lock is held;
+/// - [`register`](Case::register) queues a waiter that only a completer that claims the
+///   select's decision word completes, and [`unregister`](Case::unregister) leaves the
+///   channel with no pointer to the case, its waiter or the decision word; a completer
+///   that claimed the case has dequeued it already.
+pub unsafe trait Case {
     /// Identity of the channel (its address): lock order and duplicate detection.
     fn chan_id(&self) -> usize;
     /// The channel's lock.
@@ -64,7 +79,7 @@ pub trait Case {
     /// Locks the channel, [`Case::poll`]s, unlocks: the fast path's single look.
     fn poll_once(&mut self) -> Option<Option<Token>> {
         self.raw_lock().lock();
-        // SAFETY: the case's channel is locked.
+        // SAFETY: the case's channel is locked (just above).
         let done = unsafe { self.poll() };
         // SAFETY: locked just above.
         unsafe { self.raw_lock().unlock() };
@@ -76,12 +91,16 @@ pub trait Case {
     /// # Safety
     /// The channel's lock must be held.
     unsafe fn poll(&mut self) -> Option<Option<Token>>;
-    /// With the lock held: queues this case's waiter.
+    /// With the lock held: queues this case's waiter, woken by `token`, claimed through
+    /// the decision word `sel`.
     ///
     /// # Safety
     /// The lock must be held; `sel` must outlive the registration; `self` must not move
     /// until `unregister` (or until a completer has dequeued it).
-    unsafe fn register(&mut self, token: &Token, sel: *const Decision, case: usize);
+    unsafe fn register(&mut self, token: &Token, sel: *const Decision);
+    /// Whether `decision` (a select's decision word after a completer claimed it) names
+    /// this case's waiter.
+    fn won(&self, decision: usize) -> bool;
     /// With the lock held: dequeues this case's waiter if it is still queued.
     ///
     /// # Safety
@@ -112,7 +131,8 @@ pub trait Case {
 pub struct RecvCase<'a, T> {
     chan: &'a Chan<T>,
     slot: Option<T>,
-    waiter: Waiter,
+    /// Queued while the select waits; built when it registers.
+    waiter: Option<Waiter>,
     result: Option<Result<T, RecvError>>,
 }
 
@@ -122,7 +142,7 @@ impl<'a, T> RecvCase<'a, T> {
         RecvCase {
             chan: &r.chan,
             slot: None,
-            waiter: Waiter::new(),
+            waiter: None,
             result: None,
         }
     }
@@ -135,7 +155,10 @@ impl<'a, T> RecvCase<'a, T> {
     }
 }
 
-impl<T> Case for RecvCase<'_, T> {
+// SAFETY: the methods keep `Case`'s contract: the channel's state is touched under its
+// lock only, through `inner_locked`; the waiter lives in the case, which the select keeps
+// in place until it has unregistered it.
+unsafe impl<T> Case for RecvCase<'_, T> {
     fn chan_id(&self) -> usize {
         self.chan.id()
     }
@@ -147,7 +170,8 @@ impl<T> Case for RecvCase<'_, T> {
         self.chan.recv_hint()
     }
     unsafe fn poll(&mut self) -> Option<Option<Token>> {
-        match self.chan.inner_locked().try_recv() {
+        // SAFETY: the caller holds the channel's lock (`Case::poll`'s contract).
+        match unsafe { self.chan.inner_locked() }.try_recv() {
             Ok((v, wake)) => {
                 self.chan.publish_len();
                 self.result = Some(Ok(v));
@@ -160,30 +184,46 @@ impl<T> Case for RecvCase<'_, T> {
             Err(_) => None,
         }
     }
-    unsafe fn register(&mut self, token: &Token, sel: *const Decision, case: usize) {
+    unsafe fn register(&mut self, token: &Token, sel: *const Decision) {
         let slot = &mut self.slot as *mut Option<T> as *mut u8;
-        self.waiter.arm(token.clone(), sel, case, slot);
-        let inner = self.chan.inner_locked();
-        inner.recvq.push(&self.waiter);
+        let w = self
+            .waiter
+            .insert(waiter::of_select(token.clone(), sel, slot));
+        // SAFETY: the caller holds the channel's lock (`Case::register`'s contract).
+        let inner = unsafe { self.chan.inner_locked() };
+        // SAFETY: the lock is held; the waiter is in no queue (a select dequeues every
+        // waiter before it registers again) and stays in place until `unregister` (the
+        // caller's contract).
+        unsafe { inner.recvq.push(w) };
         inner.changed();
     }
+    fn won(&self, decision: usize) -> bool {
+        self.waiter
+            .as_ref()
+            .is_some_and(|w| w as *const Waiter as usize == decision)
+    }
     unsafe fn ready_locked(&self) -> bool {
-        self.chan.inner_locked().recv_ready()
+        // SAFETY: the caller holds the channel's lock (`Case::ready_locked`'s contract).
+        unsafe { self.chan.inner_locked() }.recv_ready()
     }
     unsafe fn watch(&mut self, token: &Token) {
-        self.chan.inner_locked().watch(token);
+        // SAFETY: the caller holds the channel's lock (`Case::watch`'s contract).
+        unsafe { self.chan.inner_locked() }.watch(token);
     }
     unsafe fn unwatch(&mut self, token: &Token) {
-        self.chan.inner_locked().unwatch(token);
+        // SAFETY: the caller holds the channel's lock (`Case::unwatch`'s contract).
+        unsafe { self.chan.inner_locked() }.unwatch(token);
     }
     unsafe fn unregister(&mut self) {
-        self.chan.inner_locked().recvq.remove(&self.waiter);
+        if let Some(w) = &self.waiter {
+            // SAFETY: the caller holds the channel's lock (`Case::unregister`'s contract),
+            // and the waiter was queued on this channel's recvq only.
+            unsafe { self.chan.inner_locked().recvq.remove(w) };
+        }
     }
     fn finish(&mut self) {
-        self.result = Some(match self.waiter.state.load(Acquire) {
-            DONE => Ok(self.slot.take().expect("received value")),
-            _ => Err(RecvError),
-        });
+        // A value arrived, or the channel closed and the slot stayed empty.
+        self.result = Some(self.slot.take().ok_or(RecvError));
     }
 }
 
@@ -192,7 +232,8 @@ impl<T> Case for RecvCase<'_, T> {
 pub struct SendCase<'a, T> {
     chan: &'a Chan<T>,
     slot: Option<T>,
-    waiter: Waiter,
+    /// Queued while the select waits; built when it registers.
+    waiter: Option<Waiter>,
     result: Option<Result<(), SendError<T>>>,
 }
 
@@ -202,7 +243,7 @@ impl<'a, T> SendCase<'a, T> {
         SendCase {
             chan: &s.chan,
             slot: Some(v),
-            waiter: Waiter::new(),
+            waiter: None,
             result: None,
         }
     }
@@ -215,7 +256,8 @@ impl<'a, T> SendCase<'a, T> {
     }
 }
 
-impl<T> Case for SendCase<'_, T> {
+// SAFETY: as for `RecvCase`.
+unsafe impl<T> Case for SendCase<'_, T> {
     fn chan_id(&self) -> usize {
         self.chan.id()
     }
@@ -228,7 +270,8 @@ impl<T> Case for SendCase<'_, T> {
     }
     unsafe fn poll(&mut self) -> Option<Option<Token>> {
         let v = self.slot.take().expect("send case has its value");
-        match self.chan.inner_locked().try_send(v, self.chan.cap()) {
+        // SAFETY: the caller holds the channel's lock (`Case::poll`'s contract).
+        match unsafe { self.chan.inner_locked() }.try_send(v, self.chan.cap()) {
             Ok(wake) => {
                 self.chan.publish_len();
                 self.result = Some(Ok(()));
@@ -244,29 +287,48 @@ impl<T> Case for SendCase<'_, T> {
             }
         }
     }
-    unsafe fn register(&mut self, token: &Token, sel: *const Decision, case: usize) {
+    unsafe fn register(&mut self, token: &Token, sel: *const Decision) {
         let slot = &mut self.slot as *mut Option<T> as *mut u8;
-        self.waiter.arm(token.clone(), sel, case, slot);
-        let inner = self.chan.inner_locked();
-        inner.sendq.push(&self.waiter);
+        let w = self
+            .waiter
+            .insert(waiter::of_select(token.clone(), sel, slot));
+        // SAFETY: the caller holds the channel's lock (`Case::register`'s contract).
+        let inner = unsafe { self.chan.inner_locked() };
+        // SAFETY: the lock is held; the waiter is in no queue (a select dequeues every
+        // waiter before it registers again) and stays in place until `unregister` (the
+        // caller's contract).
+        unsafe { inner.sendq.push(w) };
         inner.changed();
     }
+    fn won(&self, decision: usize) -> bool {
+        self.waiter
+            .as_ref()
+            .is_some_and(|w| w as *const Waiter as usize == decision)
+    }
     unsafe fn ready_locked(&self) -> bool {
-        self.chan.inner_locked().send_ready(self.chan.cap())
+        // SAFETY: the caller holds the channel's lock (`Case::ready_locked`'s contract).
+        unsafe { self.chan.inner_locked() }.send_ready(self.chan.cap())
     }
     unsafe fn watch(&mut self, token: &Token) {
-        self.chan.inner_locked().watch(token);
+        // SAFETY: the caller holds the channel's lock (`Case::watch`'s contract).
+        unsafe { self.chan.inner_locked() }.watch(token);
     }
     unsafe fn unwatch(&mut self, token: &Token) {
-        self.chan.inner_locked().unwatch(token);
+        // SAFETY: the caller holds the channel's lock (`Case::unwatch`'s contract).
+        unsafe { self.chan.inner_locked() }.unwatch(token);
     }
     unsafe fn unregister(&mut self) {
-        self.chan.inner_locked().sendq.remove(&self.waiter);
+        if let Some(w) = &self.waiter {
+            // SAFETY: the caller holds the channel's lock (`Case::unregister`'s contract),
+            // and the waiter was queued on this channel's sendq only.
+            unsafe { self.chan.inner_locked().sendq.remove(w) };
+        }
     }
     fn finish(&mut self) {
-        self.result = Some(match self.waiter.state.load(Acquire) {
-            DONE => Ok(()),
-            _ => Err(SendError(self.slot.take().expect("unsent value"))),
+        // The value was taken, or the channel failed the send and it is still there.
+        self.result = Some(match self.slot.take() {
+            None => Ok(()),
+            Some(v) => Err(SendError(v)),
         });
     }
 }
@@ -498,7 +560,7 @@ where
     for k in 0..n {
         let i = order.get(k);
         // SAFETY: all locked; `decision` and the cases stay put until we dequeue below.
-        unsafe { cases[i].register(&token, &decision, i) };
+        unsafe { cases[i].register(&token, &decision) };
     }
     unlock_all(cases);
 
@@ -516,7 +578,11 @@ where
     if timed_out {
         return None;
     }
-    let won = decision.load(Acquire) - 1;
+    let decision = decision.load(Acquire);
+    let won = cases
+        .iter()
+        .position(|c| c.won(decision))
+        .expect("a woken select's decision names one of its cases");
     cases[won].finish();
     Some(won)
 }

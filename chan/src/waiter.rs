@@ -1,172 +1,162 @@
-//! A blocked party of a channel operation (Go's `sudog`).
+//! A blocked party of a channel operation (Go's `sudog`), on the runtime's intrusive
+//! waiter queue ([`gort_runtime::waitq`]): queueing and removal are O(1), so a `select`
+//! that gives up its losing cases, or a send that times out, does not scan the queue.
 //!
-//! A `Waiter` stays put while its goroutine or thread is parked; channels queue raw pointers
-//! to it. A plain send or receive keeps it in the parker's scratch space (`park::scratch`,
-//! next to its park state in its control block), so that completing it touches no cold
-//! stack page; a `select` keeps one per case on its stack. Everything a completer does to a
-//! waiter happens under the channel's lock: it *claims* the waiter, moves the value through
-//! `slot`, sets `state`, and only after unlocking wakes the waiter's token. A waiter that
-//! belongs to a `select` shares one decision word with the select's other cases: claiming it
-//! is a CAS on that word, so exactly one case of a select ever completes.
+//! A waiter stays put while its goroutine or thread is parked; a channel's queues link it
+//! in place. A plain send or receive keeps it in the parker's scratch space
+//! (`park::scratch`, next to its park state in its control block), so that completing it
+//! touches no cold stack page; a `select` keeps one per case on its stack. Everything a
+//! completer does to a waiter happens under the channel's lock: it *claims* the waiter,
+//! moves the value through the waiter's `slot`, dequeues it, and only after unlocking
+//! wakes its token.
+//!
+//! The outcome is read off the slot (an `Option<T>`): a receive whose slot got a value
+//! completed, one whose slot is still empty found the channel closed; a send whose value
+//! was taken completed, one whose value is still there failed. So a waiter needs no
+//! outcome word, and fits the scratch space.
+//!
+//! A waiter that belongs to a `select` points at the select's one decision word, shared
+//! by its cases: claiming it is a CAS of that word from 0 to the waiter's own address, so
+//! exactly one case of a select ever completes, and the select finds the winner by its
+//! waiter's address.
 
-use crate::shim::{AtomicU8, AtomicUsize};
-use gort_runtime::park::Token;
-use std::collections::VecDeque;
+use gort_runtime::park::{self, Token};
+use gort_runtime::shim::AtomicUsize;
+use gort_runtime::waitq;
 use std::ptr;
 use std::sync::atomic::Ordering::{AcqRel, Acquire};
 
-/// Not completed yet.
-pub(crate) const WAITING: u8 = 0;
-/// The value was transferred.
-pub(crate) const DONE: u8 = 1;
-/// The channel was closed (a send's value is still in `slot`).
-pub(crate) const CLOSED: u8 = 2;
-
-/// A select's decision word: 0 undecided, `i + 1` case `i` won, [`TIMED_OUT`] no case did.
+/// A select's decision word: 0 undecided, the address of the winning case's waiter, or
+/// [`TIMED_OUT`].
 pub(crate) type Decision = AtomicUsize;
-/// Decision of a select whose deadline passed first.
+/// Decision of a select whose deadline passed first (never a waiter's address).
 pub(crate) const TIMED_OUT: usize = usize::MAX;
 
-/// A parked party of one channel operation.
-pub(crate) struct Waiter {
-    /// Wakes the parked goroutine or thread.
-    pub(crate) token: Option<Token>,
-    /// The select's decision word, or null for a plain send/recv.
-    sel: *const Decision,
-    /// This waiter's case index in its select.
-    case: usize,
+/// What a channel's waiter carries.
+#[derive(Debug)]
+pub(crate) struct Wait {
     /// `*mut Option<T>`: the value to send, or where a received value goes.
     pub(crate) slot: *mut u8,
-    /// [`WAITING`], [`DONE`] or [`CLOSED`]; written under the channel lock.
-    pub(crate) state: AtomicU8,
+    /// The select's decision word, or null for a plain send/recv.
+    sel: *const Decision,
 }
 
-impl Waiter {
-    #[inline]
-    pub(crate) fn new() -> Self {
-        Waiter {
-            token: None,
-            sel: ptr::null(),
-            case: 0,
-            slot: ptr::null_mut(),
-            state: AtomicU8::new(WAITING),
-        }
-    }
+/// A parked party of one channel operation.
+pub(crate) type Waiter = waitq::Waiter<Wait>;
 
-    /// A waiter armed for a plain (not `select`) send or receive.
-    #[inline]
-    pub(crate) fn armed(token: Token, slot: *mut u8) -> Self {
-        Waiter {
-            token: Some(token),
-            sel: ptr::null(),
-            case: 0,
+// A plain operation's waiter lives in the parker's scratch space.
+#[cfg(not(loom))]
+const _: () = assert!(
+    std::mem::size_of::<Waiter>() <= park::SCRATCH_BYTES && std::mem::align_of::<Waiter>() <= 8
+);
+
+/// A waiter for a plain (not `select`) send or receive moving its value through `slot`.
+#[inline]
+pub(crate) fn plain(token: Token, slot: *mut u8) -> Waiter {
+    Waiter::new(
+        token,
+        Wait {
             slot,
-            state: AtomicU8::new(WAITING),
-        }
-    }
-
-    /// Arms the waiter for one blocking operation.
-    #[inline]
-    pub(crate) fn arm(&mut self, token: Token, sel: *const Decision, case: usize, slot: *mut u8) {
-        self.token = Some(token);
-        self.sel = sel;
-        self.case = case;
-        self.slot = slot;
-        self.state
-            .store(WAITING, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// Completer (channel lock held): claims this waiter. Fails if its select already
-    /// completed another case or timed out; the caller then skips it.
-    #[inline]
-    pub(crate) fn claim(&self) -> bool {
-        if self.sel.is_null() {
-            return true;
-        }
-        // SAFETY: `sel` points at the decision word on the stack of the select that queued
-        // this waiter; it stays valid until that select has dequeued all its waiters,
-        // which it does under this channel's lock, so it is valid while we hold it.
-        let sel = unsafe { &*self.sel };
-        sel.compare_exchange(0, self.case + 1, AcqRel, Acquire)
-            .is_ok()
-    }
-
-    /// Channel lock held: whether a completer could still claim this waiter (a plain one
-    /// always; a select's only while undecided).
-    #[inline]
-    pub(crate) fn claimable(&self) -> bool {
-        // SAFETY: as in `claim`.
-        self.sel.is_null() || unsafe { &*self.sel }.load(Acquire) == 0
-    }
-
-    /// Completer (channel lock held, after `claim`): records the outcome and returns the
-    /// token to wake once the lock is released.
-    #[inline]
-    pub(crate) fn complete(&self, state: u8) -> Token {
-        self.state
-            .store(state, std::sync::atomic::Ordering::Release);
-        self.token.clone().expect("armed waiter has a token")
-    }
+            sel: ptr::null(),
+        },
+    )
 }
 
-/// A FIFO of waiters (pointers to waiters parked on their own stacks).
+/// A waiter for one case of a select whose decision word is `sel`.
+#[inline]
+pub(crate) fn of_select(token: Token, sel: *const Decision, slot: *mut u8) -> Waiter {
+    Waiter::new(token, Wait { slot, sel })
+}
+
+/// Completer (channel lock held): claims `w`. Fails if its select already completed
+/// another case or timed out; the caller then skips it.
+#[inline]
+fn claim(w: &Waiter) -> bool {
+    if w.data.sel.is_null() {
+        return true;
+    }
+    // SAFETY: `sel` points at the decision word on the stack of the select that queued
+    // this waiter; it stays valid until that select has dequeued all its waiters, which
+    // it does under this channel's lock, so it is valid while we hold it.
+    let sel = unsafe { &*w.data.sel };
+    sel.compare_exchange(0, w as *const Waiter as usize, AcqRel, Acquire)
+        .is_ok()
+}
+
+/// Channel lock held: whether a completer could still claim `w` (a plain waiter always;
+/// a select's only while undecided).
+#[inline]
+fn claimable(w: &Waiter) -> bool {
+    // SAFETY: as in `claim`.
+    w.data.sel.is_null() || unsafe { &*w.data.sel }.load(Acquire) == 0
+}
+
+/// A channel's FIFO of waiters.
 #[derive(Default)]
 pub(crate) struct WaitQueue {
-    q: VecDeque<*const Waiter>,
+    q: waitq::WaitQueue<Wait>,
 }
 
 impl WaitQueue {
+    /// Appends `w`.
+    ///
+    /// # Safety
+    /// The channel's lock is held; `w` is in no queue and stays alive and in place until
+    /// it has been claimed by a completer or [`remove`](Self::remove)d, both under the
+    /// lock.
     #[inline]
-    pub(crate) fn push(&mut self, w: *const Waiter) {
-        self.q.push_back(w);
+    pub(crate) unsafe fn push(&mut self, w: &Waiter) {
+        // SAFETY: the caller's contract is the queue's.
+        unsafe { self.q.push_back(w) }
     }
 
-    /// Removes and claims the first waiter that can still be claimed (skipping waiters of
-    /// selects that already completed elsewhere).
+    /// Removes and claims the first waiter that can still be claimed; waiters of selects
+    /// that already completed elsewhere are dequeued on the way. The reference is good
+    /// until the lock is released: take the token (a clone) before that.
     #[inline]
     pub(crate) fn claim_first(&mut self) -> Option<&Waiter> {
-        while let Some(w) = self.q.pop_front() {
-            // SAFETY: queued waiters are alive: their owners dequeue them (under the lock we
-            // hold) before their stack frames go away.
+        loop {
+            let w: *const Waiter = self.q.pop_front()?;
+            // SAFETY: a popped waiter stays alive while the lock is held (its owner leaves
+            // only after taking the lock), and the returned borrow of the queue, which sits
+            // behind that lock, ends before the lock is released.
             let w = unsafe { &*w };
-            if w.claim() {
+            if claim(w) {
                 return Some(w);
             }
         }
-        None
     }
 
-    /// Removes `w` if it is queued. Returns whether it was.
-    pub(crate) fn remove(&mut self, w: *const Waiter) -> bool {
-        match self.q.iter().position(|&x| ptr::eq(x, w)) {
-            Some(i) => {
-                self.q.remove(i);
-                true
-            }
-            None => false,
-        }
+    /// Removes `w` if it is queued (in O(1)). Returns whether it was.
+    ///
+    /// # Safety
+    /// The lock is held, and `w`, if queued, is queued in this queue.
+    #[inline]
+    pub(crate) unsafe fn remove(&mut self, w: &Waiter) -> bool {
+        // SAFETY: the caller's contract.
+        unsafe { self.q.remove(w) }
     }
 
+    /// How many waiters are queued.
     pub(crate) fn len(&self) -> usize {
         self.q.len()
     }
 
     /// Whether some queued waiter could still be claimed.
     pub(crate) fn any_claimable(&self) -> bool {
-        // SAFETY: as in `claim_first`.
-        self.q.iter().any(|&w| unsafe { &*w }.claimable())
+        self.q.iter().any(claimable)
     }
 
     /// The first queued waiter, if any (not claimed).
-    pub(crate) fn front(&self) -> Option<*const Waiter> {
-        self.q.front().copied()
+    pub(crate) fn front(&self) -> Option<&Waiter> {
+        self.q.front()
     }
 
-    /// Removes every waiter.
-    pub(crate) fn drain(&mut self) -> impl Iterator<Item = *const Waiter> + '_ {
-        self.q.drain(..)
+    /// Claims and dequeues every waiter that can still be claimed, leaving its slot as it
+    /// is (so its operation fails: the channel closed), and collects the tokens to wake.
+    pub(crate) fn fail_all(&mut self, wakes: &mut Vec<Token>) {
+        while let Some(w) = self.claim_first() {
+            wakes.push(w.token().clone());
+        }
     }
 }
-
-// SAFETY: the raw pointers are only dereferenced under the owning channel's lock (see above).
-unsafe impl Send for WaitQueue {}

@@ -7,7 +7,8 @@
 //! missing happens-before edge), and loom reports a deadlock if a wake-up is lost.
 #![cfg(loom)]
 
-use gort_runtime::sync::{Barrier, Cond, Mutex, Once, OnceLock, RwLock, Semaphore, WaitGroup};
+use gort_chan::sync::Semaphore;
+use gort_runtime::sync::{Barrier, Cond, Mutex, Once, OnceLock, RwLock, WaitGroup};
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::sync::Arc;
 use loom::thread;

@@ -14,7 +14,7 @@
 //! Uses: `join`, `park`, `stack`, `sysmon`.
 
 use crate::join::ResultBuf;
-use crate::park::{ParkSlot, Scratch};
+use crate::park::{prefetch, ParkSlot, Scratch};
 use crate::stack::Stack;
 use corosensei::{Coroutine, Yielder};
 use std::any::Any;
@@ -289,19 +289,6 @@ impl std::fmt::Debug for G {
             .field("id", &self.id)
             .finish_non_exhaustive()
     }
-}
-
-/// Hints the CPU to load the cache line at `addr` (never faults, whatever `addr` is).
-#[inline(always)]
-fn prefetch(addr: usize) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is only a hint: it never faults and does not change the program's
-    // state, whatever the address; SSE is part of the x86_64 baseline.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch(addr as *const i8, std::arch::x86_64::_MM_HINT_T0)
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = addr;
 }
 
 // The waker's part (park state and scratch space) is exactly the first cache line.

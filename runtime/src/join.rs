@@ -204,10 +204,11 @@ impl<T> JoinHandle<T> {
         Ok(self.join())
     }
 
-    /// Runs `f` when the goroutine ends (at once, on the caller, if it has ended). Not part
-    /// of the API: `f` runs on the scheduler's thread and must not block; it is what
-    /// `gort::JoinHandleExt::done` is built on.
-    #[doc(hidden)]
+    /// Runs `f` when the goroutine ends (at once, on the caller, if it has ended): the exit
+    /// hook that a goroutine's end as an event is built on (`gort::JoinHandleExt::done`
+    /// turns it into a channel that closes). `f` runs on the ending goroutine's exit path,
+    /// on the scheduler's thread: it must not block (it may wake others, e.g. close a
+    /// channel), and is called once.
     pub fn on_finish(&self, f: Box<dyn FnOnce() + Send>) {
         let g = self.g;
         let run_now = {

@@ -10,8 +10,9 @@
 //! - `park`: the one seam through which everything blocks; `timer`: deadlines;
 //!   `note`: M sleep/wake-up; `sysmon`: the watchdog thread (syscall hand-off, retake,
 //!   deadlock check); `deadlock`: the deadlock check itself;
-//!   `shim`: the `cfg(loom)` shim for protocol code;
-//! - `netpoll`: the epoll network poller; `net`: sockets on it;
+//!   `shim`: the `cfg(loom)` shim for protocol code (the workspace's one);
+//! - `netpoll`: the epoll network poller (its registration API is public: `gort-chan`'s
+//!   `net` builds on it);
 //! - `signal`: the one signal mechanism (a permanent hook per signal and the signal
 //!   thread); `panic_hook`: panic messages that name the goroutine;
 //! - the public API: `api` (the free functions on the scheduler: `procs`, `set_procs`,
@@ -42,8 +43,7 @@ mod g;
 mod join;
 pub mod local;
 mod membarrier;
-pub mod net;
-mod netpoll;
+pub mod netpoll;
 mod note;
 mod os_error;
 mod panic_hook;
@@ -52,7 +52,7 @@ mod rlimit;
 mod run;
 mod sched;
 mod scope;
-mod shim;
+pub mod shim;
 pub mod signal;
 pub mod stack;
 mod stats;
@@ -60,6 +60,7 @@ pub mod sync;
 mod sysmon;
 mod thread_probe;
 pub mod timer;
+pub mod waitq;
 
 pub use api::{
     goroutine_id, lock_os_thread, num_goroutine, procs, set_max_threads, set_procs, syscall,

@@ -140,8 +140,8 @@ impl ParkSlot {
 }
 
 /// Bytes of a goroutine's or thread's [`scratch`] space (aligned to 8): with the park state
-/// word, one cache line of the goroutine's control block.
-#[doc(hidden)]
+/// word, one cache line of the goroutine's control block. A record kept there must fit
+/// (check it with a `const` assertion next to the record's type).
 pub const SCRATCH_BYTES: usize = 56;
 
 /// Room for the record of the one blocking operation a goroutine or thread has in
@@ -502,8 +502,11 @@ pub fn prepare_at(reason: WaitReason, at: &'static std::panic::Location<'static>
 
 /// The current goroutine's (or plain thread's) scratch space: [`SCRATCH_BYTES`] bytes,
 /// aligned to 8, uninitialised, in its control block next to its park state. Meant for
-/// the record of a blocking operation that the waker reads and writes (a channel's waiter),
-/// so that waking a parked goroutine touches its control block only, not its stack.
+/// the record of a blocking operation that the waker reads and writes (Go keeps its
+/// `sudog`s on the G for the same reason; `gort-chan`'s plain send and receive keep their
+/// waiter here), so that waking a parked goroutine touches its control block only, not its
+/// stack, which for thousands of parked goroutines is thousands of cold pages. Part of the
+/// park seam's API for whoever builds a blocking operation on it.
 ///
 /// # Safety
 /// One user at a time: the caller must stop using the space, and make sure nobody else
@@ -511,12 +514,28 @@ pub fn prepare_at(reason: WaitReason, at: &'static std::panic::Location<'static>
 /// call `scratch` again on this goroutine or thread runs. It stays valid for as long as the
 /// goroutine or thread lives; a goroutine keeps it across its parks (its G moves between
 /// threads with it).
-#[doc(hidden)]
 pub unsafe fn scratch() -> *mut u8 {
     match current() {
         Target::Goroutine(g) => g.scratch.0.get().cast(),
         Target::Thread(t) => t.scratch.0.get().cast(),
     }
+}
+
+/// Hints the CPU to load the cache line at `addr`; never faults, whatever `addr` is. For a
+/// waker about to touch a parked party's memory (its control block, the record in its
+/// [`scratch`] space, a waiter on its stack), so that the miss overlaps with work before
+/// it: the scheduler for the goroutine it runs next, a context tree's cancellation for the
+/// receiver of the next channel it closes. Only a hint (nothing under loom or off x86_64).
+#[inline(always)]
+pub fn prefetch(addr: usize) {
+    #[cfg(all(target_arch = "x86_64", not(loom)))]
+    // SAFETY: a prefetch is only a hint: it never faults and does not change the program's
+    // state, whatever the address; SSE is part of the x86_64 baseline.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(addr as *const i8, std::arch::x86_64::_MM_HINT_T0)
+    };
+    #[cfg(not(all(target_arch = "x86_64", not(loom))))]
+    let _ = addr;
 }
 
 /// Blocks until the token of the current episode is woken or expired (at once if it

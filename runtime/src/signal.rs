@@ -240,9 +240,14 @@ static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
 
 static NOTIFIER: OnceLock<Notifier> = OnceLock::new();
 
-/// Sets the relay of [`Mode::Notify`] (once per process; `gort::signal` does). It runs on
-/// the signal thread and must not block for long.
-#[doc(hidden)]
+/// Sets the relay of [`Mode::Notify`]: the one consumer of the signals this mechanism
+/// relays, installed once per process by the package that hands signals to the program
+/// (`gort::signal`, whose channels live above the runtime, does). It runs on the signal
+/// thread, once per delivered signal, and must not block for long; it returns whether
+/// anybody took the signal (if not, the signal gets its default treatment).
+///
+/// # Panics
+/// If a relay is already set.
 pub fn set_notifier(f: Notifier) {
     if NOTIFIER.set(f).is_err() {
         panic!("gort: the signal notifier is already set");

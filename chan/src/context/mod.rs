@@ -38,7 +38,6 @@
 mod afterfunc;
 mod custom;
 mod error;
-mod semaphore;
 mod signal;
 mod tree;
 mod value;
@@ -49,7 +48,6 @@ pub use afterfunc::{after_func, AfterFuncStop};
 pub use custom::__watcher_goroutines;
 pub use custom::{AfterFn, CustomContext, StopFn};
 pub use error::{is_error, Cause, Error};
-pub use semaphore::SemaphoreExt;
 pub use signal::notify_context;
 pub use value::Key;
 pub use wait::{sleep_ctx, RecvCtxError};

@@ -22,8 +22,8 @@
 use super::custom::{self, CustomContext};
 use super::error::{Cause, Error};
 use crate::channel::{bounded, never, Receiver, Sender};
-use crate::shim::{AtomicU8, Mutex};
 use gort_runtime::park::{self, Token};
+use gort_runtime::shim::{AtomicU8, Mutex};
 use gort_runtime::timer::{self, Action, TimerId};
 use std::mem;
 use std::sync::atomic::{Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
@@ -72,7 +72,7 @@ pub(crate) struct Core {
     /// meets this core already cancelled waits for it, so that `cancel` returns only when
     /// the whole subtree is done, as Go's does.
     subtree_done: AtomicU8,
-    inner: Mutex<Locked>,
+    inner: Mutex<Mutable>,
 }
 
 /// One step of cancelling a subtree: cancel a core (and queue its children), or mark a
@@ -82,8 +82,9 @@ enum Step {
     Exit(Arc<Core>),
 }
 
-/// The parts of a core that change under its lock.
-struct Locked {
+/// The parts of a core that change, guarded by its `inner` mutex (not to be confused with
+/// the runtime's internal lock type `Locked`).
+struct Mutable {
     /// Closes `done` on cancellation.
     done_tx: Option<Sender<()>>,
     children: Children,
@@ -173,7 +174,7 @@ impl Core {
             done: OnceLock::new(),
             deadline,
             subtree_done: AtomicU8::new(0),
-            inner: Mutex::new(Locked {
+            inner: Mutex::new(Mutable {
                 done_tx: None,
                 children: Children::new(),
                 cause: None,

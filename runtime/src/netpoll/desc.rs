@@ -31,9 +31,10 @@ use std::sync::atomic::{
 };
 use std::time::{Duration, Instant};
 
-/// A direction of I/O.
+/// A direction of I/O on a [`Registration`](super::Registration): each has its own
+/// readiness, waiters, deadline and per-call timeout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Dir {
+pub enum Dir {
     /// Reading (and accepting).
     Read,
     /// Writing (and connecting).

@@ -1,7 +1,12 @@
 //! The network poller: one edge-triggered epoll instance per runtime (Go's
 //! `runtime/netpoll_epoll.go` and `netpoll.go`).
 //!
-//! Every socket of `crate::net` is registered once, for `EPOLLIN | EPOLLOUT | EPOLLRDHUP |
+//! The public API is the mechanism a network package builds on (`gort::net` does): a
+//! [`Registration`] of a non-blocking descriptor, waiting for readiness of a [`Dir`]ection
+//! with a deadline, [`DeadlineHandle`]s that move deadlines from anywhere, and
+//! [`ErrClosed`]. The rest (who polls, when) is the scheduler's business, below.
+//!
+//! Every registered descriptor is registered once, for `EPOLLIN | EPOLLOUT | EPOLLRDHUP |
 //! EPOLLET`, with a pointer to its [`PollDesc`] as the event's data. A descriptor has two
 //! independent waiter slots (read and write) holding park [`Token`](crate::park::Token)s: an
 //! I/O call that gets `EAGAIN` parks through the park seam until readiness (or its deadline)
@@ -25,9 +30,11 @@
 //! Uses (the module as a whole): `park`, `rlimit`, `sched`, `timer`.
 
 mod desc;
+mod registration;
 
-pub use desc::{is_closed, DeadlineHandle, ErrClosed};
-pub(crate) use desc::{Dir, PollDesc, Ready};
+pub use desc::{is_closed, DeadlineHandle, Dir, ErrClosed};
+pub(crate) use desc::{PollDesc, Ready};
+pub use registration::Registration;
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};

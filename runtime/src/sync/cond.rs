@@ -4,13 +4,13 @@
 //! queues *before* unlocking the mutex, so a `signal` sent by whoever takes the mutex next
 //! always finds it (the park seam keeps a wake-up that arrives before the waiter sleeps).
 //! `broadcast` wakes the waiters whose tickets predate it, in rounds of
-//! [`Wakes::CAP`](super::waitq::Wakes::CAP) tokens copied out under the lock; waiters
+//! [`Wakes::CAP`](crate::waitq::Wakes::CAP) tokens copied out under the lock; waiters
 //! that queue during a broadcast are not its business.
 
 use super::lock::Locked;
 use super::mutex::MutexGuard;
-use super::waitq::{WaitQueue, Waiter, Wakes};
 use crate::park;
+use crate::waitq::{WaitQueue, Waiter, Wakes};
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -119,7 +119,8 @@ impl Cond {
         let timed_out = !park::park_until(deadline) && {
             // Timed out, unless a signal popped us in the meantime (then it counts).
             let mut q = self.waiters.lock();
-            q.with(|w| w.queue.remove(&me))
+            // SAFETY: `me` was queued in this queue only.
+            q.with(|w| unsafe { w.queue.remove(&me) })
         };
         mutex.raw().lock();
         // SAFETY: we just locked it, and hand that lock to the new guard.
@@ -145,7 +146,7 @@ impl Cond {
             let more = q.with(|w| {
                 while let Some(front) = w.queue.front() {
                     // Tickets grow along the queue; later ones queued after we began.
-                    if limit.wrapping_sub(front.n) as isize <= 0 {
+                    if limit.wrapping_sub(front.data) as isize <= 0 {
                         return false;
                     }
                     if wakes.is_full() {

@@ -2,8 +2,8 @@
 //! that parks, the building block of [`Mutex`](super::Mutex), [`RwLock`](super::RwLock)
 //! and [`WaitGroup`](super::WaitGroup) (Go's runtime `semacquire`/`semrelease`, which its
 //! `sync` package builds on the same way). Internal only: not to be confused with the
-//! user-facing weighted `gort::sync::Semaphore` (Go's `x/sync/semaphore`), whose permits
-//! users acquire and release.
+//! user-facing weighted `gort::sync::Semaphore` (Go's `x/sync/semaphore`, gort-chan's
+//! `weighted.rs`), whose permits users acquire and release.
 //!
 //! `count` holds permits nobody waits for; `nwait` counts queued waiters. A permit
 //! released while someone waits is handed to the first waiter (it wakes owning it),
@@ -19,9 +19,9 @@
 //! SeqCst fences exactly. On x86 the fence after a locked instruction costs little.)
 
 use super::lock::Locked;
-use super::waitq::{WaitQueue, Waiter};
 use crate::park;
 use crate::shim::{fence, AtomicU32};
+use crate::waitq::{WaitQueue, Waiter};
 use std::sync::atomic::Ordering::{Acquire, Relaxed, SeqCst};
 
 /// The runtime's internal counting semaphore of parked goroutines and threads (Go's

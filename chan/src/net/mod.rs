@@ -11,17 +11,26 @@
 //! [`is_closed`] recognises. Names resolve inside `gort::syscall`, so a slow
 //! DNS lookup does not stall the P. Dropping a socket deregisters it from the poller.
 //!
+//! Under a context (Go's `DialContext`, and what `net/http` does with a request's
+//! context): [`ContextIo`] (`with_ctx`, `read_ctx`, `write_all_ctx`), [`accept_ctx`],
+//! [`connect_ctx`], all built on [`ctx_guard`], which ties a socket's deadlines to a
+//! context.
+//!
 //! Files: `tcp.rs`, `udp.rs`, `unix.rs` (the types), `socket.rs` (the wrapper they share:
-//! registration and the try / wait / retry loop), `addr.rs` (sockaddr conversion, name
-//! resolution).
+//! the runtime's netpoller [`Registration`](gort_runtime::netpoll::Registration) and the
+//! try / wait / retry loop), `addr.rs` (sockaddr conversion, name resolution), `ctx.rs`
+//! (calls under a context).
 
 mod addr;
+mod ctx;
 mod socket;
 mod tcp;
 mod udp;
 mod unix;
 
-pub use crate::netpoll::{is_closed, DeadlineHandle, ErrClosed};
+pub use ctx::{accept_ctx, connect_ctx, ctx_error, ctx_guard, ContextIo, CtxGuard};
+
+pub use gort_runtime::netpoll::{is_closed, DeadlineHandle, ErrClosed};
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixListener, UnixStream};

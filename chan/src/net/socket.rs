@@ -1,7 +1,7 @@
 //! The socket wrapper every `net` type is built on: a non-blocking descriptor registered
-//! with the netpoller, and I/O calls that wait through it.
+//! with the runtime's netpoller ([`Registration`]), and I/O calls that wait through it.
 
-use crate::netpoll::{self, DeadlineHandle, Dir, PollDesc};
+use gort_runtime::netpoll::{DeadlineHandle, Dir, Registration};
 use std::io;
 use std::mem::ManuallyDrop;
 use std::os::fd::{AsRawFd, RawFd};
@@ -41,7 +41,7 @@ fn fresh_thread<S, R>(f: &mut impl FnMut(&S) -> io::Result<R>, s: &S) -> io::Res
 pub(crate) fn set_backlog(fd: RawFd, backlog: i32) -> io::Result<()> {
     // SAFETY: listen(2) on a descriptor we own; the result is checked.
     if unsafe { libc::listen(fd, backlog) } < 0 {
-        return Err(crate::last_os_error());
+        return Err(gort_runtime::last_os_error());
     }
     Ok(())
 }
@@ -49,21 +49,17 @@ pub(crate) fn set_backlog(fd: RawFd, backlog: i32) -> io::Result<()> {
 /// A non-blocking socket `S` (a std socket type) registered with the netpoller.
 pub(crate) struct Socket<S: AsRawFd> {
     io: ManuallyDrop<S>,
-    pd: &'static PollDesc,
+    /// Taken only by `drop` and `into_inner`.
+    pd: ManuallyDrop<Registration>,
 }
 
 impl<S: AsRawFd> Socket<S> {
     /// Registers `io`, which must already be in non-blocking mode.
     pub(crate) fn new(io: S) -> io::Result<Self> {
-        let pd = PollDesc::alloc();
-        pd.set_fd(io.as_raw_fd());
-        if let Err(e) = netpoll::register(io.as_raw_fd(), pd) {
-            pd.release();
-            return Err(e);
-        }
+        let pd = Registration::new(io.as_raw_fd())?;
         Ok(Socket {
             io: ManuallyDrop::new(io),
-            pd,
+            pd: ManuallyDrop::new(pd),
         })
     }
 
@@ -92,14 +88,14 @@ impl<S: AsRawFd> Socket<S> {
         }
     }
 
-    /// Closes the socket from any thread (see `PollDesc::close_by_user`).
+    /// Closes the socket from any thread (see [`Registration::close`]).
     pub(crate) fn close(&self) {
-        self.pd.close_by_user(None);
+        self.pd.close();
     }
 
     /// A read of a stream socket into `len` bytes of buffers: like [`op`](Self::op), but
     /// when the last read came back short and no data arrived since, it waits for data
-    /// without the system call that would fail with `EAGAIN` (see `netpoll::desc`).
+    /// without the system call that would fail with `EAGAIN` (see [`Registration::read_drained`]).
     #[track_caller]
     pub(crate) fn stream_read(
         &self,
@@ -178,17 +174,21 @@ impl<S: AsRawFd> Socket<S> {
 
     /// A handle that moves this socket's deadlines from anywhere.
     pub(crate) fn handle(&self) -> DeadlineHandle {
-        self.pd.handle()
+        self.pd.deadline_handle()
     }
 
     /// Deregisters and returns the std socket (still non-blocking).
     pub(crate) fn into_inner(self) -> S {
         let mut me = ManuallyDrop::new(self);
-        netpoll::deregister(me.io.as_raw_fd());
-        me.pd.close();
-        me.pd.release();
-        // SAFETY: `me` is never used or dropped again, so `io` is taken exactly once.
-        unsafe { ManuallyDrop::take(&mut me.io) }
+        // SAFETY: `me` is never used or dropped again, so each field is taken exactly once.
+        let (pd, io) = unsafe {
+            (
+                ManuallyDrop::take(&mut me.pd),
+                ManuallyDrop::take(&mut me.io),
+            )
+        };
+        drop(pd);
+        io
     }
 
     /// Sets an integer socket option.
@@ -230,7 +230,7 @@ impl<S: AsRawFd> Socket<S> {
             )
         };
         if r < 0 {
-            return Err(crate::last_os_error());
+            return Err(gort_runtime::last_os_error());
         }
         Ok(v)
     }
@@ -254,7 +254,7 @@ pub(crate) fn setsockopt(
         )
     };
     if r < 0 {
-        return Err(crate::last_os_error());
+        return Err(gort_runtime::last_os_error());
     }
     Ok(())
 }
@@ -262,11 +262,10 @@ pub(crate) fn setsockopt(
 impl<S: AsRawFd> Drop for Socket<S> {
     fn drop(&mut self) {
         // Wake blocked calls with an error, leave the poller, close, recycle the descriptor.
-        self.pd.close();
-        netpoll::deregister(self.io.as_raw_fd());
-        // SAFETY: dropped exactly once, here; `io` is not used afterwards.
-        unsafe { ManuallyDrop::drop(&mut self.io) };
-        self.pd.release();
+        // SAFETY: dropped exactly once, here; neither field is used afterwards.
+        let pd = unsafe { ManuallyDrop::take(&mut self.pd) };
+        // SAFETY: as above.
+        pd.deregister_then(|| unsafe { ManuallyDrop::drop(&mut self.io) });
     }
 }
 
@@ -284,7 +283,7 @@ macro_rules! common_socket_impls {
                 &self,
                 dur: Option<std::time::Duration>,
             ) -> std::io::Result<()> {
-                self.sock.set_timeout($crate::netpoll::Dir::Read, dur)
+                self.sock.set_timeout(gort_runtime::netpoll::Dir::Read, dur)
             }
 
             /// Sets the timeout of each write (std semantics: per call).
@@ -295,17 +294,18 @@ macro_rules! common_socket_impls {
                 &self,
                 dur: Option<std::time::Duration>,
             ) -> std::io::Result<()> {
-                self.sock.set_timeout($crate::netpoll::Dir::Write, dur)
+                self.sock
+                    .set_timeout(gort_runtime::netpoll::Dir::Write, dur)
             }
 
             /// The per-call read timeout.
             pub fn read_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
-                Ok(self.sock.timeout($crate::netpoll::Dir::Read))
+                Ok(self.sock.timeout(gort_runtime::netpoll::Dir::Read))
             }
 
             /// The per-call write timeout.
             pub fn write_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
-                Ok(self.sock.timeout($crate::netpoll::Dir::Write))
+                Ok(self.sock.timeout(gort_runtime::netpoll::Dir::Write))
             }
 
             /// Sets the read and write deadlines (Go's `SetDeadline`): an absolute time after
@@ -319,23 +319,24 @@ macro_rules! common_socket_impls {
 
             /// Sets the read deadline (see [`Self::set_deadline`]).
             pub fn set_read_deadline(&self, deadline: Option<std::time::Instant>) {
-                self.sock.set_deadline($crate::netpoll::Dir::Read, deadline)
+                self.sock
+                    .set_deadline(gort_runtime::netpoll::Dir::Read, deadline)
             }
 
             /// Sets the write deadline (see [`Self::set_deadline`]).
             pub fn set_write_deadline(&self, deadline: Option<std::time::Instant>) {
                 self.sock
-                    .set_deadline($crate::netpoll::Dir::Write, deadline)
+                    .set_deadline(gort_runtime::netpoll::Dir::Write, deadline)
             }
 
             /// The read deadline.
             pub fn read_deadline(&self) -> Option<std::time::Instant> {
-                self.sock.deadline($crate::netpoll::Dir::Read)
+                self.sock.deadline(gort_runtime::netpoll::Dir::Read)
             }
 
             /// The write deadline.
             pub fn write_deadline(&self) -> Option<std::time::Instant> {
-                self.sock.deadline($crate::netpoll::Dir::Write)
+                self.sock.deadline(gort_runtime::netpoll::Dir::Write)
             }
 
             /// Closes the socket from any goroutine or thread (Go's `Close`): blocked calls
@@ -351,7 +352,7 @@ macro_rules! common_socket_impls {
 
             /// A handle that moves this socket's deadlines from anywhere (another goroutine,
             /// a timer, a context's `after_func`): how context cancellation reaches I/O.
-            pub fn deadline_handle(&self) -> $crate::netpoll::DeadlineHandle {
+            pub fn deadline_handle(&self) -> gort_runtime::netpoll::DeadlineHandle {
                 self.sock.handle()
             }
 
@@ -445,13 +446,13 @@ macro_rules! stream_io_impls {
         impl std::io::Write for &$ty {
             #[track_caller]
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.sock.op($crate::netpoll::Dir::Write, |mut s| {
+                self.sock.op(gort_runtime::netpoll::Dir::Write, |mut s| {
                     std::io::Write::write(&mut s, buf)
                 })
             }
             #[track_caller]
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
-                self.sock.op($crate::netpoll::Dir::Write, |mut s| {
+                self.sock.op(gort_runtime::netpoll::Dir::Write, |mut s| {
                     std::io::Write::write_vectored(&mut s, bufs)
                 })
             }

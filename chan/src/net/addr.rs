@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, ToSoc
 /// Resolves `addr` (a DNS lookup may block): inside `gort::syscall`, so sysmon hands the P
 /// to another thread if the lookup takes a while. Fails if it yields no address.
 pub(crate) fn resolve<A: ToSocketAddrs>(addr: A) -> io::Result<Vec<SocketAddr>> {
-    let addrs: Vec<SocketAddr> = crate::syscall(|| addr.to_socket_addrs())?.collect();
+    let addrs: Vec<SocketAddr> = gort_runtime::syscall(|| addr.to_socket_addrs())?.collect();
     if addrs.is_empty() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,

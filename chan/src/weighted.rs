@@ -1,16 +1,22 @@
 //! [`Semaphore`]: a weighted semaphore with FIFO waiters, after
-//! `golang.org/x/sync/semaphore`.
+//! `golang.org/x/sync/semaphore` (`Weighted`, hence the file's name; not to be confused
+//! with the runtime's internal `sync/sema.rs`, Go's runtime semaphore).
 //!
-//! State under one [`Locked`]: the weight held (`cur`) and a FIFO of waiters, each asking
-//! for a weight. Acquiring succeeds at once only if the weight fits *and nobody waits*;
+//! It lives beside channels and contexts because, as in Go, its acquire takes a context
+//! ([`Semaphore::acquire_ctx`]). It is built on the runtime's mechanisms only: the park
+//! seam and the waiter queue ([`gort_runtime::waitq`]).
+//!
+//! State under one mutex (the `cfg(loom)` shim's, so `loom-tests/` can check it): the
+//! weight held (`cur`) and a FIFO of waiters, each asking for a weight. Acquiring succeeds at once only if the weight fits *and nobody waits*;
 //! otherwise the caller queues. Releasing grants weight to waiters from the front, stopping
 //! at the first that does not fit, even if a smaller request behind it would: so a large
 //! request is never starved by a stream of small ones. Granted waiters are popped under
 //! the lock and woken after it (in rounds of [`Wakes::CAP`]), owning their weight.
 
-use super::lock::Locked;
-use super::waitq::{WaitQueue, Waiter, Wakes};
-use crate::park;
+use crate::context::{Context, Error};
+use gort_runtime::park;
+use gort_runtime::shim::Mutex;
+use gort_runtime::waitq::{WaitQueue, Waiter, Wakes};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
@@ -35,13 +41,13 @@ impl State {
     /// `wakes`. Returns `true` if `wakes` filled up and more waiters may fit.
     fn grant(&mut self, size: usize, wakes: &mut Wakes) -> bool {
         while let Some(front) = self.waiters.front() {
-            if size - self.cur < front.n {
+            if size - self.cur < front.data {
                 return false; // FIFO: the first waiter goes first, whatever it asks
             }
             if wakes.is_full() {
                 return true;
             }
-            self.cur += front.n;
+            self.cur += front.data;
             let w = self.waiters.pop_front().expect("front exists");
             wakes.push(w.token().clone());
         }
@@ -53,11 +59,11 @@ impl State {
 /// amounts, with goroutines parking in FIFO order while the amount they ask for is not
 /// free. `golang.org/x/sync/semaphore.Weighted`.
 ///
-/// `acquire_ctx` (acquire until a `gort::context` is done) is planned once contexts land;
-/// [`acquire_until`](Self::acquire_until) covers deadlines meanwhile.
+/// [`acquire_ctx`](Self::acquire_ctx) waits until a context is done at most (Go's
+/// `Acquire(ctx, n)`), [`acquire_until`](Self::acquire_until) until a deadline.
 ///
 /// ```
-/// use gort_runtime::sync::Semaphore;
+/// use gort_chan::sync::Semaphore;
 ///
 /// let sem = Semaphore::new(10);
 /// sem.acquire(7);
@@ -67,20 +73,31 @@ impl State {
 /// ```
 pub struct Semaphore {
     size: usize,
-    state: Locked<State>,
+    state: Mutex<State>,
 }
 
 impl Semaphore {
-    loom_const_fn! {
-        /// A semaphore of `size` units, all free.
-        pub fn new(size: usize) -> Semaphore {
-            Semaphore {
-                size,
-                state: Locked::new(State {
-                    cur: 0,
-                    waiters: WaitQueue::new(),
-                }),
-            }
+    /// A semaphore of `size` units, all free.
+    #[cfg(not(loom))]
+    pub const fn new(size: usize) -> Semaphore {
+        Semaphore {
+            size,
+            state: Mutex::new(State {
+                cur: 0,
+                waiters: WaitQueue::new(),
+            }),
+        }
+    }
+
+    /// A semaphore of `size` units, all free (not `const` under loom, whose mutex is not).
+    #[cfg(loom)]
+    pub fn new(size: usize) -> Semaphore {
+        Semaphore {
+            size,
+            state: Mutex::new(State {
+                cur: 0,
+                waiters: WaitQueue::new(),
+            }),
         }
     }
 
@@ -92,7 +109,7 @@ impl Semaphore {
     #[track_caller]
     pub fn acquire(&self, n: usize) {
         let mut st = self.state.lock();
-        if st.with(|s| s.try_take(self.size, n)) {
+        if st.try_take(self.size, n) {
             return;
         }
         if n > self.size {
@@ -103,11 +120,9 @@ impl Semaphore {
             );
         }
         let me = Waiter::new(park::prepare_for(park::WaitReason::Semacquire), n);
-        st.with(|s| {
-            // SAFETY: `me` stays on this frame until popped: only `grant` wakes this
-            // episode, and it pops `me` first.
-            unsafe { s.waiters.push_back(&me) }
-        });
+        // SAFETY: `me` stays on this frame until popped: only `grant` wakes this episode,
+        // and it pops `me` first.
+        unsafe { st.waiters.push_back(&me) };
         drop(st);
         park::park();
         // Woken by `grant`: the `n` units are ours.
@@ -121,19 +136,45 @@ impl Semaphore {
         self.acquire_cancelable(n, Some(deadline), |_| {})
     }
 
+    /// Acquires `n` units, waiting until they are free, the context is cancelled or its
+    /// deadline passes; in the last two cases nothing is acquired and the context's error is
+    /// returned. A context that is already done fails at once (as in x/sync/semaphore's
+    /// `Acquire(ctx, n)`). Waiting costs no goroutine: the context's cancellation ends the
+    /// wait through [`Context::after_func`].
+    #[track_caller]
+    pub fn acquire_ctx(&self, ctx: &Context, n: usize) -> Result<(), Error> {
+        if let Some(e) = ctx.err() {
+            return Err(e);
+        }
+        let mut stop = None;
+        let got = self.acquire_cancelable(n, ctx.deadline(), |token| {
+            stop = Some(ctx.after_func(move || {
+                token.expire();
+            }));
+        });
+        if let Some(stop) = stop {
+            stop.stop();
+        }
+        if got {
+            return Ok(());
+        }
+        // Woken by the deadline itself, the context's own timer may not have fired yet.
+        Err(ctx.err().unwrap_or(Error::DeadlineExceeded))
+    }
+
     /// Like [`acquire_until`](Self::acquire_until) (no deadline if `None`), and if it has to
     /// wait, first hands `on_wait` a token whose [`expire`](park::Token::expire) gives up the
-    /// wait early (what `gort::context::SemaphoreExt::acquire_ctx` hooks a context's
-    /// cancellation to). Returns whether the units were acquired.
+    /// wait early (what [`acquire_ctx`](Self::acquire_ctx) hooks a context's cancellation
+    /// to). Returns whether the units were acquired.
     #[track_caller]
-    pub fn acquire_cancelable(
+    fn acquire_cancelable(
         &self,
         n: usize,
         deadline: Option<Instant>,
         on_wait: impl FnOnce(park::Token),
     ) -> bool {
         let mut st = self.state.lock();
-        if st.with(|s| s.try_take(self.size, n)) {
+        if st.try_take(self.size, n) {
             return true;
         }
         if n > self.size {
@@ -146,10 +187,8 @@ impl Semaphore {
         }
         let token = park::prepare_for(park::WaitReason::Semacquire);
         let me = Waiter::new(token.clone(), n);
-        st.with(|s| {
-            // SAFETY: `me` stays on this frame until it is popped or removed below.
-            unsafe { s.waiters.push_back(&me) }
-        });
+        // SAFETY: `me` stays on this frame until it is popped or removed below.
+        unsafe { st.waiters.push_back(&me) };
         drop(st);
         on_wait(token);
         if park::park_until(deadline) {
@@ -157,15 +196,18 @@ impl Semaphore {
         }
         let mut wakes = Wakes::new();
         let mut st = self.state.lock();
-        let (timed_out, more) = st.with(|s| {
+        let (timed_out, more) = {
+            let s = &mut *st;
             let front = s.waiters.front().is_some_and(|f| std::ptr::eq(f, &me));
-            if !s.waiters.remove(&me) {
-                return (false, false); // granted just as the deadline passed: keep it
+            // SAFETY: `me` was queued in this semaphore's queue only.
+            if !unsafe { s.waiters.remove(&me) } {
+                (false, false) // granted just as the deadline passed: keep it
+            } else {
+                // Leaving the front may let the waiters behind us in.
+                let more = front && s.grant(self.size, &mut wakes);
+                (true, more)
             }
-            // Leaving the front may let the waiters behind us in.
-            let more = front && s.grant(self.size, &mut wakes);
-            (true, more)
-        });
+        };
         drop(st);
         wakes.wake();
         if more {
@@ -176,7 +218,7 @@ impl Semaphore {
 
     /// Acquires `n` units if they are free now and no one waits; never parks.
     pub fn try_acquire(&self, n: usize) -> bool {
-        self.state.lock().with(|s| s.try_take(self.size, n))
+        self.state.lock().try_take(self.size, n)
     }
 
     /// Releases `n` units, waking the waiters at the front that now fit.
@@ -186,11 +228,14 @@ impl Semaphore {
     pub fn release(&self, n: usize) {
         let mut wakes = Wakes::new();
         let mut st = self.state.lock();
-        let more = st.with(|s| {
-            assert!(s.cur >= n, "semaphore: released more than held");
-            s.cur -= n;
-            s.grant(self.size, &mut wakes)
-        });
+        let more = {
+            if st.cur < n {
+                drop(st);
+                panic!("semaphore: released more than held");
+            }
+            st.cur -= n;
+            st.grant(self.size, &mut wakes)
+        };
         drop(st);
         wakes.wake();
         if more {
@@ -202,7 +247,7 @@ impl Semaphore {
     fn wake_granted(&self) {
         let mut wakes = Wakes::new();
         loop {
-            let more = self.state.lock().with(|s| s.grant(self.size, &mut wakes));
+            let more = self.state.lock().grant(self.size, &mut wakes);
             wakes.wake();
             if !more {
                 return;
@@ -215,7 +260,7 @@ impl Semaphore {
     /// skip).
     ///
     /// ```
-    /// let sem = gort_runtime::sync::Semaphore::new(2);
+    /// let sem = gort_chan::sync::Semaphore::new(2);
     /// {
     ///     let _p = sem.acquire_permit(2);
     ///     assert_eq!(sem.available(), 0);
@@ -261,7 +306,7 @@ impl Semaphore {
 
     /// Units free now (racy: a snapshot for diagnostics).
     pub fn available(&self) -> usize {
-        self.size - self.state.lock().with(|s| s.cur)
+        self.size - self.state.lock().cur
     }
 }
 

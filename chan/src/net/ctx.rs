@@ -7,8 +7,7 @@
 //!
 //! ```no_run
 //! // In the `gort` facade: gort::net::{ContextIo, TcpListener}, gort::context, gort::go.
-//! use gort_chan::net_ctx::ContextIo;
-//! use gort_runtime::net::TcpListener;
+//! use gort_chan::net::{ContextIo, TcpListener};
 //! # fn main() -> std::io::Result<()> {
 //! let (ctx, cancel) = gort_chan::context::background().with_cancel();
 //! let listener = TcpListener::bind("127.0.0.1:0")?;
@@ -22,9 +21,9 @@
 //! The same works with `select!` for code that waits on channels and sockets alike: run
 //! the socket call on its own goroutine and select on its result channel and `ctx.done()`.
 
+use super::{DeadlineHandle, TcpListener, TcpStream, UdpSocket};
+use super::{UnixDatagram, UnixListener, UnixStream};
 use crate::context::{Context, Error};
-use gort_runtime::net::{DeadlineHandle, TcpListener, TcpStream, UdpSocket};
-use gort_runtime::net::{UnixDatagram, UnixListener, UnixStream};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Mutex};

@@ -2,7 +2,7 @@
 
 use super::addr::{each_addr, resolve};
 use super::socket::{common_socket_impls, Socket};
-use crate::netpoll::Dir;
+use gort_runtime::netpoll::Dir;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 

@@ -2,7 +2,7 @@
 
 use super::addr::{each_addr, from_raw, to_raw};
 use super::socket::{common_socket_impls, stream_io_impls, Socket};
-use crate::netpoll::{DeadlineHandle, Dir};
+use gort_runtime::netpoll::{DeadlineHandle, Dir};
 use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, FromRawFd};
@@ -71,8 +71,8 @@ impl TcpListener {
                     if let Some(d) = self.read_deadline() {
                         until = until.min(d);
                     }
-                    crate::park::prepare_for(crate::park::WaitReason::Sleep);
-                    crate::park::park_until(Some(until));
+                    gort_runtime::park::prepare_for(gort_runtime::park::WaitReason::Sleep);
+                    gort_runtime::park::park_until(Some(until));
                     self.sock.check_deadline(Dir::Read)?;
                 }
                 r => return r,
@@ -97,7 +97,7 @@ impl TcpListener {
                 )
             };
             if r < 0 {
-                Err(crate::last_os_error())
+                Err(gort_runtime::last_os_error())
             } else {
                 Ok((r, storage))
             }
@@ -206,7 +206,7 @@ impl TcpStream {
             )
         };
         if fd < 0 {
-            return Err(crate::last_os_error());
+            return Err(gort_runtime::last_os_error());
         }
         // SAFETY: `fd` is a fresh socket we own.
         let io = unsafe { std::net::TcpStream::from_raw_fd(fd) };
@@ -219,7 +219,7 @@ impl TcpStream {
         // SAFETY: `raw`/`len` describe a valid sockaddr for the socket's family.
         let r = unsafe { libc::connect(fd, (&raw as *const libc::sockaddr_storage).cast(), len) };
         if r < 0 {
-            let e = crate::last_os_error();
+            let e = gort_runtime::last_os_error();
             if e.raw_os_error() != Some(libc::EINPROGRESS) {
                 return Err(e);
             }

@@ -2,7 +2,7 @@
 //! the netpoller.
 
 use super::socket::{common_socket_impls, stream_io_impls, Socket};
-use crate::netpoll::Dir;
+use gort_runtime::netpoll::Dir;
 use std::io;
 use std::net::Shutdown;
 use std::os::unix::net::{self as unet, SocketAddr};
@@ -70,7 +70,7 @@ impl UnixStream {
     /// Connects to the socket file `path` (inside `gort::syscall`: a full backlog may make
     /// the kernel block the connect).
     pub fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
-        let s = crate::syscall(|| unet::UnixStream::connect(path))?;
+        let s = gort_runtime::syscall(|| unet::UnixStream::connect(path))?;
         UnixStream::from_std(s)
     }
 
