@@ -317,9 +317,9 @@ impl Lab {
             .ok_or_else(|| format!("spawn_handles printed no time: {out}"))
     }
 
-    /// The echo example's load client against `server` (100 connections; the timers
-    /// workload's connection count for the deadline servers); messages per second. The
-    /// server's own CPU time (user + system, from /proc/<pid>/stat) over the load, per
+    /// The echo example's load client (100 connections) against `server`, or the timers
+    /// workload's client against a deadline server; messages per second. The server's own
+    /// CPU time (user + system, from /proc/<pid>/stat) over the load, per
     /// message, is kept for the `ServerCpu` cell of the same server.
     fn echo(&self, server: Server) -> Outcome {
         let addr = free_addr()?;
@@ -344,19 +344,17 @@ impl Lab {
             Server::MayDeadlineEcho => cmd.args(["may-deadline-echo", &addr]),
             _ => cmd.arg(&addr),
         };
-        let conns = if server.resets_deadlines() {
-            self.sizes.timer_conns
-        } else {
-            100
-        };
         let srv = self.start_server(&mut cmd, &addr)?;
+        if server.resets_deadlines() {
+            return self.deadline_load(server, srv, &addr);
+        }
         let cpu_before = self.cpu_secs(srv.0.id());
         let out = run_checked(
             Command::new(echo).args([
                 "--client",
                 &addr,
                 "--load",
-                &conns.to_string(),
+                "100",
                 "--duration",
                 &self.sizes.net_secs.to_string(),
             ]),
@@ -392,6 +390,41 @@ impl Lab {
             .entry(server)
             .or_default()
             .push_back(cpu);
+        parsed.map(|(rate, _)| rate)
+    }
+
+    /// The timers workload's client (`net_peers deadline-client`) against a deadline server:
+    /// messages per second over a window that opens once every connection made a round
+    /// trip, so connecting and accepting are left out; the server's CPU per message over the
+    /// same window is kept for the `ServerCpu` cell.
+    fn deadline_load(&self, server: Server, srv: RunningServer, addr: &str) -> Outcome {
+        let out = run_checked(
+            Command::new(&self.benches["net_peers"]).args([
+                "deadline-client",
+                addr,
+                &self.sizes.timer_conns.to_string(),
+                &self.sizes.net_secs.to_string(),
+                &srv.0.id().to_string(),
+            ]),
+            "deadline client",
+        );
+        drop(srv);
+        // "deadline client: 10000 connections, ... s: 80000 msgs/s, server CPU 5.120 us/message"
+        let field = |out: &str, before: &str| -> Option<f64> {
+            out.split(before).next()?.rsplit(' ').next()?.parse().ok()
+        };
+        let parsed =
+            out.and_then(
+                |out| match (field(&out, " msgs/s"), field(&out, " us/message")) {
+                    (Some(rate), Some(cpu)) => Ok((rate, cpu)),
+                    _ => Err(format!("deadline client printed no rate: {out}")),
+                },
+            );
+        self.server_cpu
+            .borrow_mut()
+            .entry(server)
+            .or_default()
+            .push_back(parsed.clone().map(|(_, cpu)| cpu));
         parsed.map(|(rate, _)| rate)
     }
 

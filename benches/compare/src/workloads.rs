@@ -87,8 +87,9 @@ pub enum How {
     /// Spawn N goroutines from a plain thread, keep every handle, join each; ns per
     /// goroutine.
     SpawnHandles,
-    /// The echo example's load client (100 connections, 64-byte messages; the timers
-    /// workload's count for a deadline server) against a server; messages per second.
+    /// The echo example's load client (100 connections, 64-byte messages) against a server,
+    /// or for a deadline server the timers client (`net_peers deadline-client`: 10,000
+    /// connections, counted once all are served); messages per second.
     Echo(Server),
     /// The server's own CPU time (user + system) over an `Echo` run of the same server,
     /// per message, µs: the runtime's cost with the shared client taken out.
