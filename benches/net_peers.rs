@@ -5,11 +5,11 @@
 //! - `may-echo ADDR`: a may echo server (coroutine per connection, as many workers as CPUs);
 //! - `may-http ADDR`: may_minihttp's hello-world server;
 //! - `gort-deadline-echo ADDR`, `tokio-deadline-echo ADDR`, `may-deadline-echo ADDR`: the
-//!   timers workload, an echo server that puts a fresh 5 s read deadline on every read, as a
+//!   timers workload, an echo server that puts a fresh 60 s read deadline on every read, as a
 //!   Go server calling `SetReadDeadline` before each `Read` does (its Go twin is
-//!   `benches/go/echo ADDR deadline`). gort: `set_read_deadline(now + 5 s)` before each read;
-//!   tokio: each read inside `tokio::time::timeout(5 s, ...)`; may: `set_read_timeout(5 s)`
-//!   once per connection, which arms a 5 s timer on each read (setting it again per read
+//!   `benches/go/echo ADDR deadline`). gort: `set_read_deadline(now + 60 s)` before each read;
+//!   tokio: each read inside `tokio::time::timeout(60 s, ...)`; may: `set_read_timeout(60 s)`
+//!   once per connection, which arms a 60 s timer on each read (setting it again per read
 //!   would only add a `setsockopt` call).
 //! - `deadline-client ADDR CONNS SECS PID`: the timers workload's client (gort, the same
 //!   for every server): opens CONNS connections, makes one round trip on each (so every
@@ -23,8 +23,9 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-/// The read deadline of the timers workload: far enough never to fire under load.
-const READ_DEADLINE: Duration = Duration::from_secs(5);
+/// The read deadline of the timers workload: far enough never to fire, even on a connection
+/// that waits while the client opens the other 9,999 (seconds on a loaded machine).
+const READ_DEADLINE: Duration = Duration::from_secs(60);
 
 /// gort: a goroutine per connection, `set_read_deadline` before every read.
 fn gort_deadline_echo(addr: &str) -> io::Result<()> {

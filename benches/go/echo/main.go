@@ -1,6 +1,6 @@
 // Go's net echo server: the peer of gort's echo bench (benches/net.sh, benches/compare.sh).
 // Usage: echo ADDR [deadline]   (e.g. 127.0.0.1:7100); serves until killed. With
-// "deadline" (the timers workload) every Read comes after a fresh 5 s SetReadDeadline.
+// "deadline" (the timers workload) every Read comes after a fresh 60 s SetReadDeadline.
 package main
 
 import (
@@ -15,7 +15,7 @@ func serve(c net.Conn, deadline bool) {
 	buf := make([]byte, 4096)
 	for {
 		if deadline {
-			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			c.SetReadDeadline(time.Now().Add(60 * time.Second))
 		}
 		n, err := c.Read(buf)
 		if err != nil {
