@@ -3,7 +3,7 @@
 # and std mpsc: every workload of DESIGN.md's Targets table, interleaved, with repetitions.
 # Writes BENCHMARKS.md, the README's Performance section and benches/results/.
 #
-#   benches/compare.sh            # full run (about 12 minutes on 2 cores, after the build)
+#   benches/compare.sh            # full run (about 25 minutes on 2 cores, after the build)
 #   benches/compare.sh --quick    # every workload once, small (what CI runs)
 #   benches/compare.sh --help     # options (--reps N, --only KEYS)
 #

@@ -30,7 +30,6 @@ fn cancel_tree() -> (Duration, Duration) {
     let (root, cancel) = context::background().with_cancel();
     let leaves = build_tree(&root);
     let started: &'static AtomicUsize = Box::leak(Box::new(AtomicUsize::new(0)));
-    // The waiter's token is armed in `Wg::new`, before any goroutine can call `done`.
     let wg = Wg::new(leaves.len());
     for leaf in &leaves {
         let leaf = leaf.clone();

@@ -1,5 +1,6 @@
-//! spawn + exit of many goroutines with a WaitGroup-style join, side by side with Go,
-//! tokio tasks and may coroutines. Throughput element: one goroutine.
+//! spawn + exit of many goroutines joined by a WaitGroup, side by side with Go
+//! (`sync.WaitGroup`), tokio tasks (a count and a `Notify`: tokio has no WaitGroup) and may
+//! coroutines (`may::sync::WaitGroup`). Throughput element: one goroutine.
 
 #[path = "support/go_peer.rs"]
 mod go_peer;
@@ -9,47 +10,16 @@ use std::sync::atomic::{AtomicUsize, Ordering::AcqRel};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// A minimal WaitGroup over the park seam, shaped like Go's: `add(1)` before each spawn,
-/// `done()` in the goroutine, `wait()` at the end. (gort::sync::WaitGroup replaces it once
-/// the sync issue lands.) Leaked per measurement so goroutines capture a plain reference,
-/// as Go closures capture `&wg`.
-struct Wg {
-    n: AtomicUsize,
-    waiter: gort::park::Token,
-}
-
-impl Wg {
-    fn new() -> &'static Wg {
-        // The waiter's own count keeps it from reaching zero before `wait`.
-        Box::leak(Box::new(Wg {
-            n: AtomicUsize::new(1),
-            waiter: gort::park::prepare(),
-        }))
-    }
-    fn add(&self) {
-        self.n.fetch_add(1, AcqRel);
-    }
-    fn done(&self) {
-        if self.n.fetch_sub(1, AcqRel) == 1 {
-            self.waiter.wake();
-        }
-    }
-    fn wait(&self) {
-        if self.n.fetch_sub(1, AcqRel) == 1 {
-            gort::park::cancel();
-        } else {
-            gort::park::park();
-        }
-    }
-}
-
-/// Spawns `n` goroutines that each call `done` once; waits for all of them.
+/// Spawns `n` goroutines that each call `done` once on a `gort::sync::WaitGroup`; waits for
+/// all of them (Go's `wg.Add(1); go func() { wg.Done() }()` ... `wg.Wait()`, with the group
+/// shared through an `Arc` as a Rust user shares it).
 fn gort_spawn(n: u64) -> Duration {
     gort::run(move || {
         let start = Instant::now();
-        let wg = Wg::new();
+        let wg = Arc::new(gort::sync::WaitGroup::new());
         for _ in 0..n {
-            wg.add();
+            wg.add(1);
+            let wg = wg.clone();
             drop(gort::go(move || wg.done()));
         }
         wg.wait();
@@ -57,6 +27,7 @@ fn gort_spawn(n: u64) -> Duration {
     })
 }
 
+/// tokio has no WaitGroup: a shared count of tasks left and a `Notify` for the last one.
 fn tokio_spawn(rt: &tokio::runtime::Runtime, n: u64) -> Duration {
     rt.block_on(async move {
         let start = Instant::now();
@@ -75,22 +46,16 @@ fn tokio_spawn(rt: &tokio::runtime::Runtime, n: u64) -> Duration {
     })
 }
 
+/// may's own `WaitGroup` (crossbeam-style: each coroutine holds a clone and drops it).
 fn may_spawn(n: u64) -> Duration {
     let start = Instant::now();
-    let left = Arc::new(AtomicUsize::new(n as usize));
-    let (tx, rx) = may::sync::mpsc::channel::<()>();
+    let wg = may::sync::WaitGroup::new();
     for _ in 0..n {
-        let (left, tx) = (left.clone(), tx.clone());
+        let wg = wg.clone();
         // SAFETY (may's contract): the coroutine uses no thread-local storage.
-        drop(unsafe {
-            may::coroutine::spawn(move || {
-                if left.fetch_sub(1, AcqRel) == 1 {
-                    tx.send(()).unwrap();
-                }
-            })
-        });
+        drop(unsafe { may::coroutine::spawn(move || drop(wg)) });
     }
-    rx.recv().unwrap();
+    wg.wait();
     start.elapsed()
 }
 

@@ -1,44 +1,33 @@
 //! The cancel-tree workload's parts, shared by `benches/context.rs` and
 //! `examples/ctx_tree_phases.rs`: the tree (fan-out 10, depth 4: 11,110 contexts, 10,000
-//! leaves) and a minimal WaitGroup over the park seam.
+//! leaves) and the WaitGroup its goroutines finish on.
 
 use gort::context::Context;
-use std::sync::atomic::{AtomicUsize, Ordering::AcqRel};
+use gort::sync::WaitGroup;
 
 /// Children per context.
 pub const FANOUT: usize = 10;
 /// Levels below the root.
 pub const DEPTH: usize = 4;
 
-/// A minimal WaitGroup over the park seam (as in `spawn_join.rs`), leaked per tree so
-/// goroutines capture a plain reference. The waiter's token is armed in `new`, before any
-/// goroutine can call `done`.
-pub struct Wg {
-    n: AtomicUsize,
-    waiter: gort::park::Token,
-}
+/// The wait for the leaves' goroutines: a `gort::sync::WaitGroup` counting them, leaked per
+/// tree so goroutines capture a plain reference (as Go closures capture `&wg`).
+pub struct Wg(WaitGroup);
 
 impl Wg {
-    /// A group waiting for `n` calls of `done`.
+    /// A group with `n` added, before any goroutine can call `done`.
     pub fn new(n: usize) -> &'static Wg {
-        Box::leak(Box::new(Wg {
-            n: AtomicUsize::new(n + 1),
-            waiter: gort::park::prepare(),
-        }))
+        let wg = Box::leak(Box::new(Wg(WaitGroup::new())));
+        wg.0.add(i32::try_from(n).expect("at most i32::MAX leaves"));
+        wg
     }
     /// One of the `n` is done.
     pub fn done(&self) {
-        if self.n.fetch_sub(1, AcqRel) == 1 {
-            self.waiter.wake();
-        }
+        self.0.done();
     }
-    /// Waits for all `n` (on the goroutine or thread that called `new`).
+    /// Waits for all `n`.
     pub fn wait(&self) {
-        if self.n.fetch_sub(1, AcqRel) == 1 {
-            gort::park::cancel();
-        } else {
-            gort::park::park();
-        }
+        self.0.wait();
     }
 }
 

@@ -4,14 +4,17 @@
 //! they are missing and it may):
 //!
 //! ```text
-//! benches/compare.sh                 # the whole comparison (about 12 minutes on 2 cores)
+//! benches/compare.sh                 # the whole comparison (about 25 minutes on 2 cores)
 //! benches/compare.sh --quick         # each workload once at a small size (CI: it must run)
 //! benches/compare.sh --reps 5        # more repetitions
 //! benches/compare.sh --only echo,http
 //! ```
 //!
 //! Each cell runs in its own process, and the runtimes of a row take turns (gort, Go, tokio,
-//! …, then again: A B A B), so a noisy minute hurts every runtime alike. A full run rewrites
+//! …, then again: A B A B), so a noisy minute hurts every runtime alike. One echo run gives
+//! two rows: the client's rate and the server's own CPU per message. The spawn row and the
+//! goroutine channel rows run again at procs 1, 2, 4 and 8 for gort, Go and may (the "row x
+//! procs" table; `--quick`: 1, 8 and the core count). A full run rewrites
 //! the generated parts of `BENCHMARKS.md` and of the README's Performance section, the plots
 //! under `benches/results/`, and the raw runs in `benches/results/runs.tsv`. A quick run
 //! writes the same files under `target/compare-quick/` and touches nothing tracked.
@@ -101,6 +104,8 @@ fn main() {
             net_secs: 0.3,
             ticks: 30,
             rss_counts: vec![1_000],
+            spawn_handles: 100_000,
+            timer_conns: 1_000,
         }
     } else {
         Sizes {
@@ -109,6 +114,8 @@ fn main() {
             net_secs: 4.0,
             ticks: 2_000,
             rss_counts: vec![1_000, 10_000, 100_000, 1_000_000],
+            spawn_handles: 1_000_000,
+            timer_conns: 10_000,
         }
     };
     let lab = Lab::build(&root, sizes).unwrap_or_else(|e| {
@@ -190,41 +197,53 @@ fn main() {
         rows.push(row);
     }
 
-    // Throughput by procs, for the goroutine peers; procs = all cores reuses the table.
+    // Throughput by procs (the "row x procs" table): procs = all cores reuses the table's
+    // cell when the table ran at that count.
     let cores = machine.cores;
-    let mut procs_list: Vec<usize> = std::iter::successors(Some(1), |p| Some(p * 2))
-        .take_while(|&p| p < cores)
-        .collect();
-    procs_list.push(cores);
-    for w in workloads::scaling() {
+    let scaled = workloads::scaling();
+    let any_scaled = scaled.iter().any(|w| rows.iter().any(|r| r.w.key == w.key));
+    let procs_list: Vec<usize> = if args.quick {
+        if any_scaled {
+            eprintln!(
+                "compare: --quick: throughput by procs at procs 1, 8 and the core count only \
+                 (the full run does 1, 2, 4, 8)"
+            );
+        }
+        workloads::SCALING_PROCS
+            .into_iter()
+            .filter(|&p| p == 1 || p == 8 || p == cores)
+            .collect()
+    } else {
+        workloads::SCALING_PROCS.to_vec()
+    };
+    for w in scaled {
         let Some(row) = rows.iter().find(|r| r.w.key == w.key) else {
             continue;
         };
         for (col, how) in &w.cells {
             let mut pts = Vec::new();
             for &p in &procs_list {
-                let value = if p == cores {
-                    row.get(*col).and_then(report::Cell::median)
-                } else {
-                    let mut cell = report::Cell::default();
-                    for rep in 0..args.reps {
-                        let r = lab.measure(*col, how, Some(p));
-                        progress(
-                            &format!("{} {} procs={p} run {}", w.key, col.name(), rep + 1),
-                            &r,
-                            w.unit,
-                        );
-                        if let Ok(v) = r {
-                            cell.runs.push(v);
+                let value = match row.get(*col).and_then(report::Cell::median) {
+                    Some(v) if p == cores => Some(v),
+                    _ => {
+                        let mut cell = report::Cell::default();
+                        for rep in 0..args.reps {
+                            let r = lab.measure(*col, how, Some(p));
+                            progress(
+                                &format!("{} {} procs={p} run {}", w.key, col.name(), rep + 1),
+                                &r,
+                                w.unit,
+                            );
+                            if let Ok(v) = r {
+                                cell.runs.push(v);
+                            }
                         }
+                        cell.median()
                     }
-                    cell.median()
                 };
-                if let Some(v) = value {
-                    pts.push((p, v));
-                }
+                pts.push((p, value));
             }
-            if !pts.is_empty() {
+            if pts.iter().any(|(_, v)| v.is_some()) {
                 scaling.procs.push(ProcsSeries {
                     title: w.title,
                     key: w.key,

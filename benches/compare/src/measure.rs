@@ -3,7 +3,8 @@
 //! reading its number.
 
 use crate::workloads::{Col, How, Server};
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -21,6 +22,11 @@ pub struct Sizes {
     pub ticks: u32,
     /// Goroutine counts for the memory measurement; the table quotes the largest.
     pub rss_counts: Vec<usize>,
+    /// Goroutines spawned from a plain thread and joined one by one.
+    pub spawn_handles: usize,
+    /// Connections of the timers workload (an echo server resetting a read deadline per
+    /// message).
+    pub timer_conns: usize,
 }
 
 /// Everything built for the run, and where the results go.
@@ -35,13 +41,19 @@ pub struct Lab {
     go: HashMap<String, PathBuf>,
     pub have_go: bool,
     pub have_wrk: bool,
+    /// Server CPU per message of the echo runs not yet claimed by a `ServerCpu` cell, in
+    /// run order per server: one load run gives both the rate and the server's CPU.
+    server_cpu: RefCell<HashMap<Server, VecDeque<Outcome>>>,
+    /// Clock ticks per second of /proc/<pid>/stat.
+    clk_tck: f64,
 }
 
 /// One measurement, or why there is none.
 pub type Outcome = Result<f64, String>;
 
-const BENCHES: [&str; 5] = [
+const BENCHES: [&str; 6] = [
     "spawn_join",
+    "spawn_handles",
     "yield_switch",
     "channels",
     "context",
@@ -195,6 +207,13 @@ impl Lab {
             eprintln!("compare: wrk is not installed (apt-get install wrk): no HTTP row");
         }
         let criterion_home = target.join("compare-criterion");
+        // USER_HZ: 100 on every Linux architecture in practice; asked in case it is not.
+        let clk_tck = Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .unwrap_or(100.0);
         Ok(Lab {
             root: root.to_path_buf(),
             target,
@@ -205,6 +224,8 @@ impl Lab {
             go,
             have_go,
             have_wrk,
+            server_cpu: RefCell::new(HashMap::new()),
+            clk_tck,
         })
     }
 
@@ -216,7 +237,9 @@ impl Lab {
         }
         match how {
             How::Criterion { bench, id } => self.criterion(bench, id, procs),
+            How::SpawnHandles => self.spawn_handles(col, procs),
             How::Echo(server) => self.echo(*server),
+            How::ServerCpu(server) => self.server_cpu(*server),
             How::Http(server) => self.http(*server),
             How::Ticker { mode } => self.ticker(col, mode),
             How::Sleepers { mode } => self.sleepers(col, mode),
@@ -257,22 +280,75 @@ impl Lab {
         median_estimate(&json).ok_or_else(|| format!("{id}: unreadable estimates.json"))
     }
 
+    /// Spawn N goroutines from a plain thread and join each handle (`benches/spawn_handles.rs`,
+    /// Go's `sched -bench spawn-handles`); ns per goroutine.
+    fn spawn_handles(&self, col: Col, procs: Option<usize>) -> Outcome {
+        let n = self.sizes.spawn_handles.to_string();
+        let mut cmd = match col {
+            Col::Go => {
+                let mut c = Command::new(&self.go["sched"]);
+                c.args(["-bench", "spawn-handles", "-n", &n]);
+                c
+            }
+            Col::Gort | Col::Tokio | Col::May => {
+                let mut c = Command::new(&self.benches["spawn_handles"]);
+                c.args([col.name(), &n]);
+                c
+            }
+            _ => unreachable!("no spawn-handles program for {col:?}"),
+        };
+        if let Some(p) = procs {
+            cmd.env("GOMAXPROCS", p.to_string());
+        }
+        let out = run_checked(&mut cmd, &format!("spawn-handles {}", col.name()))?;
+        if col == Col::Go {
+            // Go's twin prints the elapsed nanoseconds.
+            let ns: f64 = out
+                .trim()
+                .parse()
+                .map_err(|_| format!("Go printed no time: {out}"))?;
+            return Ok(ns / self.sizes.spawn_handles as f64);
+        }
+        // "spawned and joined 1000000 goroutines in 0.580 s: 580.3 ns/goroutine"
+        out.split(" ns/goroutine")
+            .next()
+            .and_then(|s| s.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| format!("spawn_handles printed no time: {out}"))
+    }
+
+    /// The echo example's load client (100 connections) against `server`, or the timers
+    /// workload's client against a deadline server; messages per second. The server's own
+    /// CPU time (user + system, from /proc/<pid>/stat) over the load, per
+    /// message, is kept for the `ServerCpu` cell of the same server.
     fn echo(&self, server: Server) -> Outcome {
         let addr = free_addr()?;
         let echo = &self.examples["echo"];
         let mut cmd = match server {
             Server::GortEcho => Command::new(echo),
-            Server::GoEcho => Command::new(&self.go["echo"]),
-            Server::TokioEcho | Server::MayEcho => Command::new(&self.benches["net_peers"]),
+            Server::GoEcho | Server::GoDeadlineEcho => Command::new(&self.go["echo"]),
+            Server::TokioEcho
+            | Server::MayEcho
+            | Server::GortDeadlineEcho
+            | Server::TokioDeadlineEcho
+            | Server::MayDeadlineEcho => Command::new(&self.benches["net_peers"]),
             _ => unreachable!("not an echo server"),
         };
         match server {
             Server::GortEcho => cmd.args(["--server", &addr]),
             Server::TokioEcho => cmd.args(["tokio-echo", &addr]),
             Server::MayEcho => cmd.args(["may-echo", &addr]),
+            Server::GoDeadlineEcho => cmd.args([&addr, "deadline"]),
+            Server::GortDeadlineEcho => cmd.args(["gort-deadline-echo", &addr]),
+            Server::TokioDeadlineEcho => cmd.args(["tokio-deadline-echo", &addr]),
+            Server::MayDeadlineEcho => cmd.args(["may-deadline-echo", &addr]),
             _ => cmd.arg(&addr),
         };
-        let _srv = self.start_server(&mut cmd, &addr)?;
+        let srv = self.start_server(&mut cmd, &addr)?;
+        if server.resets_deadlines() {
+            return self.deadline_load(server, srv, &addr);
+        }
+        let cpu_before = self.cpu_secs(srv.0.id());
         let out = run_checked(
             Command::new(echo).args([
                 "--client",
@@ -283,13 +359,109 @@ impl Lab {
                 &self.sizes.net_secs.to_string(),
             ]),
             "echo client",
-        )?;
-        // "... in 5.00 s: 126000 msgs/s, p50 ..."
-        out.split(" msgs/s")
-            .next()
-            .and_then(|s| s.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| format!("echo client printed no rate: {out}"))
+        );
+        let cpu_after = self.cpu_secs(srv.0.id());
+        drop(srv);
+        let parsed = out.and_then(|out| {
+            // "echo: 100 connections, 504000 messages of 64 bytes in 4.00 s: 126000 msgs/s, ..."
+            let rate: Option<f64> = out
+                .split(" msgs/s")
+                .next()
+                .and_then(|s| s.rsplit(' ').next())
+                .and_then(|v| v.parse().ok());
+            let msgs: Option<f64> = out
+                .split(" messages of")
+                .next()
+                .and_then(|s| s.rsplit(' ').next())
+                .and_then(|v| v.parse().ok());
+            match (rate, msgs) {
+                (Some(r), Some(m)) => Ok((r, m)),
+                _ => Err(format!("echo client printed no rate: {out}")),
+            }
+        });
+        let cpu = match (&parsed, cpu_before, cpu_after) {
+            (Err(e), _, _) => Err(e.clone()),
+            (Ok((_, m)), Ok(b), Ok(a)) if *m > 0.0 => Ok((a - b) / m * 1e6),
+            (Ok(_), Ok(_), Ok(_)) => Err("the echo client got no message through".into()),
+            (_, Err(e), _) | (_, _, Err(e)) => Err(e),
+        };
+        self.server_cpu
+            .borrow_mut()
+            .entry(server)
+            .or_default()
+            .push_back(cpu);
+        parsed.map(|(rate, _)| rate)
+    }
+
+    /// The timers workload's client (`net_peers deadline-client`) against a deadline server:
+    /// messages per second over a window that opens once every connection made a round
+    /// trip, so connecting and accepting are left out; the server's CPU per message over the
+    /// same window is kept for the `ServerCpu` cell.
+    fn deadline_load(&self, server: Server, srv: RunningServer, addr: &str) -> Outcome {
+        let out = run_checked(
+            Command::new(&self.benches["net_peers"]).args([
+                "deadline-client",
+                addr,
+                &self.sizes.timer_conns.to_string(),
+                &self.sizes.net_secs.to_string(),
+                &srv.0.id().to_string(),
+            ]),
+            "deadline client",
+        );
+        drop(srv);
+        // "deadline client: 10000 connections, ... s: 80000 msgs/s, server CPU 5.120 us/message"
+        let field = |out: &str, before: &str| -> Option<f64> {
+            out.split(before).next()?.rsplit(' ').next()?.parse().ok()
+        };
+        let parsed =
+            out.and_then(
+                |out| match (field(&out, " msgs/s"), field(&out, " us/message")) {
+                    (Some(rate), Some(cpu)) => Ok((rate, cpu)),
+                    _ => Err(format!("deadline client printed no rate: {out}")),
+                },
+            );
+        self.server_cpu
+            .borrow_mut()
+            .entry(server)
+            .or_default()
+            .push_back(parsed.clone().map(|(_, cpu)| cpu));
+        parsed.map(|(rate, _)| rate)
+    }
+
+    /// The server's CPU per message (µs) of the oldest echo run of `server` not yet
+    /// claimed, or of a new run when there is none (a `--only` without the rate row).
+    fn server_cpu(&self, server: Server) -> Outcome {
+        let queued = |lab: &Lab| {
+            lab.server_cpu
+                .borrow_mut()
+                .get_mut(&server)
+                .and_then(VecDeque::pop_front)
+        };
+        if let Some(r) = queued(self) {
+            return r;
+        }
+        self.echo(server)?;
+        queued(self).unwrap_or_else(|| Err("no echo run".into()))
+    }
+
+    /// User + system CPU seconds of process `pid` so far, all its threads (dead ones too),
+    /// from /proc/<pid>/stat.
+    fn cpu_secs(&self, pid: u32) -> Result<f64, String> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map_err(|e| format!("server CPU: /proc/{pid}/stat: {e}"))?;
+        // After the command name (in parentheses, which may hold spaces): field 3 onwards;
+        // utime and stime are fields 14 and 15.
+        let rest = stat
+            .rsplit_once(')')
+            .map(|(_, r)| r)
+            .ok_or("server CPU: unreadable /proc stat")?;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| -> Result<f64, String> {
+            f.get(i - 3)
+                .and_then(|v| v.parse::<f64>().ok())
+                .ok_or_else(|| "server CPU: unreadable /proc stat".to_string())
+        };
+        Ok((ticks(14)? + ticks(15)?) / self.clk_tck)
     }
 
     fn http(&self, server: Server) -> Outcome {

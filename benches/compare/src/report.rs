@@ -156,8 +156,8 @@ pub struct ProcsSeries {
     pub title: &'static str,
     pub key: &'static str,
     pub col: Col,
-    /// (procs, ns per operation).
-    pub points: Vec<(usize, f64)>,
+    /// (procs, ns per operation, or none when every run failed).
+    pub points: Vec<(usize, Option<f64>)>,
 }
 
 /// Memory per goroutine by count and runtime; throughput by procs.
@@ -336,34 +336,50 @@ impl Report<'_> {
                 self.plot_dir
             );
         }
-        let mut by_workload: BTreeMap<&'static str, Vec<&ProcsSeries>> = BTreeMap::new();
-        for entry in &self.scaling.procs {
-            by_workload.entry(entry.key).or_default().push(entry);
-        }
-        for (key, entries) in by_workload {
-            let procs: Vec<usize> = entries[0].points.iter().map(|(p, _)| *p).collect();
+        let p = &self.scaling.procs;
+        if !p.is_empty() {
+            let mut procs: Vec<usize> = p
+                .iter()
+                .flat_map(|e| e.points.iter().map(|(n, _)| *n))
+                .collect();
+            procs.sort_unstable();
+            procs.dedup();
             let _ = writeln!(
                 s,
-                "### Throughput by procs: {} (million per second)\n",
-                entries[0].title
+                "### Throughput by procs: row x procs (million per second)\n\n\
+                 GOMAXPROCS for gort and Go, the worker count for may; counts above the {} \
+                 cores are oversubscribed. Each cell is the median of the runs.\n",
+                self.machine.cores
             );
-            let _ = write!(s, "| runtime |");
-            for p in &procs {
-                let _ = write!(s, " procs={p} |");
+            let _ = write!(s, "| row | runtime |");
+            for n in &procs {
+                let _ = write!(s, " procs={n} |");
             }
-            let _ = writeln!(s, "\n|---|{}", "---|".repeat(procs.len()));
-            for series in entries {
-                let _ = write!(s, "| {} |", series.col.name());
-                for (_, ns) in &series.points {
-                    let _ = write!(s, " {} |", num(1e3 / ns));
+            let _ = writeln!(s, "\n|---|---|{}", "---|".repeat(procs.len()));
+            for series in p {
+                let _ = write!(s, "| {} | {} |", series.title, series.col.name());
+                for n in &procs {
+                    let v = series.points.iter().find(|(q, _)| q == n);
+                    let text = match v {
+                        Some((_, Some(ns))) => num(1e3 / ns),
+                        Some((_, None)) => "failed".into(),
+                        None => "—".into(),
+                    };
+                    let _ = write!(s, " {text} |");
                 }
                 s.push('\n');
             }
-            let _ = writeln!(
-                s,
-                "\n![throughput by procs]({}/procs_{key}.svg)\n",
-                self.plot_dir
-            );
+            s.push('\n');
+            let mut keys: Vec<&'static str> = p.iter().map(|e| e.key).collect();
+            keys.dedup();
+            for key in keys {
+                let _ = writeln!(
+                    s,
+                    "![throughput by procs: {key}]({}/procs_{key}.svg)",
+                    self.plot_dir
+                );
+            }
+            s.push('\n');
         }
     }
 
@@ -486,7 +502,7 @@ impl Report<'_> {
                         e.col.name().to_string(),
                         e.points
                             .iter()
-                            .map(|&(p, ns)| (p as f64, 1e3 / ns))
+                            .filter_map(|&(p, ns)| Some((p as f64, 1e3 / ns?)))
                             .collect(),
                     )
                 })

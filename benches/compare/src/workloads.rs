@@ -47,7 +47,7 @@ pub enum Better {
 }
 
 /// A network server measured by the echo or HTTP load.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
 pub enum Server {
     GortEcho,
     GoEcho,
@@ -56,6 +56,24 @@ pub enum Server {
     GortHttp,
     GoHttp,
     MayHttp,
+    /// The timers workload: echo servers that reset a read deadline before every read.
+    GortDeadlineEcho,
+    GoDeadlineEcho,
+    TokioDeadlineEcho,
+    MayDeadlineEcho,
+}
+
+impl Server {
+    /// Whether this is a server of the timers workload.
+    pub fn resets_deadlines(self) -> bool {
+        matches!(
+            self,
+            Server::GortDeadlineEcho
+                | Server::GoDeadlineEcho
+                | Server::TokioDeadlineEcho
+                | Server::MayDeadlineEcho
+        )
+    }
 }
 
 /// How one cell is measured.
@@ -66,9 +84,16 @@ pub enum How {
         bench: &'static str,
         id: &'static str,
     },
-    /// The echo example's load client (100 connections, 64-byte messages) against a server;
-    /// messages per second.
+    /// Spawn N goroutines from a plain thread, keep every handle, join each; ns per
+    /// goroutine.
+    SpawnHandles,
+    /// The echo example's load client (100 connections, 64-byte messages) against a server,
+    /// or for a deadline server the timers client (`net_peers deadline-client`: 10,000
+    /// connections, counted once all are served); messages per second.
     Echo(Server),
+    /// The server's own CPU time (user + system) over an `Echo` run of the same server,
+    /// per message, µs: the runtime's cost with the shared client taken out.
+    ServerCpu(Server),
     /// `wrk -t2 -c100` against a server; requests per second.
     Http(Server),
     /// The 1 ms ticker beside 4 misbehaving goroutines (`syscalls` or `hogs`), procs=2; p99
@@ -152,6 +177,24 @@ pub fn all() -> Vec<Workload> {
             ],
             scale: 1.0,
             notes: vec![],
+        },
+        Workload {
+            key: "spawn_handles",
+            title: "spawn 1M from a plain thread, join each handle",
+            unit: "ns/goroutine",
+            better: Better::Lower,
+            target: None,
+            cells: vec![
+                (Gort, How::SpawnHandles),
+                (Go, How::SpawnHandles),
+                (Tokio, How::SpawnHandles),
+                (May, How::SpawnHandles),
+            ],
+            scale: 1.0,
+            notes: vec![
+                (Go, "no join handle: a done channel per goroutine, received in spawn order"),
+                (Tokio, "Runtime::spawn from the thread, the handles awaited in one block_on"),
+            ],
         },
         Workload {
             key: "yield",
@@ -337,6 +380,55 @@ pub fn all() -> Vec<Workload> {
             notes: vec![],
         },
         Workload {
+            key: "echo_cpu",
+            title: "echo: server CPU per message (user + sys of the server process)",
+            unit: "µs/message",
+            better: Better::Lower,
+            target: None,
+            cells: vec![
+                (Gort, How::ServerCpu(Server::GortEcho)),
+                (Go, How::ServerCpu(Server::GoEcho)),
+                (Tokio, How::ServerCpu(Server::TokioEcho)),
+                (May, How::ServerCpu(Server::MayEcho)),
+            ],
+            scale: 1.0,
+            notes: vec![],
+        },
+        Workload {
+            key: "timers",
+            title: "timers: echo, 10,000 connections, read deadline reset per message, same client",
+            unit: "msgs/s",
+            better: Better::Higher,
+            target: None,
+            cells: vec![
+                (Gort, How::Echo(Server::GortDeadlineEcho)),
+                (Go, How::Echo(Server::GoDeadlineEcho)),
+                (Tokio, How::Echo(Server::TokioDeadlineEcho)),
+                (May, How::Echo(Server::MayDeadlineEcho)),
+            ],
+            scale: 1.0,
+            notes: vec![
+                (Go, "SetReadDeadline before each Read"),
+                (Tokio, "each read inside tokio::time::timeout"),
+                (May, "set_read_timeout once: may arms it on each read"),
+            ],
+        },
+        Workload {
+            key: "timers_cpu",
+            title: "timers: server CPU per message (10,000 connections, read deadline reset per message)",
+            unit: "µs/message",
+            better: Better::Lower,
+            target: None,
+            cells: vec![
+                (Gort, How::ServerCpu(Server::GortDeadlineEcho)),
+                (Go, How::ServerCpu(Server::GoDeadlineEcho)),
+                (Tokio, How::ServerCpu(Server::TokioDeadlineEcho)),
+                (May, How::ServerCpu(Server::MayDeadlineEcho)),
+            ],
+            scale: 1.0,
+            notes: vec![],
+        },
+        Workload {
             key: "http",
             title: "HTTP hello world, wrk -t2 -c100",
             unit: "req/s",
@@ -425,10 +517,21 @@ pub fn all() -> Vec<Workload> {
     ]
 }
 
-/// The workloads run again at each procs count for the scaling plot (goroutine peers only).
+/// The procs counts of the scaling runs: beyond this machine's cores too (oversubscribed,
+/// they expose lock convoys and lost wake-ups that few cores hide).
+pub const SCALING_PROCS: [usize; 4] = [1, 2, 4, 8];
+
+/// The workloads run again at each of [`SCALING_PROCS`] for the "row x procs" table: spawn
+/// and every goroutine channel row, for the runtimes whose worker count follows GOMAXPROCS
+/// (gort, Go, may).
 pub fn scaling() -> Vec<Workload> {
     all()
         .into_iter()
-        .filter(|w| w.key == "spawn" || w.key == "mpmc")
+        .filter(|w| matches!(w.key, "spawn" | "pingpong" | "mpmc" | "select"))
+        .map(|mut w| {
+            w.cells
+                .retain(|(c, _)| matches!(c, Col::Gort | Col::Go | Col::May));
+            w
+        })
         .collect()
 }

@@ -2,6 +2,9 @@
 //
 //	go run ./sched -bench spawn -n 1000000   # spawn+exit n goroutines, WaitGroup join
 //	go run ./sched -bench yield -n 1000000   # n Gosched switches between 2 goroutines, GOMAXPROCS=1
+//	go run ./sched -bench spawn-handles -n 1000000
+//	    # spawn n goroutines from main, each closing its own done channel (Go's stand-in for a
+//	    # join handle), then receive from every done channel in spawn order
 package main
 
 import (
@@ -14,7 +17,7 @@ import (
 )
 
 func main() {
-	bench := flag.String("bench", "spawn", "spawn | yield")
+	bench := flag.String("bench", "spawn", "spawn | yield | spawn-handles")
 	n := flag.Int("n", 1000000, "operations to time")
 	flag.Parse()
 	var elapsed time.Duration
@@ -27,6 +30,18 @@ func main() {
 			go func() { wg.Done() }()
 		}
 		wg.Wait()
+		elapsed = time.Since(start)
+	case "spawn-handles":
+		start := time.Now()
+		done := make([]chan struct{}, *n)
+		for i := range done {
+			c := make(chan struct{})
+			done[i] = c
+			go func() { close(c) }()
+		}
+		for _, c := range done {
+			<-c
+		}
 		elapsed = time.Since(start)
 	case "yield":
 		runtime.GOMAXPROCS(1)
