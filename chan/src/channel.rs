@@ -122,32 +122,105 @@ unsafe fn slot<'a, T>(w: &Waiter) -> &'a mut Option<T> {
     unsafe { &mut *(w.data.slot as *mut Option<T>) }
 }
 
+/// Why a blocking send failed; the value stays with the caller (see
+/// [`Inner::try_send_from`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SendFail {
+    Timeout,
+    Disconnected,
+}
+
+/// Moves the value out of `value` (a `Some`) to the back of `buf`. Not inlined in debug
+/// builds, so the copies a debug build makes of a large `T` live in this short frame only
+/// (optimized builds inline it and make none).
+#[cfg_attr(debug_assertions, inline(never))]
+fn push_from<T>(buf: &mut VecDeque<T>, value: &mut Option<T>) {
+    buf.push_back(value.take().expect("a value to send"));
+}
+
+/// Moves the front value of `buf`, if any, into `out` (a `None`). Not inlined, like
+/// [`push_from`].
+#[cfg_attr(debug_assertions, inline(never))]
+fn pop_into<T>(buf: &mut VecDeque<T>, out: &mut Option<T>) -> bool {
+    *out = buf.pop_front();
+    out.is_some()
+}
+
+/// The value a receive put into `out`. Not inlined, like [`push_from`].
+#[cfg_attr(debug_assertions, inline(never))]
+fn take_received<T>(out: &mut Option<T>) -> T {
+    out.take().expect("a received value")
+}
+
+/// The error of a failed [`Sender::send`], with its value taken back out of `value`.
+#[cold]
+#[inline(never)]
+fn send_error<T>(value: &mut Option<T>) -> SendError<T> {
+    SendError(value.take().expect("unsent value"))
+}
+
+/// The error of a failed timed send, with its value taken back out of `value`.
+#[cold]
+#[inline(never)]
+fn timed_send_error<T>(f: SendFail, value: &mut Option<T>) -> SendTimeoutError<T> {
+    let v = value.take().expect("unsent value");
+    match f {
+        SendFail::Timeout => SendTimeoutError::Timeout(v),
+        SendFail::Disconnected => SendTimeoutError::Disconnected(v),
+    }
+}
+
 impl<T> Inner<T> {
     /// Tries to send `v` without blocking. On success returns a waiter's token to wake after
     /// unlocking.
     pub(crate) fn try_send(&mut self, v: T, cap: usize) -> Result<Option<Token>, (T, Fail)> {
+        let mut value = Some(v);
+        self.try_send_from(&mut value, cap)
+            .map_err(|f| (value.take().expect("unsent value"), f))
+    }
+
+    /// Like [`try_send`](Self::try_send), taking the value out of `value` (a `Some`) only
+    /// when it is sent. The blocking send moves its value through here by reference: a
+    /// large `T` is then copied once into the channel, not once per frame of the send path
+    /// (in debug builds each frame holds its own copies: a 32 KiB value needed some 830 KiB
+    /// of goroutine stack when it was passed down by value).
+    pub(crate) fn try_send_from(
+        &mut self,
+        value: &mut Option<T>,
+        cap: usize,
+    ) -> Result<Option<Token>, Fail> {
         if self.closed || self.no_receivers {
-            return Err((v, Fail::Closed));
+            return Err(Fail::Closed);
         }
         if let Some(w) = self.recvq.claim_first() {
-            // SAFETY: receivers of this channel queue `Option<T>` slots; we hold the lock.
-            unsafe { *slot::<T>(w) = Some(v) };
+            // SAFETY: receivers of this channel queue `Option<T>` slots, empty while they
+            // wait; we hold the lock. The swap moves the value without a copy on the stack.
+            std::mem::swap(unsafe { slot::<T>(w) }, value);
             let wake = w.token().clone();
             self.changed();
             return Ok(Some(wake));
         }
         if self.buf.len() < cap {
-            self.buf.push_back(v);
+            push_from(&mut self.buf, value);
             self.peak = self.peak.max(self.buf.len());
             self.changed();
             return Ok(None);
         }
-        Err((v, Fail::Full))
+        Err(Fail::Full)
     }
 
     /// Tries to receive without blocking. On success also returns a token to wake.
     pub(crate) fn try_recv(&mut self) -> Result<(T, Option<Token>), Fail> {
-        if let Some(v) = self.buf.pop_front() {
+        let mut out = None;
+        let wake = self.try_recv_into(&mut out)?;
+        Ok((out.take().expect("a received value"), wake))
+    }
+
+    /// Like [`try_recv`](Self::try_recv), putting the value into `out` (a `None`): the
+    /// blocking receive takes its value this way, for the reason given at
+    /// [`try_send_from`](Self::try_send_from). On success also returns a token to wake.
+    pub(crate) fn try_recv_into(&mut self, out: &mut Option<T>) -> Result<Option<Token>, Fail> {
+        if pop_into(&mut self.buf, out) {
             if self.buf.is_empty() {
                 // The buffer emptied: if it is large and its last fill used little of it,
                 // give the rest back (a burst is over), keeping room for twice that fill.
@@ -161,19 +234,20 @@ impl<T> Inner<T> {
             // A sender blocked on the full buffer can now put its value in.
             let wake = self.sendq.claim_first().map(|w| {
                 // SAFETY: senders of this channel queue `Option<T>` slots holding a value.
-                let sent = unsafe { slot::<T>(w).take() }.expect("blocked sender has a value");
-                self.buf.push_back(sent);
+                push_from(&mut self.buf, unsafe { slot::<T>(w) });
                 w.token().clone()
             });
             self.changed();
-            return Ok((v, wake));
+            return Ok(wake);
         }
         if let Some(w) = self.sendq.claim_first() {
-            // SAFETY: as above (an unbuffered hand-off).
-            let v = unsafe { slot::<T>(w).take() }.expect("blocked sender has a value");
+            // SAFETY: as above (an unbuffered hand-off); `out` is empty, the sender's slot
+            // holds its value: the swap moves it without a copy on the stack.
+            std::mem::swap(out, unsafe { slot::<T>(w) });
+            debug_assert!(out.is_some(), "blocked sender has a value");
             let wake = w.token().clone();
             self.changed();
-            return Ok((v, Some(wake)));
+            return Ok(Some(wake));
         }
         Err(if self.closed {
             Fail::Closed
@@ -363,16 +437,18 @@ impl<T> Chan<T> {
         }
     }
 
+    /// Sends the value in `value` (a `Some`), waiting until `deadline` at most. On success
+    /// `value` is `None`; on failure it still holds the value (see [`Inner::try_send_from`]
+    /// for why the value travels by reference).
     #[track_caller]
-    fn send_until(&self, v: T, deadline: Option<Instant>) -> Result<(), SendTimeoutError<T>> {
+    fn send_until(&self, value: &mut Option<T>, deadline: Option<Instant>) -> Result<(), SendFail> {
         // Whether this operation backs off before queueing: decided at its first miss, so
         // the fast path does not pay for the check.
         let mut spins = None;
         let mut step = 0;
-        let mut v = v;
         let mut g = self.lock();
         loop {
-            v = match g.try_send(v, self.cap) {
+            match g.try_send_from(value, self.cap) {
                 Ok(wake) => {
                     drop(g);
                     if let Some(t) = wake {
@@ -380,11 +456,11 @@ impl<T> Chan<T> {
                     }
                     return Ok(());
                 }
-                Err((v, Fail::Closed)) => return Err(SendTimeoutError::Disconnected(v)),
-                Err((v, _)) => v,
+                Err(Fail::Closed) => return Err(SendFail::Disconnected),
+                Err(_) => {}
             };
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(SendTimeoutError::Timeout(v));
+                return Err(SendFail::Timeout);
             }
             if !*spins.get_or_insert_with(|| self.spins()) || step > YIELD_LIMIT {
                 break; // out of budget: that was the last look, queue now
@@ -394,14 +470,13 @@ impl<T> Chan<T> {
             self.backoff(&mut step, room);
             g = self.lock();
         }
-        let mut value = Some(v);
         let mut place = WaiterPlace::new();
         // SAFETY: this operation is the only user of the scratch space until it returns:
         // no code that could block on a channel runs meanwhile, and by then the waiter is
         // dequeued (by its completer, or by us after a timeout) and nobody touches it.
         let w = unsafe {
             place.arm(
-                &mut value as *mut Option<T> as *mut u8,
+                value as *mut Option<T> as *mut u8,
                 park::WaitReason::ChanSend,
             )
         };
@@ -417,17 +492,24 @@ impl<T> Chan<T> {
         };
         // SAFETY (the `remove`): under the lock; `w` was queued in this channel's sendq.
         if !woken && unsafe { self.lock().sendq.remove(w) } {
-            return Err(SendTimeoutError::Timeout(
-                value.take().expect("unsent value"),
-            ));
+            return Err(SendFail::Timeout);
         }
         // Completed: a receiver took the value; or failed (closed, receivers gone): the
         // value is still there. The wake-up, or the lock taken above, orders the
         // completer's writes before this read.
-        match value.take() {
+        match value {
             None => Ok(()),
-            Some(v) => Err(SendTimeoutError::Disconnected(v)),
+            Some(_) => Err(SendFail::Disconnected),
         }
+    }
+
+    /// [`send_until`](Self::send_until) for a value passed by value, with the error of the
+    /// timed sends.
+    #[track_caller]
+    fn send_timed(&self, v: T, deadline: Option<Instant>) -> Result<(), SendTimeoutError<T>> {
+        let mut value = Some(v);
+        self.send_until(&mut value, deadline)
+            .map_err(|f| timed_send_error(f, &mut value))
     }
 
     #[track_caller]
@@ -436,19 +518,33 @@ impl<T> Chan<T> {
         deadline: Option<Instant>,
         why: park::WaitReason,
     ) -> Result<T, RecvTimeoutError> {
+        let mut out = None;
+        self.recv_into(&mut out, deadline, why)?;
+        Ok(take_received(&mut out))
+    }
+
+    /// Receives into `out` (a `None`), waiting until `deadline` at most; the value travels
+    /// by reference (see [`Inner::try_send_from`]).
+    #[track_caller]
+    fn recv_into(
+        &self,
+        out: &mut Option<T>,
+        deadline: Option<Instant>,
+        why: park::WaitReason,
+    ) -> Result<(), RecvTimeoutError> {
         // Whether this operation backs off before queueing: decided at its first miss, so
         // the fast path does not pay for the check.
         let mut spins = None;
         let mut step = 0;
         let mut g = self.lock();
         loop {
-            match g.try_recv() {
-                Ok((v, wake)) => {
+            match g.try_recv_into(out) {
+                Ok(wake) => {
                     drop(g);
                     if let Some(t) = wake {
                         t.wake();
                     }
-                    return Ok(v);
+                    return Ok(());
                 }
                 Err(Fail::Closed) => return Err(RecvTimeoutError::Disconnected),
                 Err(_) => {}
@@ -464,12 +560,11 @@ impl<T> Chan<T> {
             self.backoff(&mut step, value);
             g = self.lock();
         }
-        let mut value: Option<T> = None;
         // SAFETY: this operation is the only user of the scratch space until it returns:
         // no code that could block on a channel runs meanwhile, and by then the waiter is
         // dequeued (by its completer, or by us after a timeout) and nobody touches it.
         let mut place = WaiterPlace::new();
-        let w = unsafe { place.arm(&mut value as *mut Option<T> as *mut u8, why) };
+        let w = unsafe { place.arm(out as *mut Option<T> as *mut u8, why) };
         // SAFETY: as in `send_until`.
         unsafe { g.recvq.push(w) };
         g.changed();
@@ -485,7 +580,10 @@ impl<T> Chan<T> {
         }
         // A value arrived, or the channel closed and the slot stayed empty (see `send_until`
         // for the ordering).
-        value.take().ok_or(RecvTimeoutError::Disconnected)
+        match out {
+            Some(_) => Ok(()),
+            None => Err(RecvTimeoutError::Disconnected),
+        }
     }
 
     fn close(&self) -> Result<(), CloseError> {
@@ -764,9 +862,11 @@ impl<T> Sender<T> {
     /// it). Fails with the value if the channel is closed or every receiver is gone.
     #[track_caller]
     pub fn send(&self, v: T) -> Result<(), SendError<T>> {
-        self.chan
-            .send_until(v, None)
-            .map_err(|e| SendError(e.into_inner()))
+        let mut value = Some(v);
+        match self.chan.send_until(&mut value, None) {
+            Ok(()) => Ok(()),
+            Err(_) => Err(send_error(&mut value)),
+        }
     }
 
     /// Drops this sender without counting it as gone: the channel can then never be closed
@@ -821,13 +921,13 @@ impl<T> Sender<T> {
     /// Sends `v`, waiting at most `timeout`. `Duration::MAX` waits forever.
     #[track_caller]
     pub fn send_timeout(&self, v: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
-        self.chan.send_until(v, deadline_after(timeout))
+        self.chan.send_timed(v, deadline_after(timeout))
     }
 
     /// Sends `v`, waiting until `deadline` at most. A deadline in the past does not wait.
     #[track_caller]
     pub fn send_deadline(&self, v: T, deadline: Instant) -> Result<(), SendTimeoutError<T>> {
-        self.chan.send_until(v, Some(deadline))
+        self.chan.send_timed(v, Some(deadline))
     }
 
     common_methods!();
@@ -854,9 +954,14 @@ impl<T> Receiver<T> {
     /// drained.
     #[track_caller]
     pub fn recv(&self) -> Result<T, RecvError> {
-        self.chan
-            .recv_until(None, park::WaitReason::ChanReceive)
-            .map_err(|_| RecvError)
+        let mut out = None;
+        match self
+            .chan
+            .recv_into(&mut out, None, park::WaitReason::ChanReceive)
+        {
+            Ok(()) => Ok(take_received(&mut out)),
+            Err(_) => Err(RecvError),
+        }
     }
 
     /// Receives a value if one is there now.
