@@ -87,9 +87,9 @@ impl Builder {
 ///    case: std declares `__errno_location` constant, so a loop that makes a system call,
 ///    parks, and retries can report the old thread's `errno` through
 ///    `io::Error::last_os_error()` (gort's own socket code met this). Remedies: the same two;
-///    and for a system call, make the call and read `errno` in a function of its own marked
-///    `#[inline(never)]` that returns the error (not an address), so each attempt looks
-///    `errno` up on the thread it runs on.
+///    and for a system call, read `errno` with [`last_os_error`](crate::last_os_error)
+///    (never inlined, so each call looks `errno` up on the thread it runs on) right after
+///    the call, with no park in between.
 /// 3. **A std lock guard whose owner is a thread.** `std::io::stdout().lock()` and
 ///    `std::io::stderr().lock()` are reentrant locks owned by a thread id: held across a
 ///    scheduling point, the goroutine that runs next on the old thread takes the lock again

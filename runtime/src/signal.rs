@@ -27,7 +27,7 @@
 //! This works wherever it is called, after the runtime's threads exist: unlike `signalfd`
 //! or `sigwait` it needs no signal blocked in every thread.
 //!
-//! Uses: `sysmon`.
+//! Uses: `os_error`, `sysmon`.
 
 use parking_lot::Mutex;
 use std::fmt;

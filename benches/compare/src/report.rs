@@ -94,8 +94,9 @@ impl Row {
     pub fn target_met(&self) -> Option<bool> {
         Some(match self.w.target? {
             Target::GoAtMost(r) => self.ratio(Col::Go)? <= r,
-            Target::GoAtLeast(r) => self.ratio(Col::Go)? >= r,
             Target::PeerAtMost(c, r) => self.ratio(c)? <= r,
+            Target::PeerAtLeast(c, r) => self.ratio(c)? >= r,
+            Target::BestPeerAtLeast(r) => self.ratio(self.best_peer()?.0)? >= r,
             Target::ValueAtMost(v) => self.median(Col::Gort)? <= v,
         })
     }

@@ -27,7 +27,7 @@
 //! [`waiters`] counts park episodes on the poller; sysmon's deadlock check treats them as
 //! wakeable.
 //!
-//! Uses (the module as a whole): `park`, `rlimit`, `sched`, `timer`.
+//! Uses (the module as a whole): `os_error`, `park`, `rlimit`, `sched`, `timer`.
 
 mod desc;
 mod registration;

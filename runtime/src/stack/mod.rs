@@ -68,7 +68,7 @@
 //! page-table pages, which the guard markers keep non-empty anyway. Hence the scavenger
 //! unmaps idle arenas.
 //!
-//! Uses (the module as a whole): `note`, `sysmon`.
+//! Uses (the module as a whole): `note`, `os_error`, `sysmon`.
 
 mod grow;
 mod guard;

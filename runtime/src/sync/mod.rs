@@ -17,7 +17,7 @@
 //!
 //! Guards are `!Send` but may be held across scheduling points; see [`MutexGuard`].
 //!
-//! Uses (the module as a whole): `api`, `park`, `sched`, `shim`.
+//! Uses (the module as a whole): `api`, `park`, `sched`, `shim`, `waitq`.
 
 /// Declares a `const fn`, which is a plain `fn` under loom (loom's atomics and cells have
 /// no `const` constructors).
