@@ -7,24 +7,24 @@
 //! [`ErrClosed`]. The rest (who polls, when) is the scheduler's business, below.
 //!
 //! Every registered descriptor is registered once, for `EPOLLIN | EPOLLOUT | EPOLLRDHUP |
-//! EPOLLET`, with a pointer to its [`PollDesc`] as the event's data. A descriptor has two
+//! EPOLLET`, with a pointer to its `PollDesc` as the event's data. A descriptor has two
 //! independent waiter slots (read and write) holding park [`Token`](crate::park::Token)s: an
 //! I/O call that gets `EAGAIN` parks through the park seam until readiness (or its deadline)
 //! ends the episode, so the same code blocks a plain thread and parks a goroutine.
 //!
 //! Who calls `epoll_wait`, as in Go:
 //!
-//! - `find_runnable` polls without blocking ([`poll_now`]) when there are waiters and it
+//! - `find_runnable` polls without blocking (`poll_now`) when there are waiters and it
 //!   found nothing in the run queues; the goroutines it wakes land on its own P;
 //! - the idle M that sleeps until the next timer (the *timer sleeper* of `sched::idle::stopm`)
 //!   blocks in `epoll_wait` instead of on its note whenever there are waiters, with the next
 //!   timer as timeout. Whatever pokes that M (a P handed to it, an earlier timer) also
-//!   writes the poller's eventfd ([`break_wait`]), which breaks the wait;
+//!   writes the poller's eventfd (`break_wait`), which breaks the wait;
 //! - sysmon polls if nobody has for 10 ms (busy Ms never reach the idle path).
 //!
 //! Readiness wakes the token: a goroutine becomes runnable through `sched::ready` (onto the
 //! polling M's P, or the global queue when it holds none), a thread's futex is signalled.
-//! [`waiters`] counts park episodes on the poller; sysmon's deadlock check treats them as
+//! `waiters` counts park episodes on the poller; sysmon's deadlock check treats them as
 //! wakeable.
 //!
 //! Uses (the module as a whole): `os_error`, `park`, `rlimit`, `sched`, `timer`.

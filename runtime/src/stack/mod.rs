@@ -20,7 +20,7 @@
 //!   wholly idle arenas are unmapped;
 //! - `grow`: [`grow`] and [`remaining`].
 //!
-//! Life of an arena stack: carved (no guard yet, no pages), handed out by [`take_batch`]
+//! Life of an arena stack: carved (no guard yet, no pages), handed out by `take_batch`
 //! (guard installed and top page committed then, for the whole batch at once), cycled
 //! through the per-P caches (`sched::spawn::{get_stack, put_stack}`) and the global pool
 //! here, and unmapped with its whole arena by the scavenger once all 64 stacks of the
