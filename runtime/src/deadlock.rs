@@ -125,11 +125,7 @@ impl Check {
         // The cheap half of `quiet` first: a server whose Ps all went idle between two
         // requests has netpoll waits pending, and must not pay for `/proc` and clock reads
         // (the full check would say `Live` for the same reason).
-        if sched::live_goroutines() == 0
-            || netpoll::waiters() > 0
-            || timer::next() != u64::MAX
-            || !s.global.is_empty()
-        {
+        if sched::live_goroutines() == 0 || !nothing_pending(s) {
             return Verdict::Live;
         }
         let cpu_before = thread_probe::others_cpu_time();
@@ -162,6 +158,12 @@ fn dead(c: &Collect) -> Option<usize> {
         c.own.binary_search(tid).is_ok() || c.threads.iter().any(|t| t.tid == *tid && t.stuck)
     };
     c.tids.iter().all(stuck).then_some(c.goroutines)
+}
+
+/// No goroutine waits in the global queue, and no timer or netpoll wait is pending: the
+/// part of `quiet` that needs no lock and no system call.
+fn nothing_pending(s: &Sched) -> bool {
+    s.global.is_empty() && timer::next() == u64::MAX && netpoll::waiters() == 0
 }
 
 /// Reads the state once into `c`. `tids_first`: list the process's threads before the
@@ -203,9 +205,7 @@ fn collect(s: &Sched, tids_first: bool, c: &mut Collect) -> bool {
     c.quiet = ms_quiet
         && s.npidle.load(SeqCst) == s.nprocs.load(SeqCst)
         && s.all_ps().all(|p| p.owner().is_none() && !p.has_work())
-        && s.global.is_empty()
-        && timer::next() == u64::MAX
-        && netpoll::waiters() == 0;
+        && nothing_pending(s);
     thread_parks(&mut c.threads);
     tids_first || thread_probe::process_tids(&mut c.tids)
 }
