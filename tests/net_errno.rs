@@ -1,7 +1,7 @@
 //! `errno` after a goroutine changed threads: a socket call that fails with `EAGAIN` after a
 //! park must report that, not the last error of the thread the goroutine parked on.
 //!
-//! Many goroutines accept on one listener; an arriving connection wakes all of them, one wins and the others retry, get `EAGAIN`,
+//! Many goroutines (and two plain threads) accept on one listener; an arriving connection wakes all of them, one wins and the others retry, get `EAGAIN`,
 //! and park again, often on another thread after the wake. Meanwhile noise goroutines make
 //! every thread's `errno` `EBADF` (`close(-1)`) between their yields. Before the fix the
 //! retry's `errno` address was computed once per call, before the park, and an acceptor
@@ -15,7 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
 
 const ROUNDS: usize = 3000;
-const WAITERS: usize = 8;
+const WAITERS: usize = 10;
+/// Of the `WAITERS`, how many are plain threads (the rest are goroutines).
+const THREAD_WAITERS: usize = 2;
 const NOISE: usize = 4;
 
 /// Goroutines that set `EBADF` on whatever thread they run on, until `stop`.
@@ -42,23 +44,33 @@ fn accept_retry_after_a_thread_change_reports_eagain_not_the_old_threads_errno()
         let addr = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let noise = noise(&stop);
-        let acceptors: Vec<_> = (0..WAITERS)
-            .map(|_| {
-                let listener = listener.clone();
-                gort::go(move || {
-                    let mut n = 0;
-                    loop {
-                        let (conn, _) = listener.accept().expect("accept failed");
-                        let mut b = [0u8; 1];
-                        use std::io::Read;
-                        if (&conn).read(&mut b).unwrap() == 1 && b[0] == b'q' {
-                            return n;
-                        }
-                        n += 1;
+        // Goroutine acceptors (which change threads) and plain-thread acceptors (which
+        // block in the park seam on their own thread) share the listener.
+        let accept_loop = move |listener: Arc<TcpListener>| {
+            move || {
+                let mut n = 0;
+                loop {
+                    let (conn, _) = listener.accept().expect("accept failed");
+                    let mut b = [0u8; 1];
+                    use std::io::Read;
+                    if (&conn).read(&mut b).unwrap() == 1 && b[0] == b'q' {
+                        return n;
                     }
-                })
-            })
-            .collect();
+                    n += 1;
+                }
+            }
+        };
+        let mut acceptors: Vec<Box<dyn FnOnce() -> usize>> = Vec::new();
+        for i in 0..WAITERS {
+            let f = accept_loop(listener.clone());
+            if i < THREAD_WAITERS {
+                let h = std::thread::spawn(f);
+                acceptors.push(Box::new(move || h.join().unwrap()));
+            } else {
+                let h = gort::go(f);
+                acceptors.push(Box::new(move || h.join().unwrap()));
+            }
+        }
         for _ in 0..ROUNDS {
             let mut c = TcpStream::connect(addr).unwrap();
             use std::io::Write;
@@ -69,7 +81,7 @@ fn accept_retry_after_a_thread_change_reports_eagain_not_the_old_threads_errno()
             use std::io::Write;
             c.write_all(b"q").unwrap();
         }
-        let accepted: usize = acceptors.into_iter().map(|h| h.join().unwrap()).sum();
+        let accepted: usize = acceptors.into_iter().map(|join| join()).sum();
         stop.store(true, SeqCst);
         noise.into_iter().for_each(|h| h.join().unwrap());
         assert_eq!(accepted, ROUNDS);
