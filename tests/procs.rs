@@ -352,3 +352,58 @@ fn shrinking_procs_during_a_syscall_strands_no_goroutine() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Goroutines that only yield, on one P, still let a goroutine in the global queue run
+/// (one spawned, and one woken, from a plain thread): the yield fast path leaves the
+/// global queue to `find_runnable` on its fairness tick.
+#[test]
+fn yielding_goroutines_do_not_starve_the_global_queue() {
+    if !is_child("yielding_goroutines_do_not_starve_the_global_queue") {
+        let out = child(
+            "yielding_goroutines_do_not_starve_the_global_queue",
+            &[("GOMAXPROCS", "1")],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return;
+    }
+    within(60, || {
+        assert_eq!(gort::procs(), 1);
+        for _ in 0..50 {
+            gort::run(|| {
+                let stop = Arc::new(AtomicBool::new(false));
+                let spinners: Vec<_> = (0..3)
+                    .map(|_| {
+                        let stop = stop.clone();
+                        gort::go(move || {
+                            while !stop.load(SeqCst) {
+                                gort::yield_now();
+                            }
+                        })
+                    })
+                    .collect();
+                let (tx, rx) = gort::chan::bounded::<()>(0);
+                let woken = gort::go(move || rx.recv().unwrap());
+                let from_thread = std::thread::spawn({
+                    let stop = stop.clone();
+                    move || {
+                        // Spawned from a plain thread: the global queue.
+                        let h = gort::go(|| 7);
+                        assert_eq!(h.join().unwrap(), 7);
+                        // Wakes a parked goroutine from a plain thread: the global queue.
+                        tx.send(()).unwrap();
+                        stop.store(true, SeqCst);
+                    }
+                });
+                woken.join().unwrap();
+                from_thread.join().unwrap();
+                for h in spinners {
+                    h.join().unwrap();
+                }
+            });
+        }
+    });
+}
