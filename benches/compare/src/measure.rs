@@ -41,8 +41,9 @@ pub struct Lab {
     go: HashMap<String, PathBuf>,
     pub have_go: bool,
     pub have_wrk: bool,
-    /// Server CPU per message of the echo runs not yet claimed by a `ServerCpu` cell, in
-    /// run order per server: one load run gives both the rate and the server's CPU.
+    /// Server CPU per message (or request) of the echo and HTTP runs not yet claimed by a
+    /// `ServerCpu` cell, in run order per server: one load run gives both the rate and the
+    /// server's CPU.
     server_cpu: RefCell<HashMap<Server, VecDeque<Outcome>>>,
     /// Clock ticks per second of /proc/<pid>/stat.
     clk_tck: f64,
@@ -440,8 +441,11 @@ impl Lab {
         if let Some(r) = queued(self) {
             return r;
         }
-        self.echo(server)?;
-        queued(self).unwrap_or_else(|| Err("no echo run".into()))
+        match server {
+            Server::GortHttp | Server::GoHttp | Server::MayHttp => self.http(server)?,
+            _ => self.echo(server)?,
+        };
+        queued(self).unwrap_or_else(|| Err("no load run".into()))
     }
 
     /// User + system CPU seconds of process `pid` so far, all its threads (dead ones too),
@@ -480,8 +484,9 @@ impl Lab {
             Server::MayHttp => cmd.args(["may-http", &addr]),
             _ => cmd.arg(&addr),
         };
-        let _srv = self.start_server(&mut cmd, &addr)?;
+        let srv = self.start_server(&mut cmd, &addr)?;
         let secs = self.sizes.net_secs.ceil().max(1.0) as u64;
+        let cpu_before = self.cpu_secs(srv.0.id());
         let out = run_checked(
             Command::new("wrk").args([
                 "-t2",
@@ -490,12 +495,38 @@ impl Lab {
                 &format!("http://{addr}/"),
             ]),
             "wrk",
-        )?;
-        out.lines()
-            .find(|l| l.starts_with("Requests/sec:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| format!("wrk printed no rate: {out}"))
+        );
+        let cpu_after = self.cpu_secs(srv.0.id());
+        drop(srv);
+        let parsed = out.and_then(|out| {
+            // "  755367 requests in 4.00s, 62.67MB read" ... "Requests/sec: 188841.75"
+            let rate: Option<f64> = out
+                .lines()
+                .find(|l| l.starts_with("Requests/sec:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok());
+            let requests: Option<f64> = out
+                .lines()
+                .find(|l| l.contains(" requests in "))
+                .and_then(|l| l.split_whitespace().next())
+                .and_then(|v| v.parse().ok());
+            match (rate, requests) {
+                (Some(r), Some(n)) => Ok((r, n)),
+                _ => Err(format!("wrk printed no rate: {out}")),
+            }
+        });
+        let cpu = match (&parsed, cpu_before, cpu_after) {
+            (Err(e), _, _) => Err(e.clone()),
+            (Ok((_, n)), Ok(b), Ok(a)) if *n > 0.0 => Ok((a - b) / n * 1e6),
+            (Ok(_), Ok(_), Ok(_)) => Err("wrk got no request through".into()),
+            (_, Err(e), _) | (_, _, Err(e)) => Err(e),
+        };
+        self.server_cpu
+            .borrow_mut()
+            .entry(server)
+            .or_default()
+            .push_back(cpu);
+        parsed.map(|(rate, _)| rate)
     }
 
     /// Starts a server (output to `compare-server.log` in the target directory) and waits

@@ -91,8 +91,9 @@ pub enum How {
     /// or for a deadline server the timers client (`net_peers deadline-client`: 10,000
     /// connections, counted once all are served); messages per second.
     Echo(Server),
-    /// The server's own CPU time (user + system) over an `Echo` run of the same server,
-    /// per message, µs: the runtime's cost with the shared client taken out.
+    /// The server's own CPU time (user + system) over an `Echo` (or `Http`) run of the same
+    /// server, per message (request), µs: the runtime's cost with the shared client taken
+    /// out.
     ServerCpu(Server),
     /// `wrk -t2 -c100` against a server; requests per second.
     Http(Server),
@@ -442,6 +443,23 @@ pub fn all() -> Vec<Workload> {
                 (Gort, How::Http(Server::GortHttp)),
                 (Go, How::Http(Server::GoHttp)),
                 (May, How::Http(Server::MayHttp)),
+            ],
+            scale: 1.0,
+            notes: vec![(
+                Tokio,
+                "no HTTP server in tokio itself (hyper is not a peer here)",
+            )],
+        },
+        Workload {
+            key: "http_cpu",
+            title: "HTTP hello: server CPU per request (user + sys of the server process)",
+            unit: "µs/request",
+            better: Better::Lower,
+            target: None,
+            cells: vec![
+                (Gort, How::ServerCpu(Server::GortHttp)),
+                (Go, How::ServerCpu(Server::GoHttp)),
+                (May, How::ServerCpu(Server::MayHttp)),
             ],
             scale: 1.0,
             notes: vec![(
