@@ -27,6 +27,9 @@
 //!   set by `Select::ready` watchers), [`fence`]s, and tries the ring once more **under the
 //!   lock**; only if that fails does it unlock and park. (If it succeeds, it dequeues
 //!   itself and wakes one party of the other side, as any completion under the lock does.)
+//!   Under the lock the ring is never waited on: a slot that another party is still
+//!   filling or emptying counts as full or empty ([`Array::push_now`]), since that party
+//!   fences after it finishes and so sees the flag and wakes the waiter.
 //! - A push or pop without the lock [`fence`]s and then reads the other side's flag; only
 //!   if it is set does it take the lock and claim and wake the first claimable waiter of
 //!   that side ([`Chan::notify`]).
@@ -56,7 +59,7 @@ use crate::error::RecvTimeoutError;
 use gort_runtime::park::{self, Token};
 use gort_runtime::shim::{AtomicBool, AtomicUsize, UnsafeCell};
 use std::mem::MaybeUninit;
-use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
+use std::sync::atomic::Ordering::{self, Acquire, Relaxed, Release, SeqCst};
 use std::time::Instant;
 
 /// A full fence (`std`'s, or loom's under `cfg(loom)`).
@@ -116,6 +119,7 @@ unsafe impl<T: Send> Send for Array<T> {}
 #[inline]
 fn snooze(step: &mut u32) {
     if gort_runtime::shim::LOOM {
+        *step += 1;
         gort_runtime::shim::spin_loop(); // lets loom run the party we wait for
     } else if *step < 6 {
         for _ in 0..1u32 << *step {
@@ -124,6 +128,30 @@ fn snooze(step: &mut u32) {
         *step += 1;
     } else {
         std::thread::yield_now();
+    }
+}
+
+/// How a slot's stamp is stored: `Release`, and `SeqCst` under loom, where it only serves
+/// [`reload`] (loom's `SeqCst` accesses are its `AcqRel` ones, except that a `SeqCst` load
+/// returns the newest of the `SeqCst` stores).
+const STAMP_STORE: Ordering = if gort_runtime::shim::LOOM {
+    SeqCst
+} else {
+    Release
+};
+
+/// Loads `word`; after a [`snooze`] (`spun`), under loom, a `SeqCst` load, which returns
+/// the newest value (the stamps' stores and the head's and tail's read-modify-writes are
+/// `SeqCst` there). Loom lets a plain load return the same old value again and again
+/// (hardware makes a store visible eventually), which turns a wait for a push or pop that
+/// reserved a slot into an endless model. The first look of every push and pop, and the
+/// loads after the fences that decide "full" or "empty", stay plain loads under loom.
+#[inline(always)]
+fn reload(word: &AtomicUsize, order: Ordering, spun: bool) -> usize {
+    if gort_runtime::shim::LOOM && spun {
+        word.load(SeqCst)
+    } else {
+        word.load(order)
     }
 }
 
@@ -170,6 +198,20 @@ impl<T> Array<T> {
     /// full (`Fail::Full`) or marked (`Fail::Closed`); then `value` keeps it. By reference,
     /// like the locked buffer's `try_send_from`: a large `T` is copied once, into its slot.
     pub(crate) fn push_from(&self, value: &mut Option<T>) -> Result<(), Fail> {
+        self.push_with(value, true)
+    }
+
+    /// Like [`push_from`](Self::push_from), but never waits for another party's push or
+    /// pop to finish with a slot: it reports such a ring as full. For a party that holds
+    /// the channel's lock (which must not spin there) and has published that it waits:
+    /// the party it did not wait for fences after it finishes and then sees that flag, so
+    /// it wakes the waiter (see the module docs).
+    pub(crate) fn push_now(&self, value: &mut Option<T>) -> Result<(), Fail> {
+        self.push_with(value, false)
+    }
+
+    #[inline(always)]
+    fn push_with(&self, value: &mut Option<T>, wait: bool) -> Result<(), Fail> {
         let mut step = 0;
         let mut tail = self.tail.0.load(Relaxed);
         loop {
@@ -178,7 +220,7 @@ impl<T> Array<T> {
             }
             let index = tail & (self.mark_bit - 1);
             let slot = &self.slots[index];
-            let stamp = slot.stamp.load(Acquire);
+            let stamp = reload(&slot.stamp, Acquire, step > 0);
             if tail == stamp {
                 // The slot is free for this lap: reserve it.
                 match self
@@ -197,7 +239,7 @@ impl<T> Array<T> {
                         // SAFETY: the value was moved into the slot just above; writing
                         // `None` over it without dropping is the move's other half.
                         unsafe { std::ptr::write(value, None) };
-                        slot.stamp.store(tail + 1, Release);
+                        slot.stamp.store(tail + 1, STAMP_STORE);
                         return Ok(());
                     }
                     Err(t) => tail = t,
@@ -210,12 +252,14 @@ impl<T> Array<T> {
                 if head.wrapping_add(self.one_lap) == tail {
                     return Err(Fail::Full);
                 }
-                snooze(&mut step);
-                tail = self.tail.0.load(Relaxed);
+                tail = self
+                    .wait_for(&self.tail.0, tail, wait, &mut step)
+                    .ok_or(Fail::Full)?;
             } else {
                 // Another push or pop is finishing with this slot.
-                snooze(&mut step);
-                tail = self.tail.0.load(Relaxed);
+                tail = self
+                    .wait_for(&self.tail.0, tail, wait, &mut step)
+                    .ok_or(Fail::Full)?;
             }
         }
     }
@@ -223,12 +267,24 @@ impl<T> Array<T> {
     /// Moves the oldest value into `out` (a `None`): `Fail::Empty` if there is none,
     /// `Fail::Closed` if there is none and the ring is marked.
     pub(crate) fn pop_into(&self, out: &mut Option<T>) -> Result<(), Fail> {
+        self.pop_with(out, true)
+    }
+
+    /// Like [`pop_into`](Self::pop_into), but never waits for another party's push or pop
+    /// to finish with a slot: it reports such a ring as empty (see
+    /// [`push_now`](Self::push_now)).
+    pub(crate) fn pop_now(&self, out: &mut Option<T>) -> Result<(), Fail> {
+        self.pop_with(out, false)
+    }
+
+    #[inline(always)]
+    fn pop_with(&self, out: &mut Option<T>, wait: bool) -> Result<(), Fail> {
         let mut step = 0;
         let mut head = self.head.0.load(Relaxed);
         loop {
             let index = head & (self.mark_bit - 1);
             let slot = &self.slots[index];
-            let stamp = slot.stamp.load(Acquire);
+            let stamp = reload(&slot.stamp, Acquire, step > 0);
             if head + 1 == stamp {
                 match self
                     .head
@@ -239,7 +295,8 @@ impl<T> Array<T> {
                         // SAFETY: the stamp said the slot holds a value and the CAS reserved
                         // it for us alone until we stamp it free; reading moves it out.
                         *out = Some(slot.value.with(|p| unsafe { p.cast::<T>().read() }));
-                        slot.stamp.store(head.wrapping_add(self.one_lap), Release);
+                        slot.stamp
+                            .store(head.wrapping_add(self.one_lap), STAMP_STORE);
                         return Ok(());
                     }
                     Err(h) => head = h,
@@ -255,13 +312,34 @@ impl<T> Array<T> {
                         Fail::Empty
                     });
                 }
-                snooze(&mut step);
-                head = self.head.0.load(Relaxed);
+                head = self
+                    .wait_for(&self.head.0, head, wait, &mut step)
+                    .ok_or(Fail::Empty)?;
             } else {
-                snooze(&mut step);
-                head = self.head.0.load(Relaxed);
+                head = self
+                    .wait_for(&self.head.0, head, wait, &mut step)
+                    .ok_or(Fail::Empty)?;
             }
         }
+    }
+
+    /// A push or pop found a slot in another party's hands (or its position `seen` of
+    /// `word` stale): returns the position to try next, after a [`snooze`] if `wait`; if
+    /// not `wait` and `word` has not moved, `None` (the caller reports the ring busy).
+    #[inline(always)]
+    fn wait_for(
+        &self,
+        word: &AtomicUsize,
+        seen: usize,
+        wait: bool,
+        step: &mut u32,
+    ) -> Option<usize> {
+        if wait {
+            snooze(step);
+            return Some(reload(word, Relaxed, true));
+        }
+        let now = word.load(Relaxed);
+        (now != seen).then_some(now)
     }
 
     /// Stops every later push (close, or the last receiver gone).
@@ -442,7 +520,7 @@ impl<T> Chan<T> {
         inner: &mut Inner<T>,
         value: &mut Option<T>,
     ) -> Result<Option<Token>, Fail> {
-        a.push_from(value)?;
+        a.push_now(value)?;
         Ok(inner.wake_first(true))
     }
 
@@ -453,7 +531,7 @@ impl<T> Chan<T> {
         inner: &mut Inner<T>,
         out: &mut Option<T>,
     ) -> Result<Option<Token>, Fail> {
-        a.pop_into(out)?;
+        a.pop_now(out)?;
         Ok(inner.wake_first(false))
     }
 
@@ -509,7 +587,7 @@ impl<T> Chan<T> {
             fence(SeqCst);
             // The try again: a pop since our last try, whose popper saw no waiter, left
             // room. Under the lock, so nobody claims our waiter meanwhile.
-            let r = a.push_from(value);
+            let r = a.push_now(value);
             if !matches!(r, Err(Fail::Full)) {
                 // SAFETY: under the lock; `w` is queued in this channel's sendq.
                 unsafe { g.sendq.remove(w) };
@@ -577,7 +655,7 @@ impl<T> Chan<T> {
             g.changed();
             self.publish_len();
             fence(SeqCst);
-            let r = a.pop_into(out);
+            let r = a.pop_now(out);
             if !matches!(r, Err(Fail::Empty)) {
                 // SAFETY: under the lock; `w` is queued in this channel's recvq.
                 unsafe { g.recvq.remove(w) };
