@@ -51,8 +51,12 @@
 //! behaviour, not Go's hand-off); the woken one then goes back to the front of the queue.
 //! One sender's values still arrive in the order sent.
 //!
-//! What it cost and what it bought: see BENCHMARKS.md, "Buffered channels on a lock-free
-//! ring".
+//! What it cost and what it bought (2-core Intel Xeon, 4 senders and 4 receivers on
+//! `bounded(128)`): before, every operation locked and unlocked the one cache line of the
+//! channel's lock, shared by all eight parties. With the ring a message between threads went
+//! from about 129 to 38 ns and between goroutines from about 96 to 68 ns (criterion), an
+//! uncontended send and receive from 27 to 25 ns. See BENCHMARKS.md, "Buffered channels on a
+//! lock-free ring".
 
 use crate::channel::{Chan, Fail, Inner, SendFail, WaiterPlace, YIELD_LIMIT};
 use crate::error::RecvTimeoutError;
