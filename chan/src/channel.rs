@@ -6,7 +6,13 @@
 //! its own stack and parks through the runtime's park seam, so the same code serves a
 //! goroutine (which parks; its M runs others) and a plain thread (which sleeps). Wake-ups
 //! are issued after the lock is released.
+//!
+//! A bounded channel of 1 to 1024 slots keeps its values in a lock-free ring instead
+//! ([`crate::array`]): sends and receives that need not wait never take the lock, which
+//! then guards only the waiter queues, close and `select` registration. Unbuffered and
+//! unbounded channels, and larger bounded ones, keep the locked buffer.
 
+use crate::array::Array;
 use crate::error::*;
 use crate::waiter::{self, WaitQueue, Waiter};
 use gort_runtime::park::{self, Token};
@@ -25,7 +31,7 @@ const UNBOUNDED: usize = usize::MAX;
 /// 2^step spins up to this step...
 const SPIN_LIMIT: u32 = 6;
 /// ...then yields up to this step, then it queues and sleeps.
-const YIELD_LIMIT: u32 = 10;
+pub(crate) const YIELD_LIMIT: u32 = 10;
 /// Buffer slots allocated up front; a larger buffer grows on demand (once) up to capacity.
 const PREALLOC: usize = 1024;
 /// A buffer of more slots than this that empties after holding less than a quarter of them
@@ -56,6 +62,9 @@ pub(crate) struct Chan<T> {
     /// `try_send` in select form) may answer "not ready" from it alone, as Go's
     /// non-blocking fast path answers from the channel's count without its lock.
     len_hint: AtomicUsize,
+    /// The lock-free ring of a bounded channel of 1 to `array::MAX_CAP` slots (then
+    /// `inner.buf` stays empty and unused).
+    pub(crate) array: Option<Array<T>>,
     /// Creation number: under loom, `select` orders its locks by it (addresses differ
     /// between loom's executions, creation order does not).
     #[cfg(loom)]
@@ -125,7 +134,7 @@ unsafe fn slot<'a, T>(w: &Waiter) -> &'a mut Option<T> {
 /// Why a blocking send failed; the value stays with the caller (see
 /// [`Inner::try_send_from`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum SendFail {
+pub(crate) enum SendFail {
     Timeout,
     Disconnected,
 }
@@ -296,6 +305,17 @@ impl<T> Inner<T> {
             self.watchers.retain(|t| !t.same_waiter(token));
         }
     }
+
+    /// Lock held: whether some party waits for a value (a queued receiver, or a
+    /// `Select::ready` watcher), and whether some party waits for room (a queued sender, or
+    /// a watcher). Published for a ring channel's lock-free operations.
+    pub(crate) fn waiting(&self) -> (bool, bool) {
+        let watched = !self.watchers.is_empty();
+        (
+            self.recvq.len() > 0 || watched,
+            self.sendq.len() > 0 || watched,
+        )
+    }
 }
 
 impl<T> Chan<T> {
@@ -312,7 +332,10 @@ impl<T> Chan<T> {
                 std::mem::size_of::<T>()
             );
         }
-        let prealloc = if cap == UNBOUNDED {
+        let array = (1..=crate::array::MAX_CAP)
+            .contains(&cap)
+            .then(|| Array::new(cap));
+        let prealloc = if cap == UNBOUNDED || array.is_some() {
             0
         } else {
             cap.min(PREALLOC)
@@ -333,6 +356,7 @@ impl<T> Chan<T> {
             receivers: AtomicUsize::new(1),
             closed: AtomicBool::new(false),
             len_hint: AtomicUsize::new(0),
+            array,
             #[cfg(loom)]
             seq: {
                 static SEQ: AtomicUsize = AtomicUsize::new(0);
@@ -373,8 +397,15 @@ impl<T> Chan<T> {
         self.cap
     }
 
-    /// Lock held: refreshes `len_hint` (every path that unlocks calls this first).
+    /// Lock held: refreshes `len_hint`, or on a ring channel the flags that say whether
+    /// parties wait (every path that unlocks calls this first; `select` also after it
+    /// queues or withdraws a waiter or a watch).
     pub(crate) fn publish_len(&self) {
+        if let Some(a) = &self.array {
+            // SAFETY: the caller holds the lock; the reference ends here.
+            a.publish_waiting(unsafe { &*self.inner.get() });
+            return;
+        }
         // SAFETY: the caller holds the lock; this reads one field and forms no lasting
         // reference.
         let len = unsafe { (*self.inner.get()).buf.len() };
@@ -391,7 +422,10 @@ impl<T> Chan<T> {
         #[cfg(loom)]
         return true; // the models check the locked protocol; keep every poll in them
         #[cfg(not(loom))]
-        return self.cap == 0 || self.len_hint.load(Acquire) > 0 || self.closed.load(Relaxed);
+        return match &self.array {
+            Some(a) => a.recv_ready(),
+            None => self.cap == 0 || self.len_hint.load(Acquire) > 0 || self.closed.load(Relaxed),
+        };
     }
 
     /// Like [`Chan::recv_hint`], for a send: `false` only if the buffer was full and the
@@ -401,10 +435,15 @@ impl<T> Chan<T> {
         #[cfg(loom)]
         return true;
         #[cfg(not(loom))]
-        return self.cap == 0
-            || self.len_hint.load(Acquire) < self.cap
-            || self.closed.load(Relaxed)
-            || self.receivers.load(Relaxed) == 0;
+        return match &self.array {
+            Some(a) => a.send_ready(),
+            None => {
+                self.cap == 0
+                    || self.len_hint.load(Acquire) < self.cap
+                    || self.closed.load(Relaxed)
+                    || self.receivers.load(Relaxed) == 0
+            }
+        };
     }
 
     /// Whether a blocked send or receive on this channel should first spin (crossbeam's
@@ -412,7 +451,7 @@ impl<T> Chan<T> {
     /// park is a cheap switch, a thread's is a futex sleep and wake-up) and only on a
     /// buffered channel, where a send needs room, not a partner (on an unbuffered channel
     /// one side must be queued for the other to complete).
-    fn spins(&self) -> bool {
+    pub(crate) fn spins(&self) -> bool {
         #[cfg(loom)]
         return false; // the retries add nothing to the protocol and explode the model
         #[cfg(not(loom))]
@@ -421,7 +460,7 @@ impl<T> Chan<T> {
 
     /// Spins, then yields, until `ready` (a lock-free hint) holds or the budget in `step`
     /// runs out (`step > YIELD_LIMIT`; the caller then queues and parks).
-    fn backoff(&self, step: &mut u32, ready: impl Fn(&Self) -> bool) {
+    pub(crate) fn backoff(&self, step: &mut u32, ready: impl Fn(&Self) -> bool) {
         while *step <= YIELD_LIMIT {
             if *step <= SPIN_LIMIT {
                 for _ in 0..1u32 << *step {
@@ -442,6 +481,9 @@ impl<T> Chan<T> {
     /// for why the value travels by reference).
     #[track_caller]
     fn send_until(&self, value: &mut Option<T>, deadline: Option<Instant>) -> Result<(), SendFail> {
+        if let Some(a) = &self.array {
+            return self.send_ring(a, value, deadline);
+        }
         // Whether this operation backs off before queueing: decided at its first miss, so
         // the fast path does not pay for the check.
         let mut spins = None;
@@ -532,6 +574,9 @@ impl<T> Chan<T> {
         deadline: Option<Instant>,
         why: park::WaitReason,
     ) -> Result<(), RecvTimeoutError> {
+        if let Some(a) = &self.array {
+            return self.recv_ring(a, out, deadline, why);
+        }
         // Whether this operation backs off before queueing: decided at its first miss, so
         // the fast path does not pay for the check.
         let mut spins = None;
@@ -608,6 +653,9 @@ impl<T> Chan<T> {
         }
         g.closed = true;
         self.closed.store(true, Release);
+        if let Some(a) = &self.array {
+            a.mark(); // no push gets in after this: woken receivers drain what is there
+        }
         g.changed();
         g.recvq.fail_all(wakes);
         g.sendq.fail_all(wakes);
@@ -626,7 +674,13 @@ impl<T> Chan<T> {
             g.no_receivers = true;
             g.changed();
             g.sendq.fail_all(&mut wakes);
-            std::mem::take(&mut g.buf)
+            match &self.array {
+                Some(a) => {
+                    a.mark(); // woken and later senders fail
+                    a.drain()
+                }
+                None => std::mem::take(&mut g.buf),
+            }
         };
         for t in wakes {
             t.wake();
@@ -635,7 +689,18 @@ impl<T> Chan<T> {
     }
 
     fn len(&self) -> usize {
-        self.lock().buf.len()
+        match &self.array {
+            Some(a) => a.len(),
+            None => self.lock().buf.len(),
+        }
+    }
+
+    /// Buffer slots allocated now.
+    fn buffer_slots(&self) -> usize {
+        match &self.array {
+            Some(_) => self.cap,
+            None => self.lock().buf.capacity(),
+        }
     }
 }
 
@@ -644,6 +709,9 @@ impl<T> Drop for Chan<T> {
         // Empty once the last receiver is gone (see `receivers_gone`); drained the same
         // way regardless, so that no path frees values with a plain `VecDeque` drop.
         drop_values(std::mem::take(&mut self.inner.get_mut().buf));
+        if let Some(a) = &self.array {
+            drop_values(a.drain());
+        }
     }
 }
 
@@ -671,13 +739,13 @@ fn drop_values<T>(values: VecDeque<T>) {
 /// `park::scratch`) rather than its stack, so a completer touches the parked goroutine's
 /// control block only, which it must touch to wake it anyway. Under loom, whose cells are
 /// larger than that space, a local of the operation.
-struct WaiterPlace {
+pub(crate) struct WaiterPlace {
     #[cfg(loom)]
     local: Option<Waiter>,
 }
 
 impl WaiterPlace {
-    fn new() -> WaiterPlace {
+    pub(crate) fn new() -> WaiterPlace {
         WaiterPlace {
             #[cfg(loom)]
             local: None,
@@ -691,7 +759,7 @@ impl WaiterPlace {
     /// As for `park::scratch`: the operation is the space's only user until it returns,
     /// by when its waiter is dequeued and nobody touches it.
     #[track_caller]
-    unsafe fn arm(&mut self, slot: *mut u8, why: park::WaitReason) -> &Waiter {
+    pub(crate) unsafe fn arm(&mut self, slot: *mut u8, why: park::WaitReason) -> &Waiter {
         let waiter = waiter::plain(park::prepare_for(why), slot);
         #[cfg(loom)]
         return self.local.insert(waiter);
@@ -848,7 +916,7 @@ macro_rules! common_methods {
         /// Buffer slots allocated now; for tests of the runtime's own bookkeeping.
         #[doc(hidden)]
         pub fn __buffer_slots(&self) -> usize {
-            self.chan.lock().buf.capacity()
+            self.chan.buffer_slots()
         }
         /// Whether `self` and `other` are ends of the same channel.
         pub fn same_channel(&self, other: &Self) -> bool {
@@ -904,6 +972,19 @@ impl<T> Sender<T> {
 
     /// Sends `v` if that can be done without blocking.
     pub fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
+        if let Some(a) = &self.chan.array {
+            let mut value = Some(v);
+            return match self.chan.send_fast(a, &mut value) {
+                Ok(()) => Ok(()),
+                Err(f) => {
+                    let v = value.take().expect("unsent value");
+                    Err(match f {
+                        Fail::Closed => TrySendError::Disconnected(v),
+                        _ => TrySendError::Full(v),
+                    })
+                }
+            };
+        }
         let mut g = self.chan.lock();
         match g.try_send(v, self.chan.cap) {
             Ok(wake) => {
@@ -966,6 +1047,14 @@ impl<T> Receiver<T> {
 
     /// Receives a value if one is there now.
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        if let Some(a) = &self.chan.array {
+            let mut out = None;
+            return match self.chan.recv_fast(a, &mut out) {
+                Ok(()) => Ok(take_received(&mut out)),
+                Err(Fail::Closed) => Err(TryRecvError::Disconnected),
+                Err(_) => Err(TryRecvError::Empty),
+            };
+        }
         let mut g = self.chan.lock();
         match g.try_recv() {
             Ok((v, wake)) => {

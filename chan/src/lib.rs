@@ -79,6 +79,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod array;
 mod channel;
 pub mod context;
 mod done;

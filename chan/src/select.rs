@@ -19,9 +19,18 @@
 //!    each: the channels' queues are the runtime's intrusive waiter queue), and find the
 //!    winner by its waiter's address.
 //!
+//! A case on a channel with a lock-free ring ([`crate::array`]) can become ready without
+//! its lock: after registering, the select fences and looks at such cases again before it
+//! parks (and starts over if one is ready); a waiter of such a case is woken to try again
+//! rather than handed a value, so the woken select first retries that case (before any
+//! other: the wake-up was meant for it), and starts over if another party took the value
+//! or the room meanwhile. A non-blocking select polls under its locks until no ring changed
+//! while it did (see [`versions`]), so its "nothing ready" is still a look at one instant.
+//!
 //! Like Go, a send case's value is evaluated when the select starts; if another case is
 //! chosen, the value is dropped.
 
+use crate::array::fence;
 use crate::channel::{Chan, Fail, Receiver, Sender};
 use crate::error::*;
 use crate::waiter::{self, Decision, Waiter, TIMED_OUT};
@@ -30,7 +39,7 @@ use gort_runtime::shim::RawLock;
 #[cfg(not(loom))]
 use std::cell::Cell;
 use std::ops::DerefMut;
-use std::sync::atomic::Ordering::{AcqRel, Acquire};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -76,14 +85,10 @@ pub unsafe trait Case {
     /// Lock-free and only a hint: whether the operation might complete now. `false` only if
     /// the channel's last published state says it cannot (see `Chan::recv_hint`).
     fn maybe_ready(&self) -> bool;
-    /// Locks the channel, [`Case::poll`]s, unlocks: the fast path's single look.
+    /// The fast path's single look: [`Case::poll`] under the channel's lock (or, on a
+    /// lock-free ring, the operation without it).
     fn poll_once(&mut self) -> Option<Option<Token>> {
-        self.raw_lock().lock();
-        // SAFETY: the case's channel is locked (just above).
-        let done = unsafe { self.poll() };
-        // SAFETY: locked just above.
-        unsafe { self.raw_lock().unlock() };
-        done
+        poll_locked(self)
     }
     /// With the lock held: completes the operation if it can be done now. Returns
     /// `Some(token to wake after unlocking)` if it completed.
@@ -107,8 +112,17 @@ pub unsafe trait Case {
     /// The lock must be held.
     unsafe fn unregister(&mut self);
     /// After this case won while the select was parked: turn the waiter's outcome into
-    /// the case's result.
-    fn finish(&mut self);
+    /// the case's result. On a ring channel the wake-up only said "try again": the case
+    /// retries its operation once, and `false` says another party took it meanwhile (the
+    /// select starts over).
+    fn finish(&mut self) -> bool;
+    /// After registering (and a fence): whether the case became ready without its
+    /// channel's lock (a ring channel; always `false` for a locked buffer, whose every
+    /// change takes the lock).
+    fn ready_unlocked(&self) -> bool;
+    /// A number that grows with every change of the channel's lock-free ring (0 for a
+    /// locked buffer): see [`versions`].
+    fn version(&self) -> usize;
     /// With the lock held: whether the operation could complete now (`Select::ready`).
     ///
     /// # Safety
@@ -124,6 +138,16 @@ pub unsafe trait Case {
     /// # Safety
     /// The lock must be held.
     unsafe fn unwatch(&mut self, token: &Token);
+}
+
+/// Locks the case's channel, [`Case::poll`]s, unlocks.
+fn poll_locked<C: Case + ?Sized>(case: &mut C) -> Option<Option<Token>> {
+    case.raw_lock().lock();
+    // SAFETY: the case's channel is locked (just above).
+    let done = unsafe { case.poll() };
+    // SAFETY: locked just above.
+    unsafe { case.raw_lock().unlock() };
+    done
 }
 
 /// A receive case.
@@ -169,12 +193,29 @@ unsafe impl<T> Case for RecvCase<'_, T> {
     fn maybe_ready(&self) -> bool {
         self.chan.recv_hint()
     }
+    fn poll_once(&mut self) -> Option<Option<Token>> {
+        let Some(a) = &self.chan.array else {
+            return poll_locked(self);
+        };
+        // A lock-free ring: no lock unless a sender waits.
+        match self.chan.recv_fast(a, &mut self.slot) {
+            Ok(()) => self.result = Some(Ok(self.slot.take().expect("received value"))),
+            Err(Fail::Closed) => self.result = Some(Err(RecvError)),
+            Err(_) => return None,
+        }
+        Some(None)
+    }
     unsafe fn poll(&mut self) -> Option<Option<Token>> {
         // SAFETY: the caller holds the channel's lock (`Case::poll`'s contract).
-        match unsafe { self.chan.inner_locked() }.try_recv() {
-            Ok((v, wake)) => {
+        let inner = unsafe { self.chan.inner_locked() };
+        let r = match &self.chan.array {
+            Some(a) => self.chan.recv_locked(a, inner, &mut self.slot),
+            None => inner.try_recv_into(&mut self.slot),
+        };
+        match r {
+            Ok(wake) => {
                 self.chan.publish_len();
-                self.result = Some(Ok(v));
+                self.result = Some(Ok(self.slot.take().expect("received value")));
                 Some(wake)
             }
             Err(Fail::Closed) => {
@@ -196,6 +237,7 @@ unsafe impl<T> Case for RecvCase<'_, T> {
         // caller's contract).
         unsafe { inner.recvq.push(w) };
         inner.changed();
+        self.chan.publish_len();
     }
     fn won(&self, decision: usize) -> bool {
         self.waiter
@@ -203,27 +245,43 @@ unsafe impl<T> Case for RecvCase<'_, T> {
             .is_some_and(|w| w as *const Waiter as usize == decision)
     }
     unsafe fn ready_locked(&self) -> bool {
+        if let Some(a) = &self.chan.array {
+            return a.recv_ready();
+        }
         // SAFETY: the caller holds the channel's lock (`Case::ready_locked`'s contract).
         unsafe { self.chan.inner_locked() }.recv_ready()
     }
     unsafe fn watch(&mut self, token: &Token) {
         // SAFETY: the caller holds the channel's lock (`Case::watch`'s contract).
         unsafe { self.chan.inner_locked() }.watch(token);
+        self.chan.publish_len();
     }
     unsafe fn unwatch(&mut self, token: &Token) {
         // SAFETY: the caller holds the channel's lock (`Case::unwatch`'s contract).
         unsafe { self.chan.inner_locked() }.unwatch(token);
+        self.chan.publish_len();
     }
     unsafe fn unregister(&mut self) {
         if let Some(w) = &self.waiter {
             // SAFETY: the caller holds the channel's lock (`Case::unregister`'s contract),
             // and the waiter was queued on this channel's recvq only.
             unsafe { self.chan.inner_locked().recvq.remove(w) };
+            self.chan.publish_len();
         }
     }
-    fn finish(&mut self) {
+    fn finish(&mut self) -> bool {
+        if self.chan.array.is_some() {
+            return retry(self);
+        }
         // A value arrived, or the channel closed and the slot stayed empty.
         self.result = Some(self.slot.take().ok_or(RecvError));
+        true
+    }
+    fn ready_unlocked(&self) -> bool {
+        self.chan.array.as_ref().is_some_and(|a| a.recv_ready())
+    }
+    fn version(&self) -> usize {
+        self.chan.array.as_ref().map_or(0, |a| a.version())
     }
 }
 
@@ -268,23 +326,38 @@ unsafe impl<T> Case for SendCase<'_, T> {
     fn maybe_ready(&self) -> bool {
         self.chan.send_hint()
     }
+    fn poll_once(&mut self) -> Option<Option<Token>> {
+        let Some(a) = &self.chan.array else {
+            return poll_locked(self);
+        };
+        // A lock-free ring: no lock unless a receiver waits.
+        match self.chan.send_fast(a, &mut self.slot) {
+            Ok(()) => self.result = Some(Ok(())),
+            Err(Fail::Closed) => {
+                self.result = Some(Err(SendError(self.slot.take().expect("unsent value"))))
+            }
+            Err(_) => return None,
+        }
+        Some(None)
+    }
     unsafe fn poll(&mut self) -> Option<Option<Token>> {
-        let v = self.slot.take().expect("send case has its value");
         // SAFETY: the caller holds the channel's lock (`Case::poll`'s contract).
-        match unsafe { self.chan.inner_locked() }.try_send(v, self.chan.cap()) {
+        let inner = unsafe { self.chan.inner_locked() };
+        let r = match &self.chan.array {
+            Some(a) => self.chan.send_locked(a, inner, &mut self.slot),
+            None => inner.try_send_from(&mut self.slot, self.chan.cap()),
+        };
+        match r {
             Ok(wake) => {
                 self.chan.publish_len();
                 self.result = Some(Ok(()));
                 Some(wake)
             }
-            Err((v, Fail::Closed)) => {
-                self.result = Some(Err(SendError(v)));
+            Err(Fail::Closed) => {
+                self.result = Some(Err(SendError(self.slot.take().expect("unsent value"))));
                 Some(None)
             }
-            Err((v, _)) => {
-                self.slot = Some(v);
-                None
-            }
+            Err(_) => None,
         }
     }
     unsafe fn register(&mut self, token: &Token, sel: *const Decision) {
@@ -299,6 +372,7 @@ unsafe impl<T> Case for SendCase<'_, T> {
         // caller's contract).
         unsafe { inner.sendq.push(w) };
         inner.changed();
+        self.chan.publish_len();
     }
     fn won(&self, decision: usize) -> bool {
         self.waiter
@@ -306,30 +380,61 @@ unsafe impl<T> Case for SendCase<'_, T> {
             .is_some_and(|w| w as *const Waiter as usize == decision)
     }
     unsafe fn ready_locked(&self) -> bool {
+        if let Some(a) = &self.chan.array {
+            return a.send_ready();
+        }
         // SAFETY: the caller holds the channel's lock (`Case::ready_locked`'s contract).
         unsafe { self.chan.inner_locked() }.send_ready(self.chan.cap())
     }
     unsafe fn watch(&mut self, token: &Token) {
         // SAFETY: the caller holds the channel's lock (`Case::watch`'s contract).
         unsafe { self.chan.inner_locked() }.watch(token);
+        self.chan.publish_len();
     }
     unsafe fn unwatch(&mut self, token: &Token) {
         // SAFETY: the caller holds the channel's lock (`Case::unwatch`'s contract).
         unsafe { self.chan.inner_locked() }.unwatch(token);
+        self.chan.publish_len();
     }
     unsafe fn unregister(&mut self) {
         if let Some(w) = &self.waiter {
             // SAFETY: the caller holds the channel's lock (`Case::unregister`'s contract),
             // and the waiter was queued on this channel's sendq only.
             unsafe { self.chan.inner_locked().sendq.remove(w) };
+            self.chan.publish_len();
         }
     }
-    fn finish(&mut self) {
+    fn finish(&mut self) -> bool {
+        if self.chan.array.is_some() {
+            return retry(self);
+        }
         // The value was taken, or the channel failed the send and it is still there.
         self.result = Some(match self.slot.take() {
             None => Ok(()),
             Some(v) => Err(SendError(v)),
         });
+        true
+    }
+    fn ready_unlocked(&self) -> bool {
+        self.chan.array.as_ref().is_some_and(|a| a.send_ready())
+    }
+    fn version(&self) -> usize {
+        self.chan.array.as_ref().map_or(0, |a| a.version())
+    }
+}
+
+/// A woken case of a ring channel tries its operation once, before any other case (the
+/// wake-up was meant for it: trying another case first could strand the value or the room
+/// with nobody woken for it). `false` if another party took it meanwhile.
+fn retry(case: &mut dyn Case) -> bool {
+    match case.poll_once() {
+        Some(wake) => {
+            if let Some(t) = wake {
+                t.wake();
+            }
+            true
+        }
+        None => false,
     }
 }
 
@@ -476,6 +581,25 @@ where
     C: DerefMut<Target = dyn Case + 'c>,
 {
     let at = std::panic::Location::caller();
+    loop {
+        if let Some(outcome) = round(cases, mode, biased, at) {
+            return outcome;
+        }
+    }
+}
+
+/// One round of [`run`]: `None` if the select must start over (a ring case became ready
+/// without its lock while the select registered, or a woken ring case's retry found its
+/// value or room taken).
+fn round<'c, C>(
+    cases: &mut [C],
+    mode: Mode,
+    biased: bool,
+    at: &'static std::panic::Location<'static>,
+) -> Option<Option<usize>>
+where
+    C: DerefMut<Target = dyn Case + 'c>,
+{
     let n = cases.len();
     // Uniformly random poll order (Fisher-Yates), unless biased.
     let mut order = Indices::new(n);
@@ -502,7 +626,7 @@ where
             if let Some(t) = wake {
                 t.wake();
             }
-            return Some(order.get(k));
+            return Some(Some(order.get(k)));
         }
     }
     let (deadline, may_wait) = match mode {
@@ -511,7 +635,7 @@ where
         Mode::Until(d) => (d, d.is_none_or(|d| Instant::now() < d)),
     };
     if !may_wait && n <= 1 {
-        return None; // one case: the fast path's look was a look at one instant
+        return Some(None); // one case: the fast path's look was a look at one instant
     }
 
     // Slow path: lock every channel (address order, each once), poll again, and register
@@ -524,20 +648,30 @@ where
     let unlock_all = |cases: &mut [C]| unlock_cases(cases, &locks);
 
     lock_all(cases);
-    for k in 0..n {
-        let i = order.get(k);
-        // SAFETY: every channel of the select is locked.
-        if let Some(wake) = unsafe { cases[i].poll() } {
-            unlock_all(cases);
-            if let Some(t) = wake {
-                t.wake();
+    // Lock-free rings change under our locks: a select that may not wait polls until no
+    // ring changed while it did (see `versions`).
+    let mut seen = if may_wait { 0 } else { versions(cases) };
+    loop {
+        for k in 0..n {
+            let i = order.get(k);
+            // SAFETY: every channel of the select is locked.
+            if let Some(wake) = unsafe { cases[i].poll() } {
+                unlock_all(cases);
+                if let Some(t) = wake {
+                    t.wake();
+                }
+                return Some(Some(i));
             }
-            return Some(i);
         }
-    }
-    if !may_wait {
-        unlock_all(cases);
-        return None;
+        if may_wait {
+            break;
+        }
+        let now = versions(cases);
+        if now == seen {
+            unlock_all(cases);
+            return Some(None);
+        }
+        seen = now;
     }
     let decision = Decision::new(0);
     // `prepare` panics where blocking is not allowed (in a timer callback): the channels
@@ -562,6 +696,20 @@ where
         // SAFETY: all locked; `decision` and the cases stay put until we dequeue below.
         unsafe { cases[i].register(&token, &decision) };
     }
+    // A ring case may have become ready since the poll above without taking its lock:
+    // look again now that the waiters are published (the fence pairs with the one of a
+    // push or pop that then looks for waiters). We hold every lock, so no completer has
+    // claimed the select yet.
+    fence(SeqCst);
+    if cases.iter().any(|c| c.ready_unlocked()) {
+        for c in cases.iter_mut() {
+            // SAFETY: all locked.
+            unsafe { c.unregister() };
+        }
+        unlock_all(cases);
+        park::cancel();
+        return None;
+    }
     unlock_all(cases);
 
     let woken = park::park_until(deadline);
@@ -576,15 +724,28 @@ where
     }
     unlock_all(cases);
     if timed_out {
-        return None;
+        return Some(None);
     }
     let decision = decision.load(Acquire);
     let won = cases
         .iter()
         .position(|c| c.won(decision))
         .expect("a woken select's decision names one of its cases");
-    cases[won].finish();
-    Some(won)
+    cases[won].finish().then_some(Some(won))
+}
+
+/// The sum of the cases' [`Case::version`]s. Each version only grows (a ring's head and
+/// tail only move forward), so two equal sums mean that no ring of the select changed
+/// between the two reads: every poll in between saw its case as it was at one instant
+/// common to all of them (after the first sum's last read, before the second's first), as
+/// the locks do for the locked channels.
+fn versions<'c, C>(cases: &[C]) -> usize
+where
+    C: DerefMut<Target = dyn Case + 'c>,
+{
+    cases
+        .iter()
+        .fold(0usize, |sum, c| sum.wrapping_add(c.version()))
 }
 
 /// The indices of `cases` whose channels a select locks, in lock order (by channel
@@ -680,8 +841,16 @@ where
             // SAFETY: every channel of the select is locked.
             unsafe { cases[locks.get(k)].watch(&token) };
         }
+        // As in `round`: a ring may have changed since the look above without its lock;
+        // the watches are published, so a later change wakes us.
+        fence(SeqCst);
+        let again = cases.iter().any(|c| c.ready_unlocked());
         unlock_cases(cases, &locks);
-        park::park_until(deadline);
+        if again {
+            park::cancel();
+        } else {
+            park::park_until(deadline);
+        }
         watching = Some(token);
     }
 }

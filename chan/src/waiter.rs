@@ -110,6 +110,17 @@ impl WaitQueue {
         unsafe { self.q.push_back(w) }
     }
 
+    /// Prepends `w`: a waiter that was woken and lost the race for what the wake-up
+    /// announced goes back to the front (Go's order for a waiter that already waited).
+    ///
+    /// # Safety
+    /// As for [`push`](Self::push).
+    #[inline]
+    pub(crate) unsafe fn push_front(&mut self, w: &Waiter) {
+        // SAFETY: the caller's contract is the queue's.
+        unsafe { self.q.push_front(w) }
+    }
+
     /// Removes and claims the first waiter that can still be claimed; waiters of selects
     /// that already completed elsewhere are dequeued on the way. The reference is good
     /// until the lock is released: take the token (a clone) before that.

@@ -1,7 +1,8 @@
 //! Channel protocols (`chan/src/channel.rs`, `chan/src/select.rs`): hand-off on an
 //! unbuffered channel, a bounded(1) buffer, close racing with blocked parties, and select
 //! registration (exactly one case completes; a losing case never consumes a value; a
-//! non-blocking select sees one instant).
+//! non-blocking select sees one instant), and the wake-up protocol of bounded channels'
+//! lock-free ring (a push or pop without the lock never misses a party about to park).
 #![cfg(loom)]
 
 use gort_chan::{bounded, select, RecvError};
@@ -164,5 +165,96 @@ fn recv_released_by_close() {
         let s = thread::spawn(move || r1.recv().ok());
         drop(t1);
         assert_eq!(s.join().unwrap(), None);
+    });
+}
+
+// The lock-free ring of bounded channels (`chan/src/array.rs`): a push or pop takes no lock,
+// so a party about to park could miss it. The protocol's steps, and the model that fails
+// (loom reports the lost wake-up as a deadlock) when the step is taken out (each was taken
+// out once and the model run):
+//
+// 1. The waiter publishes "someone waits", fences, and tries the ring again under the lock
+//    before it parks: without the try again, `ring_push_wakes_parking_receiver` fails.
+// 2. A push or pop without the lock fences before it reads the flag: without that fence,
+//    `ring_pop_wakes_parking_sender` fails.
+// 3. A select fences after registering and looks at its ring cases again before it parks:
+//    without that look, `ring_push_wakes_parking_select` fails.
+// 4. A close marks the ring under the lock before it wakes the waiters, who retry: without
+//    the mark, `ring_close_drains_in_flight_value` fails (the woken receiver's retry finds
+//    an empty, open ring and parks for good).
+//
+// Models with three parties on one ring (two receivers racing for a woken one's value) do
+// not finish under loom: the ring's waits for a party that reserved a slot explode its
+// branches (tokio-rs/loom#398, the same queue in heapless); `tests/chan_ring.rs` runs them
+// on goroutines and threads instead.
+
+/// A receiver parks on an empty ring while a sender pushes without the lock.
+#[test]
+fn ring_push_wakes_parking_receiver() {
+    loom::model(|| {
+        let (tx, rx) = bounded::<u32>(1);
+        // The sender stays alive until the receive returns: its drop (a close) would wake
+        // the receiver too and hide a lost wake-up.
+        let t = thread::spawn(move || {
+            tx.send(1).unwrap();
+            tx
+        });
+        assert_eq!(rx.recv(), Ok(1));
+        drop(t.join().unwrap());
+    });
+}
+
+/// A sender parks on a full ring while a receiver pops without the lock.
+#[test]
+fn ring_pop_wakes_parking_sender() {
+    loom::model(|| {
+        let (tx, rx) = bounded::<u32>(1);
+        tx.send(0).unwrap();
+        let t = thread::spawn(move || tx.send(1).unwrap());
+        assert_eq!(rx.recv(), Ok(0));
+        assert_eq!(rx.recv(), Ok(1));
+        t.join().unwrap();
+    });
+}
+
+/// A select registering on two ring channels while a sender pushes into one of them
+/// without the lock: the select gets that value.
+#[test]
+fn ring_push_wakes_parking_select() {
+    loom::model(|| {
+        let (t1, r1) = bounded::<u32>(1);
+        let (t2, r2) = bounded::<u32>(1);
+        // As above, the sender outlives the select.
+        let t = thread::spawn(move || {
+            t2.send(2).unwrap();
+            t2
+        });
+        let got = select! {
+            recv(r1) -> v => v.unwrap(),
+            recv(r2) -> v => v.unwrap(),
+        };
+        assert_eq!(got, 2);
+        drop(t.join().unwrap());
+        drop(t1);
+    });
+}
+
+/// A close races with a value in flight: the receiver gets the value (sent before the
+/// close) and then the close, or only the close (the send failed with its value).
+#[test]
+fn ring_close_drains_in_flight_value() {
+    loom::model(|| {
+        let (tx, rx) = bounded::<u32>(1);
+        let tx2 = tx.clone();
+        let t = thread::spawn(move || tx2.send(1).is_ok());
+        tx.close().unwrap();
+        let first = rx.recv();
+        let sent = t.join().unwrap();
+        if sent {
+            assert_eq!(first, Ok(1));
+            assert_eq!(rx.recv(), Err(RecvError));
+        } else {
+            assert_eq!(first, Err(RecvError));
+        }
     });
 }
