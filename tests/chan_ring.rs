@@ -215,3 +215,29 @@ fn receivers_gone_fail_every_parked_sender() {
         });
     }
 }
+
+/// A `Select` used again after its send case completed has no value left to send: the
+/// panic must come before a slot of the ring is reserved. It used to come after, leaving
+/// the slot reserved and never filled, so the next receive that reached it waited forever
+/// (this test then hangs and its guard fails it).
+#[test]
+fn a_select_reused_after_its_send_leaves_the_ring_whole() {
+    for kind in KINDS {
+        scenario(60, kind, || {
+            let (tx, rx) = chan::bounded::<u32>(2);
+            let mut sel = chan::Select::new();
+            sel.send(&tx, 1);
+            sel.select().send(&tx).unwrap();
+            let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let _ = sel.try_select();
+            }));
+            assert!(again.is_err(), "no value left to send: a panic");
+            drop(sel);
+            assert_eq!(rx.try_recv(), Ok(1));
+            tx.send(2).unwrap();
+            tx.send(3).unwrap();
+            assert_eq!(rx.recv(), Ok(2));
+            assert_eq!(rx.recv(), Ok(3));
+        });
+    }
+}

@@ -27,9 +27,11 @@
 //!   set by `Select::ready` watchers), [`fence`]s, and tries the ring once more **under the
 //!   lock**; only if that fails does it unlock and park. (If it succeeds, it dequeues
 //!   itself and wakes one party of the other side, as any completion under the lock does.)
-//!   Under the lock the ring is never waited on: a slot that another party is still
-//!   filling or emptying counts as full or empty ([`Array::push_now`]), since that party
-//!   fences after it finishes and so sees the flag and wakes the waiter.
+//!   This retry does not wait for a slot that another party is still filling or
+//!   emptying: it counts as full or empty ([`Array::push_now`]), since that party fences
+//!   after it finishes and so sees the flag and wakes the waiter. The one exception is a
+//!   receive behind a pop that is still emptying the last slot of a closed ring: that pop
+//!   wakes only senders, so the retry reads the tail and reports the ring closed.
 //! - A push or pop without the lock [`fence`]s and then reads the other side's flag; only
 //!   if it is set does it take the lock and claim and wake the first claimable waiter of
 //!   that side ([`Chan::notify`]).
@@ -44,7 +46,13 @@
 //! other), so a wake-up is never swallowed while what it announced is still there.
 //! `loom-tests/tests/chan.rs` models each step. `select` adds two rules, in `select.rs`:
 //! after registering on every channel it fences and looks at its ring cases again before
-//! parking, and a non-blocking select polls under its locks until no ring changed.
+//! parking, and a non-blocking select polls under its locks until no ring changed, and
+//! there waits for a slot another party is still filling or emptying: a push that has
+//! reserved its slot has happened (later pushes queue behind it), so counting that ring
+//! as empty could report "nothing ready" at an instant when a value was there. The wait
+//! is short and holds no lock the other party needs: it stamps its slot before it takes
+//! any lock, and goroutines are never stopped between a reservation and its stamp (gort
+//! does not preempt running code; a thread the OS deschedules comes back).
 //!
 //! Fairness: a value goes into the ring rather than to the first parked receiver, so a
 //! receiver that arrives while the woken one is on its way may take it (crossbeam's
@@ -216,6 +224,10 @@ impl<T> Array<T> {
 
     #[inline(always)]
     fn push_with(&self, value: &mut Option<T>, wait: bool) -> Result<(), Fail> {
+        // Before a slot is reserved: a panic after it would leave the slot reserved and
+        // never stamped, and every later pop waiting for it (a `Select` reused after its
+        // send case completed has no value left to send).
+        let v: *const T = value.as_ref().expect("a value to send");
         let mut step = 0;
         let mut tail = self.tail.0.load(Relaxed);
         loop {
@@ -233,7 +245,6 @@ impl<T> Array<T> {
                     .compare_exchange_weak(tail, self.next(tail), SeqCst, Relaxed)
                 {
                     Ok(_) => {
-                        let v: *const T = value.as_ref().expect("a value to send");
                         slot.value.with_mut(|p| {
                             // SAFETY: the CAS reserved this slot for us alone until we
                             // stamp it; `v` is the live value in `value`, which is forgotten
@@ -283,6 +294,9 @@ impl<T> Array<T> {
 
     #[inline(always)]
     fn pop_with(&self, out: &mut Option<T>, wait: bool) -> Result<(), Fail> {
+        // Filled between a slot's reservation and its stamp, so it must hold nothing to
+        // drop (a `Drop` that panics there would leave the slot reserved for good).
+        debug_assert!(out.is_none(), "a receive into a filled slot");
         let mut step = 0;
         let mut head = self.head.0.load(Relaxed);
         loop {
@@ -320,6 +334,19 @@ impl<T> Array<T> {
                     .wait_for(&self.head.0, head, wait, &mut step)
                     .ok_or(Fail::Empty)?;
             } else {
+                // A pop of the previous lap is still emptying this slot (or `head` is
+                // stale). Not waiting for it, look at the tail as above: if nothing was
+                // pushed behind that pop and the ring is marked, it is closed and drained.
+                // Reporting it empty would strand a receiver that parks now: the close
+                // has woken every receiver already queued, and that pop, when it
+                // finishes, wakes only senders.
+                if !wait {
+                    fence(SeqCst);
+                    let tail = self.tail.0.load(Relaxed);
+                    if tail & !self.mark_bit == head && tail & self.mark_bit != 0 {
+                        return Err(Fail::Closed);
+                    }
+                }
                 head = self
                     .wait_for(&self.head.0, head, wait, &mut step)
                     .ok_or(Fail::Empty)?;
@@ -516,26 +543,40 @@ impl<T> Chan<T> {
         Ok(())
     }
 
-    /// Lock held (`select`'s poll under its locks): a send that does not wait; returns the
-    /// token of a receiver to wake.
+    /// Lock held (`select`'s poll under its locks): a send that never waits for room, and
+    /// waits for a slot another party is still finishing with only if `settle` (a
+    /// non-blocking select's look at one instant; see the module docs); returns the token
+    /// of a receiver to wake.
     pub(crate) fn send_locked(
         &self,
         a: &Array<T>,
         inner: &mut Inner<T>,
         value: &mut Option<T>,
+        settle: bool,
     ) -> Result<Option<Token>, Fail> {
-        a.push_now(value)?;
+        if settle {
+            a.push_from(value)?;
+        } else {
+            a.push_now(value)?;
+        }
         Ok(inner.wake_first(true))
     }
 
-    /// Lock held: a receive that does not wait; returns the token of a sender to wake.
+    /// Lock held: a receive that never waits for a value (for a slot being finished only
+    /// if `settle`, as in [`send_locked`](Self::send_locked)); returns the token of a
+    /// sender to wake.
     pub(crate) fn recv_locked(
         &self,
         a: &Array<T>,
         inner: &mut Inner<T>,
         out: &mut Option<T>,
+        settle: bool,
     ) -> Result<Option<Token>, Fail> {
-        a.pop_now(out)?;
+        if settle {
+            a.pop_into(out)?;
+        } else {
+            a.pop_now(out)?;
+        }
         Ok(inner.wake_first(false))
     }
 
@@ -683,5 +724,84 @@ impl<T> Chan<T> {
             }
             woken_before = true;
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::select::{Case, RecvCase};
+
+    /// A pop that has taken the last value of a ring but not yet stamped its slot free,
+    /// then a close: a receiver that retries under the lock before parking must see the
+    /// ring closed. It used to see it empty and park for good (that pop, when it
+    /// finishes, wakes only senders, and the close had woken every receiver queued
+    /// before).
+    #[test]
+    fn a_retry_behind_an_unfinished_pop_sees_the_close() {
+        let a = Array::<u32>::new(1);
+        assert!(a.push_from(&mut Some(7)).is_ok());
+        // The other receiver: reserves slot 0 and moves its value out, not stamped yet.
+        let head = a.head.0.load(Relaxed);
+        a.head.0.store(a.next(head), Relaxed);
+        // SAFETY: slot 0 holds a value (stamped full above) and is reserved by the head
+        // move just above, as a pop's CAS would.
+        let taken = a.slots[0].value.with(|p| unsafe { p.cast::<u32>().read() });
+        assert_eq!(taken, 7);
+        a.mark(); // the close
+        let mut out = None;
+        assert!(
+            matches!(a.pop_now(&mut out), Err(Fail::Closed)),
+            "closed and drained, not empty"
+        );
+        assert!(out.is_none());
+        // The other receiver finishes.
+        a.slots[0]
+            .stamp
+            .store(head.wrapping_add(a.one_lap), Release);
+        assert!(matches!(a.pop_into(&mut out), Err(Fail::Closed)));
+    }
+
+    /// A push that has reserved the first slot but not yet written it, and a completed
+    /// push behind it: a non-blocking select's poll under the lock (which settles) must
+    /// wait for the first and take its value, not report the ring empty: the values are
+    /// in the channel at every instant since the second push returned.
+    #[test]
+    fn a_settling_poll_waits_for_an_unfinished_push() {
+        let (tx, rx) = crate::bounded::<u32>(2);
+        let a = rx.chan.array.as_ref().expect("a ring channel");
+        // The stalled sender reserves slot 0.
+        let tail = a.tail.0.load(Relaxed);
+        a.tail.0.store(a.next(tail), Relaxed);
+        // Another send completes into slot 1.
+        tx.send(20).unwrap();
+        let mut out = None;
+        assert!(
+            matches!(a.pop_now(&mut out), Err(Fail::Empty)),
+            "the lock-held retry of a blocking receive does not wait"
+        );
+        // The stalled sender finishes a moment later, on another thread.
+        let finisher = std::thread::spawn({
+            let rx = rx.clone();
+            move || {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                let a = rx.chan.array.as_ref().expect("a ring channel");
+                // SAFETY: slot 0 was reserved above for this write alone.
+                a.slots[0]
+                    .value
+                    .with_mut(|p| unsafe { p.cast::<u32>().write(10) });
+                a.slots[0].stamp.store(tail + 1, Release);
+            }
+        });
+        let mut case = RecvCase::new(&rx);
+        case.raw_lock().lock();
+        // SAFETY: the channel is locked just above.
+        let done = unsafe { case.poll(true) };
+        // SAFETY: locked above.
+        unsafe { case.raw_lock().unlock() };
+        assert!(done.is_some(), "the settling poll completes");
+        assert_eq!(case.take(), Ok(10));
+        finisher.join().unwrap();
+        assert_eq!(rx.try_recv(), Ok(20));
     }
 }

@@ -91,11 +91,13 @@ pub unsafe trait Case {
         poll_locked(self)
     }
     /// With the lock held: completes the operation if it can be done now. Returns
-    /// `Some(token to wake after unlocking)` if it completed.
+    /// `Some(token to wake after unlocking)` if it completed. `settle`: on a lock-free
+    /// ring, wait for a slot that another party is still filling or emptying instead of
+    /// counting it as full or empty (a non-blocking select's look at one instant).
     ///
     /// # Safety
     /// The channel's lock must be held.
-    unsafe fn poll(&mut self) -> Option<Option<Token>>;
+    unsafe fn poll(&mut self, settle: bool) -> Option<Option<Token>>;
     /// With the lock held: queues this case's waiter, woken by `token`, claimed through
     /// the decision word `sel`.
     ///
@@ -144,7 +146,7 @@ pub unsafe trait Case {
 fn poll_locked<C: Case + ?Sized>(case: &mut C) -> Option<Option<Token>> {
     case.raw_lock().lock();
     // SAFETY: the case's channel is locked (just above).
-    let done = unsafe { case.poll() };
+    let done = unsafe { case.poll(false) };
     // SAFETY: locked just above.
     unsafe { case.raw_lock().unlock() };
     done
@@ -205,11 +207,11 @@ unsafe impl<T> Case for RecvCase<'_, T> {
         }
         Some(None)
     }
-    unsafe fn poll(&mut self) -> Option<Option<Token>> {
+    unsafe fn poll(&mut self, settle: bool) -> Option<Option<Token>> {
         // SAFETY: the caller holds the channel's lock (`Case::poll`'s contract).
         let inner = unsafe { self.chan.inner_locked() };
         let r = match &self.chan.array {
-            Some(a) => self.chan.recv_locked(a, inner, &mut self.slot),
+            Some(a) => self.chan.recv_locked(a, inner, &mut self.slot, settle),
             None => inner.try_recv_into(&mut self.slot),
         };
         match r {
@@ -340,11 +342,11 @@ unsafe impl<T> Case for SendCase<'_, T> {
         }
         Some(None)
     }
-    unsafe fn poll(&mut self) -> Option<Option<Token>> {
+    unsafe fn poll(&mut self, settle: bool) -> Option<Option<Token>> {
         // SAFETY: the caller holds the channel's lock (`Case::poll`'s contract).
         let inner = unsafe { self.chan.inner_locked() };
         let r = match &self.chan.array {
-            Some(a) => self.chan.send_locked(a, inner, &mut self.slot),
+            Some(a) => self.chan.send_locked(a, inner, &mut self.slot, settle),
             None => inner.try_send_from(&mut self.slot, self.chan.cap()),
         };
         match r {
@@ -655,7 +657,9 @@ where
         for k in 0..n {
             let i = order.get(k);
             // SAFETY: every channel of the select is locked.
-            if let Some(wake) = unsafe { cases[i].poll() } {
+            // A select that may not wait settles half-finished ring operations (see
+            // `Case::poll`); one that may wait registers and looks again instead.
+            if let Some(wake) = unsafe { cases[i].poll(!may_wait) } {
                 unlock_all(cases);
                 if let Some(t) = wake {
                     t.wake();
