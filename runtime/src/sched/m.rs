@@ -31,7 +31,7 @@ use super::{sched, spawn, Sched};
 use crate::g::{Switch, G};
 use crate::note::Note;
 use crate::stack::overflow::Culprit;
-use crate::{membarrier, netpoll, stack, timer};
+use crate::{membarrier, netpoll, timer};
 use corosensei::CoroutineResult;
 use std::cell::Cell;
 use std::ptr;
@@ -588,11 +588,6 @@ fn find_runnable(m: &'static M) -> (&'static G, bool) {
             }
         }
 
-        // Nothing to run: if a burst of spawns is taking fresh stacks, prepare the next
-        // arena of them here, off the spawning P's path, then look again.
-        if stack::prepare_ahead() {
-            continue;
-        }
         // Nothing found: give up the P, stop spinning, then look once more before sleeping.
         let mut idle = s.lock.lock();
         if !s.global.is_empty() {

@@ -21,8 +21,7 @@
 //! - `grow`: [`grow`] and [`remaining`].
 //!
 //! Life of an arena stack: carved (no guard yet, no pages), handed out by `take_batch`
-//! (guard installed and top page committed then, for the whole batch at once; or earlier,
-//! by an idle M in `prepare_ahead` while a burst of spawns is under way), cycled
+//! (guard installed and top page committed then, for the whole batch at once), cycled
 //! through the per-P caches (`sched::spawn::{get_stack, put_stack}`) and the global pool
 //! here, and unmapped with its whole arena by the scavenger once all 64 stacks of the
 //! arena are back in the pool and have held no pages for a scavenger period. Stacks of a
@@ -62,6 +61,15 @@
 //! `GORT_STACK_SIZE`, and [`grow`]; `GORT_STACK_SIZE=128K` buys back 0.13 KiB per
 //! goroutine for release builds that need less. The overflow message names them.
 //!
+//! Time to park 1M goroutines is mostly the kernel committing 1M fresh stack pages (one
+//! page each, where Go's 2 KiB stacks take half a page): on the Firecracker VMs of these
+//! measurements `clear_page_erms` alone took 1.8 µs a page on a quiet machine (the host
+//! backs each freshly touched guest page), so a quiet run parks 1M in 4 to 7 s against
+//! Go's 2.3 to 4.3 s, while under load, where Go's collector competes for the cores, gort
+//! was the faster (3.1 against 4.2 s). Preparing the next arena on an idle M while a
+//! burst of spawns runs (off the spawning P) was tried and measured neutral on a quiet
+//! machine (0.98x wall, median of 6 alternated pairs), so it was taken out again.
+//!
 //! A layout where stacks share page-table pages does not help: the touched page of every
 //! stack is at its top, so R apart whatever the order of the slots; only R matters.
 //!
@@ -81,7 +89,7 @@ pub use grow::{grow, remaining};
 
 use parking_lot::Mutex;
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::OnceLock;
 
 /// Default stack reservation per goroutine (committed lazily; see the measurements at the
@@ -295,10 +303,7 @@ pub(crate) fn take_batch(size: usize, want: usize, out: &mut Vec<Stack>) -> io::
     }
     let n = want.min(pool.free.len()).min(guard::MANY);
     let at = pool.free.len() - n;
-    if first_use(&pool.free[at..])? >= BATCH / 2 {
-        // A burst of spawns is eating into fresh arenas: ask an idle M to prepare the next.
-        AHEAD.store(true, Relaxed);
-    }
+    first_use(&pool.free[at..])?;
     for st in pool.free.drain(at..) {
         st.arena().pooled.fetch_sub(1, Relaxed);
         out.push(st);
@@ -306,53 +311,9 @@ pub(crate) fn take_batch(size: usize, want: usize, out: &mut Vec<Stack>) -> io::
     Ok(())
 }
 
-/// Set by `take_batch` when it had to prepare a batch of never-used stacks itself; taken
-/// by [`prepare_ahead`].
-static AHEAD: AtomicBool = AtomicBool::new(false);
-
-/// Called by an M that found nothing to run, before it gives up its P: if a burst of
-/// spawns is taking never-used stacks, carves the next arena and prepares all its stacks
-/// (guard pages installed, top pages committed) here, off the spawning P's path, and puts
-/// them in the pool where `take_batch` takes next. Returns whether it did (the M then
-/// looks for work again).
-///
-/// Why: preparing a fresh stack is kernel work (a page to zero and charge, page-table
-/// pages, the guard marker), about 1.3 µs a stack on the machine of the measurements at
-/// the top of this module, and it fell entirely on the P that spawns, while the other Ps,
-/// running the new goroutines until they park, went idle between batches. Measured with
-/// `examples/rss_per_goroutine.rs gort 1000000`: see the module's table of times.
-///
-/// The cost: at most one arena of stacks prepared ahead of the burst (64 pages), which
-/// the scavenger gives back like any idle stack's if the burst is over.
-pub(crate) fn prepare_ahead() -> bool {
-    if !AHEAD.load(Relaxed) || !AHEAD.swap(false, Relaxed) {
-        return false;
-    }
-    let mut fresh = Vec::with_capacity(ARENA_STACKS);
-    {
-        let pool = POOL.lock();
-        let size = pool.size;
-        if size == 0 || carve_arena(size, &mut fresh).is_err() {
-            return false;
-        }
-        // Out of the pool while being prepared, so that the scavenger, which unmaps only
-        // arenas whose stacks are all pooled, leaves this one alone.
-        for st in &fresh {
-            st.arena().pooled.fetch_sub(1, Relaxed);
-        }
-    }
-    // A failed guard install leaves the stacks raw: `take_batch` tries again and reports
-    // the error to the spawn that gets one.
-    let _ = first_use(&fresh);
-    // The pool is a stack: pushed last, taken first.
-    give_batch(fresh.into_iter());
-    true
-}
-
 /// Installs the guard pages of the never-used stacks among `stacks` and commits their top
-/// pages (one system call each for the whole batch where the kernel allows). Returns how
-/// many there were.
-fn first_use(stacks: &[Stack]) -> io::Result<usize> {
+/// pages (one system call each for the whole batch where the kernel allows).
+fn first_use(stacks: &[Stack]) -> io::Result<()> {
     let mut lows = [0usize; guard::MANY];
     let mut tops = [0usize; guard::MANY];
     let mut n = 0;
@@ -362,7 +323,7 @@ fn first_use(stacks: &[Stack]) -> io::Result<usize> {
         n += 1;
     }
     if n == 0 {
-        return Ok(0);
+        return Ok(());
     }
     guard::install_many(&lows[..n])?;
     guard::populate_many(&tops[..n]);
@@ -371,7 +332,7 @@ fn first_use(stacks: &[Stack]) -> io::Result<usize> {
         // scavenger gives the page back if the stack is not used soon.
         st.set_idle();
     }
-    Ok(n)
+    Ok(())
 }
 
 /// Returns idle stacks to the global pool.
@@ -506,28 +467,7 @@ pub(crate) fn release(stack: Stack) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    /// A burst of spawns asks for the next arena ahead; preparing it leaves guarded stacks
-    /// (not raw ones) where `take_batch` takes next, and consumes the request.
-    #[test]
-    fn prepares_an_arena_ahead_of_a_burst() {
-        let size = default_stack_size();
-        let mut held = Vec::new();
-        take_batch(size, BATCH, &mut held).unwrap();
-        AHEAD.store(true, Relaxed);
-        assert!(prepare_ahead(), "a pending request prepares an arena");
-        assert!(!prepare_ahead(), "one arena per request");
-        {
-            let pool = POOL.lock();
-            let top = &pool.free[pool.free.len() - 8..];
-            assert!(
-                top.iter().all(|st| !st.slot().is_raw()),
-                "the stacks prepared ahead are guarded and on top of the pool"
-            );
-        }
-        give_batch(held.into_iter());
-    }
+    use super::parse_size;
 
     #[test]
     fn parses_sizes() {
