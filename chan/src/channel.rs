@@ -63,8 +63,10 @@ pub(crate) struct Chan<T> {
     /// non-blocking fast path answers from the channel's count without its lock.
     len_hint: AtomicUsize,
     /// The lock-free ring of a bounded channel of 1 to `array::MAX_CAP` slots (then
-    /// `inner.buf` stays empty and unused).
-    pub(crate) array: Option<Array<T>>,
+    /// `inner.buf` stays empty and unused). Boxed: its head, tail and flags sit on cache
+    /// lines of their own (128-byte aligned, over 500 bytes), which inline would make every
+    /// channel that big and that aligned, unbuffered ones and a context's too.
+    pub(crate) array: Option<Box<Array<T>>>,
     /// Creation number: under loom, `select` orders its locks by it (addresses differ
     /// between loom's executions, creation order does not).
     #[cfg(loom)]
@@ -334,7 +336,7 @@ impl<T> Chan<T> {
         }
         let array = (1..=crate::array::MAX_CAP)
             .contains(&cap)
-            .then(|| Array::new(cap));
+            .then(|| Box::new(Array::new(cap)));
         let prealloc = if cap == UNBOUNDED || array.is_some() {
             0
         } else {
