@@ -380,10 +380,23 @@ impl Lab {
                 _ => Err(format!("echo client printed no rate: {out}")),
             }
         });
+        self.keep_server_cpu(server, parsed, cpu_before, cpu_after, "the echo client")
+    }
+
+    /// Keeps the server's CPU per unit of a load run (`parsed`: its rate and how many
+    /// units it did) for the `ServerCpu` cell of the same server; returns the rate.
+    fn keep_server_cpu(
+        &self,
+        server: Server,
+        parsed: Result<(f64, f64), String>,
+        cpu_before: Result<f64, String>,
+        cpu_after: Result<f64, String>,
+        client: &str,
+    ) -> Outcome {
         let cpu = match (&parsed, cpu_before, cpu_after) {
             (Err(e), _, _) => Err(e.clone()),
-            (Ok((_, m)), Ok(b), Ok(a)) if *m > 0.0 => Ok((a - b) / m * 1e6),
-            (Ok(_), Ok(_), Ok(_)) => Err("the echo client got no message through".into()),
+            (Ok((_, n)), Ok(b), Ok(a)) if *n > 0.0 => Ok((a - b) / n * 1e6),
+            (Ok(_), Ok(_), Ok(_)) => Err(format!("{client} got nothing through")),
             (_, Err(e), _) | (_, _, Err(e)) => Err(e),
         };
         self.server_cpu
@@ -515,18 +528,7 @@ impl Lab {
                 _ => Err(format!("wrk printed no rate: {out}")),
             }
         });
-        let cpu = match (&parsed, cpu_before, cpu_after) {
-            (Err(e), _, _) => Err(e.clone()),
-            (Ok((_, n)), Ok(b), Ok(a)) if *n > 0.0 => Ok((a - b) / n * 1e6),
-            (Ok(_), Ok(_), Ok(_)) => Err("wrk got no request through".into()),
-            (_, Err(e), _) | (_, _, Err(e)) => Err(e),
-        };
-        self.server_cpu
-            .borrow_mut()
-            .entry(server)
-            .or_default()
-            .push_back(cpu);
-        parsed.map(|(rate, _)| rate)
+        self.keep_server_cpu(server, parsed, cpu_before, cpu_after, "wrk")
     }
 
     /// Starts a server (output to `compare-server.log` in the target directory) and waits
