@@ -220,6 +220,47 @@ fn an_idle_runtime_gets_no_sysmon_wakeups() {
     assert!(woke <= 1, "sysmon woke {woke} times in an idle second");
 }
 
+/// Sysmon sleeps at least 20 µs between rounds (Go's back-off) except, once, when a moment
+/// it must look at is already due. A bug kept its back-off at zero once such a moment had
+/// clamped it: from then on it went round without sleeping (about 780,000 rounds a second,
+/// a third of the CPU of a 2-core run) until it next found work or slept for good.
+/// Goroutines that each run a little longer than `BLOCKED_AFTER` (200 µs) without a
+/// scheduling point make sysmon look at their P just as that moment passes. The bound (one
+/// round per 5 µs, four times what a sleeping sysmon can do) fails only if it spins.
+#[test]
+fn sysmon_sleeps_between_rounds_while_goroutines_come_and_go() {
+    if !is_child("sysmon_sleeps_between_rounds_while_goroutines_come_and_go") {
+        return run_child("sysmon_sleeps_between_rounds_while_goroutines_come_and_go");
+    }
+    within(120, || {
+        let mut worst = 0.0f64;
+        for _ in 0..40 {
+            // Idle long enough for sysmon to sleep for good (its longest round is 10 ms):
+            // woken by the burst, it starts over at 20 µs rounds.
+            std::thread::sleep(Duration::from_millis(15));
+            let before = gort::stats().sysmon_rounds;
+            let start = std::time::Instant::now();
+            let handles: Vec<_> = (0..100)
+                .map(|_| {
+                    gort::go(|| {
+                        let t = std::time::Instant::now();
+                        while t.elapsed() < Duration::from_micros(230) {
+                            std::hint::spin_loop();
+                        }
+                    })
+                })
+                .collect();
+            handles.into_iter().for_each(|h| h.join().unwrap());
+            let rounds = (gort::stats().sysmon_rounds - before) as f64;
+            worst = worst.max(rounds / start.elapsed().as_micros().max(1) as f64);
+        }
+        assert!(
+            worst <= 0.2,
+            "sysmon went round {worst:.2} times a microsecond: it does not sleep between rounds"
+        );
+    });
+}
+
 #[test]
 fn schedtrace_prints_a_line_per_interval() {
     if is_child("schedtrace_prints_a_line_per_interval") {
