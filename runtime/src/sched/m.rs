@@ -432,7 +432,11 @@ fn execute(m: &'static M, mut g: &'static G, inherit: bool) -> bool {
                 match owned {
                     Some(p) if why == Switch::Yield && !ptr::eq(m.locked_g.get(), g) => {
                         let s = sched();
-                        if p.runq_put(g, false, &s.global) {
+                        // `wakep` only if a P is idle, read without its fence: this P keeps
+                        // running and runs the yielder again, so a stale "none idle" costs
+                        // parallelism until the next push here (or sysmon), never progress.
+                        // With every P busy, a yield then pays no fence (BENCHMARKS.md).
+                        if p.runq_put(g, false, &s.global) && s.npidle.load(Relaxed) != 0 {
                             s.wakep();
                         }
                         if let Some((next, inherit)) = next_after_yield(m, p) {
