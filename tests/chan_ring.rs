@@ -9,6 +9,7 @@
 //! parties; models with three parties on one ring do not finish under loom.)
 
 mod common_chan;
+use common_chan::common;
 use common_chan::*;
 use gort::chan::{self, Receiver, RecvTimeoutError, Sender};
 use gort::select;
@@ -240,4 +241,65 @@ fn a_select_reused_after_its_send_leaves_the_ring_whole() {
             assert_eq!(rx.recv(), Ok(3));
         });
     }
+}
+
+/// Waits (yielding) until goroutine `id` is parked.
+fn until_parked(id: u64) {
+    while !gort::debug::goroutines()
+        .iter()
+        .any(|g| g.id == id && g.wait_reason.is_some())
+    {
+        gort::yield_now();
+    }
+}
+
+/// A select woken for a ring case that lost the value to a party that never parked waits
+/// again at the front of the queue, as a plain receive does (it waited already); at the
+/// back, a receiver that queued after it would get the next value first. One P, so that
+/// the sender takes the value back before the woken select runs.
+#[test]
+fn a_select_that_lost_its_wake_up_waits_at_the_front() {
+    const NAME: &str = "a_select_that_lost_its_wake_up_waits_at_the_front";
+    if !common::is_child(NAME) {
+        let out = common::child(NAME, &[("GOMAXPROCS", "1")]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return;
+    }
+    within(60, || {
+        gort::run(|| {
+            for round in 0..100u32 {
+                let (tx, rx) = chan::bounded::<u32>(1);
+                let (got_tx, got) = chan::unbounded::<(&str, u32)>();
+                let (rx2, got2) = (rx.clone(), got_tx.clone());
+                let never = chan::never::<()>();
+                let s = gort::go(move || {
+                    select! {
+                        recv(rx2) -> v => got2.send(("select", v.unwrap())).unwrap(),
+                        recv(never) -> _ => unreachable!(),
+                    }
+                });
+                until_parked(s.id());
+                let rx3 = rx.clone();
+                let r = gort::go(move || got_tx.send(("recv", rx3.recv().unwrap())).unwrap());
+                until_parked(r.id());
+                // Wakes the select (first in the queue); this goroutine keeps the P and
+                // takes the value back before the select retries.
+                tx.send(1).unwrap();
+                assert_eq!(rx.try_recv(), Ok(1), "round {round}");
+                // The select retries, loses, and waits again.
+                gort::yield_now();
+                until_parked(s.id());
+                tx.send(2).unwrap();
+                assert_eq!(got.recv(), Ok(("select", 2)), "round {round}");
+                tx.send(3).unwrap();
+                assert_eq!(got.recv(), Ok(("recv", 3)), "round {round}");
+                s.join().unwrap();
+                r.join().unwrap();
+            }
+        })
+    });
 }

@@ -24,7 +24,8 @@
 //! parks (and starts over if one is ready); a waiter of such a case is woken to try again
 //! rather than handed a value, so the woken select first retries that case (before any
 //! other: the wake-up was meant for it), and starts over if another party took the value
-//! or the room meanwhile. A non-blocking select polls under its locks until no ring changed
+//! or the room meanwhile, that case then queueing at the front (it already waited, as a
+//! plain send or receive that lost its retry does). A non-blocking select polls under its locks until no ring changed
 //! while it did (see [`versions`]), so its "nothing ready" is still a look at one instant.
 //!
 //! Like Go, a send case's value is evaluated when the select starts; if another case is
@@ -99,12 +100,14 @@ pub unsafe trait Case {
     /// The channel's lock must be held.
     unsafe fn poll(&mut self, settle: bool) -> Option<Option<Token>>;
     /// With the lock held: queues this case's waiter, woken by `token`, claimed through
-    /// the decision word `sel`.
+    /// the decision word `sel`; at the back of the channel's queue, or at the front with
+    /// `front` (the case was woken before and lost its retry: Go's order for a waiter that
+    /// already waited, as for a plain send or receive on a ring channel).
     ///
     /// # Safety
     /// The lock must be held; `sel` must outlive the registration; `self` must not move
     /// until `unregister` (or until a completer has dequeued it).
-    unsafe fn register(&mut self, token: &Token, sel: *const Decision);
+    unsafe fn register(&mut self, token: &Token, sel: *const Decision, front: bool);
     /// Whether `decision` (a select's decision word after a completer claimed it) names
     /// this case's waiter.
     fn won(&self, decision: usize) -> bool;
@@ -227,7 +230,7 @@ unsafe impl<T> Case for RecvCase<'_, T> {
             Err(_) => None,
         }
     }
-    unsafe fn register(&mut self, token: &Token, sel: *const Decision) {
+    unsafe fn register(&mut self, token: &Token, sel: *const Decision, front: bool) {
         let slot = &mut self.slot as *mut Option<T> as *mut u8;
         let w = self
             .waiter
@@ -237,7 +240,13 @@ unsafe impl<T> Case for RecvCase<'_, T> {
         // SAFETY: the lock is held; the waiter is in no queue (a select dequeues every
         // waiter before it registers again) and stays in place until `unregister` (the
         // caller's contract).
-        unsafe { inner.recvq.push(w) };
+        unsafe {
+            if front {
+                inner.recvq.push_front(w);
+            } else {
+                inner.recvq.push(w);
+            }
+        }
         inner.changed();
         self.chan.publish_len();
     }
@@ -362,7 +371,7 @@ unsafe impl<T> Case for SendCase<'_, T> {
             Err(_) => None,
         }
     }
-    unsafe fn register(&mut self, token: &Token, sel: *const Decision) {
+    unsafe fn register(&mut self, token: &Token, sel: *const Decision, front: bool) {
         let slot = &mut self.slot as *mut Option<T> as *mut u8;
         let w = self
             .waiter
@@ -372,7 +381,13 @@ unsafe impl<T> Case for SendCase<'_, T> {
         // SAFETY: the lock is held; the waiter is in no queue (a select dequeues every
         // waiter before it registers again) and stays in place until `unregister` (the
         // caller's contract).
-        unsafe { inner.sendq.push(w) };
+        unsafe {
+            if front {
+                inner.sendq.push_front(w);
+            } else {
+                inner.sendq.push(w);
+            }
+        }
         inner.changed();
         self.chan.publish_len();
     }
@@ -583,8 +598,10 @@ where
     C: DerefMut<Target = dyn Case + 'c>,
 {
     let at = std::panic::Location::caller();
+    // The case whose wake-up was lost to another party: it registers at the front from then on.
+    let mut lost = None;
     loop {
-        if let Some(outcome) = round(cases, mode, biased, at) {
+        if let Some(outcome) = round(cases, mode, biased, at, &mut lost) {
             return outcome;
         }
     }
@@ -592,12 +609,14 @@ where
 
 /// One round of [`run`]: `None` if the select must start over (a ring case became ready
 /// without its lock while the select registered, or a woken ring case's retry found its
-/// value or room taken).
+/// value or room taken: then `lost` names that case, which registers at the front of its
+/// queue in the rounds that follow).
 fn round<'c, C>(
     cases: &mut [C],
     mode: Mode,
     biased: bool,
     at: &'static std::panic::Location<'static>,
+    lost: &mut Option<usize>,
 ) -> Option<Option<usize>>
 where
     C: DerefMut<Target = dyn Case + 'c>,
@@ -698,7 +717,7 @@ where
     for k in 0..n {
         let i = order.get(k);
         // SAFETY: all locked; `decision` and the cases stay put until we dequeue below.
-        unsafe { cases[i].register(&token, &decision) };
+        unsafe { cases[i].register(&token, &decision, *lost == Some(i)) };
     }
     // A ring case may have become ready since the poll above without taking its lock:
     // look again now that the waiters are published (the fence pairs with the one of a
@@ -735,7 +754,11 @@ where
         .iter()
         .position(|c| c.won(decision))
         .expect("a woken select's decision names one of its cases");
-    cases[won].finish().then_some(Some(won))
+    if cases[won].finish() {
+        return Some(Some(won));
+    }
+    *lost = Some(won);
+    None
 }
 
 /// The sum of the cases' [`Case::version`]s. Each version only grows (a ring's head and
