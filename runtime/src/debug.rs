@@ -123,8 +123,8 @@ fn running_gs() -> Vec<usize> {
 }
 
 fn info(g: &'static G, running: &[usize], now: u64) -> Option<GoroutineInfo> {
-    if g.refs.load(Acquire) == 0 || g.join_state.load(Acquire) == crate::join::DONE {
-        return None; // free, or finished and waiting for its JoinHandle
+    if g.packet.load(Acquire).is_null() {
+        return None; // free: its goroutine ended (or it never ran one)
     }
     let id = g.id.load(Relaxed);
     let parked = g.park.is_parked();

@@ -1,8 +1,10 @@
 //! The goroutine control block (G).
 //!
-//! A `G` holds a goroutine's coroutine, its park state, its join slot and its goroutine-local
-//! storage. Gs are allocated once and never freed: a finished G goes back to a free list (per
-//! P, overflowing to a global one) and is reused by a later spawn, as in Go. Because a G's
+//! A `G` holds a goroutine's coroutine, its park state and its goroutine-local storage; what
+//! its `JoinHandle` needs after the goroutine ended (the result, the joiner, exit hooks) is
+//! in a separate join packet (`join::Packet`), so the G goes back to a free list (per P,
+//! overflowing to a global one) as soon as the goroutine ends, joined or not, and is reused
+//! by a later spawn, as in Go. Gs are allocated once and never freed. Because a G's
 //! memory is never returned to the allocator, the runtime refers to Gs as `&'static G`, and
 //! a stale wake-up token (see `park`) can always safely look at the G it names.
 //!
@@ -13,7 +15,7 @@
 //!
 //! Uses: `join`, `park`, `stack`, `sysmon`.
 
-use crate::join::ResultBuf;
+use crate::join::Packet;
 use crate::park::{prefetch, ParkSlot, Scratch};
 use crate::stack::Stack;
 use corosensei::{Coroutine, Yielder};
@@ -48,7 +50,7 @@ pub(crate) type Locals = Vec<Option<Box<dyn Any + Send>>>;
 /// The goroutine control block. `repr(C)`, cache-line aligned, fields by who touches them:
 /// the park state and the scratch space, which a waker touches together, fill the first
 /// cache line; what the scheduler reads to run and to finish a goroutine comes next; what
-/// only joins, names and goroutine-locals use comes last. Waking and running thousands of
+/// only names and goroutine-locals use comes last. Waking and running thousands of
 /// cold goroutines then costs as few cache misses per goroutine as it can.
 #[repr(C, align(64))]
 pub(crate) struct G {
@@ -88,34 +90,22 @@ pub(crate) struct G {
     pub(crate) name_lock: AtomicBool,
     /// Where the goroutine was spawned (the caller of `go`, `Builder::spawn` or `run`).
     pub(crate) spawned_at: AtomicPtr<Location<'static>>,
-    /// `join::{RUNNING, WAITING, DONE}`.
-    pub(crate) join_state: AtomicU8,
-    /// Owners of this G: the running goroutine and the `JoinHandle`. The last one to let go
-    /// recycles the G.
-    pub(crate) refs: AtomicUsize,
+    /// The join packet of the goroutine this G runs (set by the spawner, cleared as the
+    /// goroutine ends); null while the G is free. Read racily by `crate::debug`, which
+    /// lists only Gs that have one.
+    pub(crate) packet: AtomicPtr<Packet>,
     /// Goroutine id, unique per spawn (a recycled G gets a new one).
     pub(crate) id: AtomicU64,
-    /// Wake-up token of a goroutine or thread blocked in `join`.
-    pub(crate) joiner: UnsafeCell<Option<crate::park::Token>>,
-    /// Drops the result in `result` if nobody took it; `None` when there is none.
-    pub(crate) drop_result: Cell<Option<unsafe fn(*mut ResultBuf)>>,
     /// Optional name, set by `Builder::name`; immutable while the goroutine lives.
     pub(crate) name: UnsafeCell<Option<Arc<str>>>,
     /// Goroutine-local storage.
     pub(crate) locals: UnsafeCell<Locals>,
-    /// The goroutine's `thread::Result<T>` (inline or boxed, see `join`).
-    pub(crate) result: UnsafeCell<ResultBuf>,
-    /// Set (SeqCst) once a callback was put in `exit_hooks`; `goexit` looks at the list only
-    /// then. Reset by the spawner.
-    pub(crate) has_exit_hooks: AtomicBool,
-    /// Callbacks run when the goroutine ends (`JoinHandle::on_finish`).
-    pub(crate) exit_hooks: parking_lot::Mutex<Vec<Box<dyn FnOnce() + Send>>>,
 }
 
 // SAFETY: the atomics are shared; every non-atomic field is accessed only by the G's current
-// owner (spawner before publication, then the M running it, then whoever drops the last
-// reference), and ownership moves between threads only through synchronising operations
-// (run-queue push/pop, park-state CAS, join-state swap, the free lists' locks).
+// owner (spawner before publication, then the M running it, then the M that ends it and
+// recycles it), and ownership moves between threads only through synchronising operations
+// (run-queue push/pop, park-state CAS, the free lists' locks).
 unsafe impl Sync for G {}
 // SAFETY: as above; a G is only ever referred to as `&'static G`.
 unsafe impl Send for G {}
@@ -127,11 +117,7 @@ impl G {
             park: ParkSlot::new_goroutine(),
             scratch: Scratch::new(),
             id: AtomicU64::new(0),
-            refs: AtomicUsize::new(0),
-            join_state: AtomicU8::new(0),
-            joiner: UnsafeCell::new(None),
-            result: UnsafeCell::new(ResultBuf::new()),
-            drop_result: Cell::new(None),
+            packet: AtomicPtr::new(std::ptr::null_mut()),
             name: UnsafeCell::new(None),
             park_sp: AtomicUsize::new(0),
             stack_top: AtomicUsize::new(0),
@@ -146,15 +132,13 @@ impl G {
             wait_at: AtomicPtr::new(std::ptr::null_mut()),
             wait_since: AtomicU64::new(0),
             locals: UnsafeCell::new(Vec::new()),
-            has_exit_hooks: AtomicBool::new(false),
-            exit_hooks: parking_lot::Mutex::new(Vec::new()),
         }));
         ALL.lock().push(g);
         g
     }
 
     /// Sets the goroutine's name (spawner, before publication; or recycling, after the
-    /// last reference), under `name_lock` so that `crate::debug` never reads it half-done.
+    /// goroutine ended), under `name_lock` so that `crate::debug` never reads it half-done.
     pub(crate) fn set_name(&self, name: Option<Arc<str>>) {
         // SAFETY: the caller owns the G (not yet published, or unreferenced).
         if name.is_none() && unsafe { (*self.name.get()).is_none() } {
@@ -203,8 +187,8 @@ impl G {
 
     /// The goroutine's name, if it has one.
     pub(crate) fn name(&self) -> Option<&str> {
-        // SAFETY: the name is written only before the G is published and after its last
-        // reference is gone; callers hold a reference.
+        // SAFETY: the name is written only before the G is published and after the
+        // goroutine ended; callers are the goroutine itself or its M.
         unsafe { (*self.name.get()).as_deref() }
     }
 
@@ -298,9 +282,10 @@ const _: () = assert!(
 );
 
 // The memory budget of a parked goroutine (README, `stack/mod.rs`): its stack's touched
-// page, a share of a page-table page, and the G. Six cache lines; a field that would make
-// it seven must pay for itself.
+// page, a share of a page-table page, the G and its join packet. The G is four cache lines
+// and the packet 144 bytes (one 160-byte block of the allocator); a field that would make
+// either larger must pay for itself.
 const _: () = assert!(
-    std::mem::size_of::<G>() <= 384,
-    "gort: the G outgrew its memory budget of six cache lines"
+    std::mem::size_of::<G>() <= 256 && std::mem::size_of::<Packet>() <= 144,
+    "gort: the G or its join packet outgrew the memory budget of a goroutine"
 );

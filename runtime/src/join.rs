@@ -1,25 +1,34 @@
 //! `JoinHandle`: waiting for a goroutine and taking its result (or its panic).
 //!
-//! The result lives in the G itself, so spawning and joining allocate nothing: results up
-//! to [`INLINE_RESULT`] bytes are stored inline, larger ones in a `Box`.
+//! What the handle needs once the goroutine has ended lives in a join [`Packet`], apart from
+//! the G: the result, the state word, the joiner's wake-up token and the exit hooks. The G
+//! goes back to its free list as soon as the goroutine ends (its stack did already), so a
+//! million finished goroutines whose handles are not joined yet hold a million packets, not
+//! a million Gs (Go's goroutines, which have no handle, free theirs the same way). Packets,
+//! like Gs, are allocated once, never freed, and cached per P, so spawning and joining
+//! allocate nothing in steady state: results up to [`INLINE_RESULT`] bytes are stored
+//! inline, larger ones in a `Box`.
 //!
 //! Uses: `g`, `park`, `sched`.
 
-use crate::g::G;
 use crate::park;
 use crate::sched::spawn;
+use std::cell::{Cell, UnsafeCell};
 use std::marker::PhantomData;
 use std::mem::{align_of, size_of, MaybeUninit};
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, SeqCst};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Join states of a G.
+/// Join states of a packet.
 pub(crate) const RUNNING: u8 = 0;
 pub(crate) const WAITING: u8 = 1;
 pub(crate) const DONE: u8 = 2;
 
-/// Results up to this size (and alignment 16) are stored in the G without allocating.
+/// Results up to this size (and alignment 16) are stored in the join packet without allocating.
 pub const INLINE_RESULT: usize = 48;
 
 /// Storage for a goroutine's `thread::Result<T>`.
@@ -36,46 +45,152 @@ const fn fits<T>() -> bool {
     size_of::<thread::Result<T>>() <= INLINE_RESULT && align_of::<thread::Result<T>>() <= 16
 }
 
-/// Stores the goroutine's result in its G.
-///
-/// # Safety
-/// The slot must be empty and owned by the caller (the goroutine, before DONE is published).
-pub(crate) unsafe fn store<T>(g: &G, r: thread::Result<T>) {
-    let buf = g.result.get();
-    if fits::<T>() {
-        // SAFETY: the slot is empty and ours (caller's contract); `fits` checked that a
-        // `thread::Result<T>` fits in the buffer and its 16-byte alignment.
-        unsafe { (buf as *mut thread::Result<T>).write(r) };
-    } else {
-        // SAFETY: as above; a `Box` always fits.
-        unsafe { (buf as *mut Box<thread::Result<T>>).write(Box::new(r)) };
-    }
-    g.drop_result.set(Some(drop_stored::<T>));
+/// What a goroutine leaves for its [`JoinHandle`]: its result, whether it has ended, who
+/// waits for it and what to run when it ends. Shared by the goroutine (until it ends) and the
+/// handle (until `join` or drop); the last of the two to let go recycles it.
+pub(crate) struct Packet {
+    /// [`RUNNING`], [`WAITING`] (a joiner is parked) or [`DONE`].
+    state: AtomicU8,
+    /// Set (SeqCst) once a callback was put in `exit_hooks`; `finish` looks at the list
+    /// only then.
+    has_exit_hooks: AtomicBool,
+    /// Owners: the goroutine and the `JoinHandle`.
+    refs: AtomicUsize,
+    /// Wake-up token of a goroutine or thread blocked in `join`.
+    joiner: UnsafeCell<Option<park::Token>>,
+    /// Drops the result in `result` if nobody took it; `None` when there is none.
+    drop_result: Cell<Option<unsafe fn(*mut ResultBuf)>>,
+    /// The goroutine's name (`Builder::name`), for `JoinHandle::name`.
+    name: UnsafeCell<Option<Arc<str>>>,
+    /// Callbacks run when the goroutine ends (`JoinHandle::on_finish`).
+    exit_hooks: parking_lot::Mutex<Vec<Box<dyn FnOnce() + Send>>>,
+    /// The goroutine's `thread::Result<T>` (inline or boxed).
+    result: UnsafeCell<ResultBuf>,
 }
 
-/// Takes the result out of the G.
-///
-/// # Safety
-/// The slot must hold a `thread::Result<T>` stored by [`store`], and the caller must own it.
-unsafe fn take<T>(g: &G) -> thread::Result<T> {
-    g.drop_result.set(None);
-    let buf = g.result.get();
-    if fits::<T>() {
-        // SAFETY: the slot holds a `thread::Result<T>` stored inline by `store` (it fits),
-        // and the caller owns it; `drop_result` is cleared, so it is read only once.
-        unsafe { (buf as *mut thread::Result<T>).read() }
-    } else {
-        // SAFETY: as above, for the boxed form `store` uses when it does not fit.
-        *unsafe { (buf as *mut Box<thread::Result<T>>).read() }
+// SAFETY: the atomics are shared; `joiner` is written by the handle before its CAS to
+// WAITING and read by the goroutine only after seeing WAITING (or by the handle after its
+// CAS failed); `result` and `drop_result` are written by the goroutine before it publishes
+// DONE and read by the handle after it sees DONE (or by the last owner, alone); `name` is
+// written only while the packet has no other owner. Those hand-offs order every access.
+unsafe impl Sync for Packet {}
+// SAFETY: as above; a packet is only ever referred to as `&'static Packet`.
+unsafe impl Send for Packet {}
+
+impl Packet {
+    /// Allocates a new packet. It is never freed.
+    pub(crate) fn alloc() -> &'static Packet {
+        Box::leak(Box::new(Packet {
+            state: AtomicU8::new(RUNNING),
+            has_exit_hooks: AtomicBool::new(false),
+            refs: AtomicUsize::new(0),
+            joiner: UnsafeCell::new(None),
+            drop_result: Cell::new(None),
+            name: UnsafeCell::new(None),
+            exit_hooks: parking_lot::Mutex::new(Vec::new()),
+            result: UnsafeCell::new(ResultBuf::new()),
+        }))
+    }
+
+    /// Readies a free packet for a new goroutine, owned by it and by its handle.
+    ///
+    /// # Safety
+    /// The packet must be free (fresh or recycled) and not yet shared.
+    pub(crate) unsafe fn arm(&self, name: Option<Arc<str>>) {
+        // SAFETY: free and unshared (caller's contract).
+        unsafe { *self.name.get() = name };
+        self.has_exit_hooks.store(false, Relaxed);
+        self.refs.store(2, Relaxed);
+        self.state.store(RUNNING, Release);
+    }
+
+    /// Whether the handle is gone (the goroutine is the only owner left).
+    pub(crate) fn detached(&self) -> bool {
+        self.refs.load(Acquire) == 1
+    }
+
+    /// Stores the goroutine's result.
+    ///
+    /// # Safety
+    /// The slot must be empty and owned by the caller (the goroutine, before DONE is published).
+    pub(crate) unsafe fn store<T>(&self, r: thread::Result<T>) {
+        let buf = self.result.get();
+        if fits::<T>() {
+            // SAFETY: the slot is empty and ours (caller's contract); `fits` checked that a
+            // `thread::Result<T>` fits in the buffer and its 16-byte alignment.
+            unsafe { (buf as *mut thread::Result<T>).write(r) };
+        } else {
+            // SAFETY: as above; a `Box` always fits.
+            unsafe { (buf as *mut Box<thread::Result<T>>).write(Box::new(r)) };
+        }
+        self.drop_result.set(Some(drop_stored::<T>));
+    }
+
+    /// Takes the result out.
+    ///
+    /// # Safety
+    /// The slot must hold a `thread::Result<T>` stored by [`Packet::store`], and the caller
+    /// must own it.
+    unsafe fn take<T>(&self) -> thread::Result<T> {
+        self.drop_result.set(None);
+        let buf = self.result.get();
+        if fits::<T>() {
+            // SAFETY: the slot holds a `thread::Result<T>` stored inline by `store` (it
+            // fits), and the caller owns it; `drop_result` is cleared, so it is read once.
+            unsafe { (buf as *mut thread::Result<T>).read() }
+        } else {
+            // SAFETY: as above, for the boxed form `store` uses when it does not fit.
+            *unsafe { (buf as *mut Box<thread::Result<T>>).read() }
+        }
+    }
+
+    /// The goroutine has ended (its result, if anyone will take it, is stored): publishes
+    /// DONE, wakes a parked joiner and runs the exit hooks. Runs on the M that ended it.
+    pub(crate) fn finish(&self) {
+        // SeqCst: against `JoinHandle::on_finish`, which sets `has_exit_hooks` and then reads
+        // the state; one of the two sees the other.
+        if self.state.swap(DONE, SeqCst) == WAITING {
+            // SAFETY: the joiner stored its token before its CAS to WAITING, which our swap
+            // observed; it does not touch the slot again.
+            if let Some(token) = unsafe { (*self.joiner.get()).take() } {
+                token.wake();
+            }
+        }
+        if self.has_exit_hooks.load(SeqCst) {
+            let hooks = std::mem::take(&mut *self.exit_hooks.lock());
+            for hook in hooks {
+                if catch_unwind(AssertUnwindSafe(hook)).is_err() {
+                    eprintln!("gort: a goroutine's exit callback panicked (ignored)");
+                }
+            }
+        }
+    }
+
+    /// Drops one owner; the last one drops a result nobody took and recycles the packet.
+    pub(crate) fn release(&'static self) {
+        if self.refs.fetch_sub(1, AcqRel) != 1 {
+            return;
+        }
+        if let Some(drop_result) = self.drop_result.take() {
+            // SAFETY: `drop_result` is set only while the slot holds an untaken result, and
+            // we are the last owner.
+            unsafe { drop_result(self.result.get()) };
+        }
+        // SAFETY: no owner remains; we own the packet.
+        let name = unsafe { (*self.name.get()).take() };
+        // SAFETY: as above.
+        unsafe { *self.joiner.get() = None };
+        spawn::recycle_packet(self);
+        drop(name);
     }
 }
 
 /// Drops a result nobody took.
 ///
 /// # Safety
-/// `buf` must be a G's result buffer holding a `thread::Result<T>` stored by [`store`]
-/// (this function's `T`: `store` records `drop_stored::<T>` beside it), not yet taken or
-/// dropped, and owned by the caller; afterwards the buffer is empty.
+/// `buf` must be a packet's result buffer holding a `thread::Result<T>` stored by
+/// [`Packet::store`] (this function's `T`: `store` records `drop_stored::<T>` beside it), not
+/// yet taken or dropped, and owned by the caller; afterwards the buffer is empty.
 unsafe fn drop_stored<T>(buf: *mut ResultBuf) {
     if fits::<T>() {
         // SAFETY: the buffer holds an inline `thread::Result<T>` (caller's contract).
@@ -92,21 +207,21 @@ unsafe fn drop_stored<T>(buf: *mut ResultBuf) {
 /// it ends). `join` works from a goroutine (which parks) and from a plain thread (which
 /// blocks).
 pub struct JoinHandle<T> {
-    g: &'static G,
+    packet: &'static Packet,
     id: u64,
     _result: PhantomData<T>,
 }
 
 // SAFETY: the handle only hands out `T` by value through `join`, and `spawn` requires
-// `T: Send`; the G it refers to is `Sync`.
+// `T: Send`; the packet it refers to is `Sync`.
 unsafe impl<T: Send> Send for JoinHandle<T> {}
 // SAFETY: `&JoinHandle` exposes only the id, name and `is_finished`.
 unsafe impl<T: Send> Sync for JoinHandle<T> {}
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(g: &'static G, id: u64) -> Self {
+    pub(crate) fn new(packet: &'static Packet, id: u64) -> Self {
         JoinHandle {
-            g,
+            packet,
             id,
             _result: PhantomData,
         }
@@ -120,31 +235,28 @@ impl<T> JoinHandle<T> {
     /// later with `std::panic::set_hook` replaces it).
     #[track_caller]
     pub fn join(self) -> thread::Result<T> {
-        let g = self.g;
-        if g.join_state.load(Acquire) != DONE {
+        let pk = self.packet;
+        if pk.state.load(Acquire) != DONE {
             let token = park::prepare_for(park::WaitReason::Join);
             // SAFETY: only the (single) handle writes the joiner slot, before its CAS.
-            unsafe { *g.joiner.get() = Some(token) };
-            match g
-                .join_state
-                .compare_exchange(RUNNING, WAITING, AcqRel, Acquire)
-            {
+            unsafe { *pk.joiner.get() = Some(token) };
+            match pk.state.compare_exchange(RUNNING, WAITING, AcqRel, Acquire) {
                 Ok(_) => park::park(),
                 Err(_) => {
                     park::cancel();
                     // SAFETY: the goroutine ended before our CAS, so it never read the slot.
-                    unsafe { *g.joiner.get() = None };
+                    unsafe { *pk.joiner.get() = None };
                 }
             }
         }
         assert_eq!(
-            g.join_state.load(Acquire),
+            pk.state.load(Acquire),
             DONE,
             "gort: join woke before the goroutine ended"
         );
         // SAFETY: DONE (acquire) means the goroutine stored its result (or it was detached,
         // which a live handle rules out) and will not touch the slot again.
-        unsafe { take::<T>(g) }
+        unsafe { pk.take::<T>() }
     }
 
     /// Like [`join`](Self::join), but gives up after `timeout`: then the handle comes back
@@ -169,27 +281,25 @@ impl<T> JoinHandle<T> {
 
     /// Like [`join_timeout`](Self::join_timeout) with an absolute deadline.
     pub fn join_deadline(self, deadline: Instant) -> Result<thread::Result<T>, JoinHandle<T>> {
-        let g = self.g;
-        if g.join_state.load(Acquire) != DONE {
+        let pk = self.packet;
+        if pk.state.load(Acquire) != DONE {
             let token = park::prepare();
             // SAFETY: only the (single) handle writes the joiner slot, before its CAS.
-            unsafe { *g.joiner.get() = Some(token) };
-            match g
-                .join_state
-                .compare_exchange(RUNNING, WAITING, AcqRel, Acquire)
-            {
+            unsafe { *pk.joiner.get() = Some(token) };
+            match pk.state.compare_exchange(RUNNING, WAITING, AcqRel, Acquire) {
                 Ok(_) => {
                     if !park::park_until(Some(deadline)) {
                         // Timed out: take the registration back, unless the goroutine ended
                         // meanwhile (then its wake-up found our episode over, and the
                         // result is there).
-                        if g.join_state
+                        if pk
+                            .state
                             .compare_exchange(WAITING, RUNNING, AcqRel, Acquire)
                             .is_ok()
                         {
                             // SAFETY: the goroutine has not ended, so it has not read the
                             // slot, and it reads it only after seeing WAITING.
-                            unsafe { *g.joiner.get() = None };
+                            unsafe { *pk.joiner.get() = None };
                             return Err(self);
                         }
                     }
@@ -197,7 +307,7 @@ impl<T> JoinHandle<T> {
                 Err(_) => {
                     park::cancel();
                     // SAFETY: the goroutine ended before our CAS, so it never read the slot.
-                    unsafe { *g.joiner.get() = None };
+                    unsafe { *pk.joiner.get() = None };
                 }
             }
         }
@@ -210,13 +320,13 @@ impl<T> JoinHandle<T> {
     /// on the scheduler's thread: it must not block (it may wake others, e.g. close a
     /// channel), and is called once.
     pub fn on_finish(&self, f: Box<dyn FnOnce() + Send>) {
-        let g = self.g;
+        let pk = self.packet;
         let run_now = {
-            let mut hooks = g.exit_hooks.lock();
+            let mut hooks = pk.exit_hooks.lock();
             hooks.push(f);
             // SeqCst: against `goexit`, which publishes DONE and then reads this flag.
-            g.has_exit_hooks.store(true, SeqCst);
-            if g.join_state.load(SeqCst) == DONE {
+            pk.has_exit_hooks.store(true, SeqCst);
+            if pk.state.load(SeqCst) == DONE {
                 std::mem::take(&mut *hooks)
             } else {
                 Vec::new()
@@ -229,7 +339,7 @@ impl<T> JoinHandle<T> {
 
     /// Whether the goroutine has ended (`join` would not block).
     pub fn is_finished(&self) -> bool {
-        self.g.join_state.load(Relaxed) == DONE
+        self.packet.state.load(Relaxed) == DONE
     }
 
     /// The goroutine's id.
@@ -239,13 +349,15 @@ impl<T> JoinHandle<T> {
 
     /// The goroutine's name, if it was given one with `Builder::name`.
     pub fn name(&self) -> Option<&str> {
-        self.g.name()
+        // SAFETY: the name is written only while the packet has no other owner; the
+        // handle is one.
+        unsafe { (*self.packet.name.get()).as_deref() }
     }
 }
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        spawn::release(self.g);
+        self.packet.release();
     }
 }
 

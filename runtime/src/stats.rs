@@ -56,6 +56,10 @@ pub struct Stats {
     pub retakes: u64,
     /// Rounds sysmon has run (it does not run at all while the runtime is idle).
     pub sysmon_rounds: u64,
+    /// Goroutine control blocks (Gs) ever allocated: the most goroutines that were alive
+    /// at once, about. A G is reused as soon as its goroutine ends, joined or not, and
+    /// never freed (Go's `allglen`).
+    pub gs_allocated: usize,
 }
 
 /// Takes a snapshot of the scheduler's counters.
@@ -87,5 +91,6 @@ pub fn stats() -> Stats {
         blocked_handoffs: s.blocked_handoffs.load(Relaxed),
         retakes: s.retakes.load(Relaxed),
         sysmon_rounds: s.sysmon_tick.load(Relaxed),
+        gs_allocated: crate::g::ALL.lock().len(),
     }
 }

@@ -62,8 +62,8 @@ pub(crate) struct Sched {
     pub(crate) nmspinning: AtomicUsize,
     /// Every M ever started (for stats).
     pub(crate) allm: Mutex<Vec<&'static M>>,
-    /// Free Gs shared between Ps.
-    pub(crate) gfree: Mutex<Vec<&'static G>>,
+    /// Free Gs and join packets shared between Ps.
+    pub(crate) gfree: Mutex<spawn::FreeGs>,
     /// Goroutine id source; Ps take blocks of ids from it.
     pub(crate) goid: AtomicU64,
     /// Goroutines spawned from plain threads (spawns on a P count in its counters).
@@ -120,7 +120,7 @@ impl Sched {
             npidle: AtomicUsize::new(n),
             nmspinning: AtomicUsize::new(0),
             allm: Mutex::new(Vec::new()),
-            gfree: Mutex::new(Vec::new()),
+            gfree: Mutex::new(spawn::FreeGs::default()),
             goid: AtomicU64::new(1),
             spawned_off_p: AtomicU64::new(0),
             exited_off_p: AtomicU64::new(0),

@@ -11,6 +11,7 @@
 use super::globalq::GlobalQueue;
 use super::m::M;
 use super::runq::{RunNext, RunQueue};
+use super::spawn::FreeGs;
 use crate::g::G;
 use crate::stack::Stack;
 use std::cell::{Cell, UnsafeCell};
@@ -69,7 +70,7 @@ pub(crate) struct P {
     owner: AtomicUsize,
     schedtick: Cell<u32>,
     runnext_streak: Cell<u32>,
-    gfree: UnsafeCell<Vec<&'static G>>,
+    gfree: UnsafeCell<FreeGs>,
     stacks: UnsafeCell<Vec<Stack>>,
     goid_next: Cell<u64>,
     goid_end: Cell<u64>,
@@ -92,7 +93,7 @@ impl P {
             owner: AtomicUsize::new(0),
             schedtick: Cell::new(0),
             runnext_streak: Cell::new(0),
-            gfree: UnsafeCell::new(Vec::new()),
+            gfree: UnsafeCell::new(FreeGs::default()),
             stacks: UnsafeCell::new(Vec::new()),
             goid_next: Cell::new(0),
             goid_end: Cell::new(0),
@@ -299,9 +300,9 @@ impl P {
         self.schedtick.get()
     }
 
-    /// Runs `f` on the free G cache (owner only). `f` must not call back into this P's
-    /// caches (nothing in it can: it only moves Gs between vectors).
-    pub(crate) fn with_gfree<R>(&self, f: impl FnOnce(&mut Vec<&'static G>) -> R) -> R {
+    /// Runs `f` on the cache of free Gs and join packets (owner only). `f` must not call
+    /// back into this P's caches (nothing in it can: it only moves entries between vectors).
+    pub(crate) fn with_gfree<R>(&self, f: impl FnOnce(&mut FreeGs) -> R) -> R {
         // SAFETY: owner only (module invariant); the borrow lasts for `f` alone, and `f`
         // does not re-enter, so it is unique.
         f(unsafe { &mut *self.gfree.get() })

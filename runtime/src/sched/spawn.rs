@@ -8,11 +8,11 @@ use super::m::{self, M};
 use super::p::{bump, CACHE_MAX, P};
 use super::sched;
 use crate::g::{Co, GYielder, Switch, G};
-use crate::join::{self, JoinHandle, DONE, RUNNING, WAITING};
+use crate::join::{JoinHandle, Packet};
 use crate::stack::{self, Stack};
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
+use std::sync::atomic::Ordering::{Relaxed, Release};
 use std::sync::Arc;
 
 /// Creates a goroutine running `f` and makes it runnable.
@@ -36,41 +36,42 @@ where
     let size = stack_size.map_or_else(stack::default_stack_size, stack::round_size);
     let (handle, requeue) = m::with_p(|p| -> io::Result<_> {
         let stack = get_stack(p, size)?;
-        let g = get_g(p);
+        let (g, packet) = get_g(p);
         let id = match p {
             Some(p) => p.next_goid(&s.goid),
             None => s.goid.fetch_add(1, Relaxed),
         };
         g.id.store(id, Relaxed);
-        // The G is free (refs == 0) and not yet published: we own all of it.
+        // The G and the packet are free and not yet published: we own all of them.
+        // SAFETY: as just said.
+        unsafe { packet.arm(name.clone()) };
         g.set_name(name);
         g.spawned_at.store(at as *const _ as *mut _, Relaxed);
         g.wait_reason.store(0, Relaxed);
         g.wait_at.store(std::ptr::null_mut(), Relaxed);
-        g.refs.store(2, Relaxed); // the goroutine and its JoinHandle
-        g.join_state.store(RUNNING, Release);
-        g.has_exit_hooks.store(false, Relaxed);
         g.in_syscall.store(false, Relaxed);
         g.stack_top.store(stack.range().1, Relaxed);
         g.park_sp.store(0, Relaxed);
+        // Last: `crate::debug` lists the G from here on.
+        g.packet
+            .store(packet as *const Packet as *mut Packet, Release);
 
         let co = Co::with_stack(stack, move |y: &GYielder, ()| {
             g.yielder.set(y);
             let result = catch_unwind(AssertUnwindSafe(f));
             crate::local::drop_all(g);
-            if g.refs.load(Acquire) == 1 {
-                // Detached (the JoinHandle is gone): drop the result here, in goroutine
-                // context.
+            if packet.detached() {
+                // The JoinHandle is gone: drop the result here, in goroutine context.
                 let _ = catch_unwind(AssertUnwindSafe(|| drop(result)));
             } else {
-                // SAFETY: the join slot is ours until `goexit` publishes DONE.
-                unsafe { join::store(g, result) };
+                // SAFETY: the result slot is ours until `goexit` publishes DONE.
+                unsafe { packet.store(result) };
             }
         });
         // SAFETY: as above, the G is not yet published.
         unsafe { *g.co.get() = Some(co) };
 
-        let handle = JoinHandle::new(g, id);
+        let handle = JoinHandle::new(packet, id);
         let requeue = match p {
             Some(p) => {
                 bump(&p.counters.spawned);
@@ -121,68 +122,92 @@ pub(crate) fn goexit(mm: &'static M, g: &'static G) -> bool {
     g.lock_count.set(0);
     g.locked_m.set(None);
 
-    // SeqCst: against `JoinHandle::on_finish`, which sets `has_exit_hooks` and then reads
-    // the state; one of the two sees the other.
-    if g.join_state.swap(DONE, SeqCst) == WAITING {
-        // SAFETY: the joiner stored its token before its CAS to WAITING, which our swap
-        // observed; it does not touch the slot again.
-        if let Some(token) = unsafe { (*g.joiner.get()).take() } {
-            token.wake();
-        }
-    }
-    if g.has_exit_hooks.load(SeqCst) {
-        let hooks = std::mem::take(&mut *g.exit_hooks.lock());
-        for hook in hooks {
-            if catch_unwind(AssertUnwindSafe(hook)).is_err() {
-                eprintln!("gort: a goroutine's exit callback panicked (ignored)");
-            }
-        }
-    }
-    release(g);
+    let packet = g.packet.swap(std::ptr::null_mut(), Relaxed);
+    // SAFETY: the spawner stored a `&'static Packet` (packets are never freed), and only
+    // this, the end of the goroutine, takes it.
+    let packet = unsafe { &*packet };
+    packet.finish();
+    packet.release();
+    recycle_g(g);
     if was_locked {
         return m::drop_locked(mm);
     }
     true
 }
 
-/// Drops one reference to `g`; the last one recycles it.
-pub(crate) fn release(g: &'static G) {
-    if g.refs.fetch_sub(1, AcqRel) != 1 {
-        return;
+/// Free Gs and join packets: a P's cache, or the lists shared between Ps.
+#[derive(Default)]
+pub(crate) struct FreeGs {
+    gs: Vec<&'static G>,
+    packets: Vec<&'static Packet>,
+}
+
+impl FreeGs {
+    /// Moves all of `other`'s entries here.
+    pub(crate) fn append(&mut self, other: &mut FreeGs) {
+        self.gs.append(&mut other.gs);
+        self.packets.append(&mut other.packets);
     }
-    if let Some(drop_result) = g.drop_result.take() {
-        // SAFETY: `drop_result` is set only while the slot holds an untaken result.
-        unsafe { drop_result(g.result.get()) };
-    }
-    g.set_name(None);
-    // SAFETY: no references remain; we own the G.
-    unsafe { *g.joiner.get() = None };
+}
+
+/// Puts a free entry in this P's cache (`list` picks which), spilling half of the cache
+/// to the global lists when it holds more than [`CACHE_MAX`]; off a P, in the global lists.
+fn recycle<T>(x: &'static T, list: fn(&mut FreeGs) -> &mut Vec<&'static T>) {
     m::with_p(|p| match p {
         Some(p) => p.with_gfree(|free| {
-            free.push(g);
-            if free.len() > CACHE_MAX {
-                let half = free.len() / 2;
-                sched().gfree.lock().extend(free.drain(..half));
+            let local = list(free);
+            local.push(x);
+            if local.len() > CACHE_MAX {
+                let half = local.len() / 2;
+                list(&mut sched().gfree.lock()).extend(local.drain(..half));
             }
         }),
-        None => sched().gfree.lock().push(g),
+        None => list(&mut sched().gfree.lock()).push(x),
     })
 }
 
-fn get_g(p: Option<&P>) -> &'static G {
-    let Some(p) = p else {
-        return sched().gfree.lock().pop().unwrap_or_else(G::alloc);
-    };
-    p.with_gfree(|free| {
-        if free.is_empty() {
+/// A G whose goroutine ended goes back to a free list.
+fn recycle_g(g: &'static G) {
+    g.set_name(None);
+    recycle(g, |f| &mut f.gs);
+}
+
+/// A packet whose last owner let go goes back to a free list (`Packet::release`).
+pub(crate) fn recycle_packet(packet: &'static Packet) {
+    recycle(packet, |f| &mut f.packets);
+}
+
+/// Takes a free G and a free packet: from this P's cache, refilled with up to half a cache
+/// from the global lists when empty; off a P, from the global lists. Allocates what none of
+/// them has.
+fn get_g(p: Option<&P>) -> (&'static G, &'static Packet) {
+    let (g, packet) = match p {
+        None => {
             let mut global = sched().gfree.lock();
-            let n = global.len().min(CACHE_MAX / 2);
-            let at = global.len() - n;
-            free.extend(global.drain(at..));
+            (global.gs.pop(), global.packets.pop())
         }
-        free.pop()
-    })
-    .unwrap_or_else(G::alloc)
+        Some(p) => p.with_gfree(|free| {
+            if free.gs.is_empty() || free.packets.is_empty() {
+                let mut global = sched().gfree.lock();
+                refill(&mut free.gs, &mut global.gs);
+                refill(&mut free.packets, &mut global.packets);
+            }
+            (free.gs.pop(), free.packets.pop())
+        }),
+    };
+    (
+        g.unwrap_or_else(G::alloc),
+        packet.unwrap_or_else(Packet::alloc),
+    )
+}
+
+/// An empty cache takes up to half a cache from the global list.
+fn refill<T>(local: &mut Vec<T>, global: &mut Vec<T>) {
+    if local.is_empty() {
+        let n = global.len().min(CACHE_MAX / 2);
+        let at = global.len() - n;
+        local.extend(global.drain(at..));
+    }
 }
 
 fn get_stack(p: Option<&P>, size: usize) -> io::Result<Stack> {

@@ -54,8 +54,9 @@
 //! followed by a WebSocket exchange (tungstenite), both ends on goroutines, needs 104 to
 //! 112 KiB of stack in a debug build (it overflows at 104 KiB, passes at 112 KiB). 128 KiB
 //! would leave 16 KiB for the application's own frames; 192 KiB leaves 80 KiB and still
-//! costs under 5 KiB per parked goroutine, with 0.16 KiB to spare for the G to grow (it is
-//! 320 bytes, `align(64)`, with 16 bytes free before its next 64-byte step). 256 KiB would
+//! costs under 5 KiB per parked goroutine (with the G, 256 bytes, and its join packet, 144
+//! bytes in a 160-byte allocator block: 4.94 KiB at 1M once the packet moved out of the G;
+//! the table above is from before, with a 320-byte G). 256 KiB would
 //! leave nothing. So: 192 KiB, the main goroutine of `run` 8 MiB ([`MAIN_STACK_SIZE`]), and
 //! three ways up for deep code: [`crate::Builder::stack_size`], [`set_default_stack_size`] /
 //! `GORT_STACK_SIZE`, and [`grow`]; `GORT_STACK_SIZE=128K` buys back 0.13 KiB per
