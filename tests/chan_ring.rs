@@ -261,13 +261,7 @@ fn until_parked(id: u64) {
 fn a_select_that_lost_its_wake_up_waits_at_the_front() {
     const NAME: &str = "a_select_that_lost_its_wake_up_waits_at_the_front";
     if !common::is_child(NAME) {
-        let out = common::child(NAME, &[("GOMAXPROCS", "1")]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return;
+        return common::child_ok(NAME, &[("GOMAXPROCS", "1")]);
     }
     within(60, || {
         gort::run(|| {
