@@ -68,6 +68,7 @@
 
 use crate::channel::{Chan, Fail, Inner, SendFail, WaiterPlace, YIELD_LIMIT};
 use crate::error::RecvTimeoutError;
+use crate::waiter::WaitQueue;
 use gort_runtime::park::{self, Token};
 use gort_runtime::shim::{AtomicBool, AtomicUsize, UnsafeCell};
 use std::mem::MaybeUninit;
@@ -491,14 +492,18 @@ impl<T> Inner<T> {
     /// token to wake once the lock is released: on a ring channel a wake-up means "try the
     /// ring again", so nothing moves through the waiter.
     pub(crate) fn wake_first(&mut self, recv: bool) -> Option<Token> {
-        let q = if recv {
+        let wake = self.waiters(recv).claim_first().map(|w| w.token().clone());
+        self.changed();
+        wake
+    }
+
+    /// The receive queue (`recv`) or the send queue.
+    fn waiters(&mut self, recv: bool) -> &mut WaitQueue {
+        if recv {
             &mut self.recvq
         } else {
             &mut self.sendq
-        };
-        let wake = q.claim_first().map(|w| w.token().clone());
-        self.changed();
-        wake
+        }
     }
 }
 
@@ -580,9 +585,7 @@ impl<T> Chan<T> {
         Ok(inner.wake_first(false))
     }
 
-    /// The blocking send of a ring channel: push; else back off (plain threads), then
-    /// queue a waiter, publish it, fence, try again under the lock, and park; a wake-up
-    /// starts over with a push.
+    /// The blocking send of a ring channel (see [`Chan::wait_ring`]).
     #[track_caller]
     pub(crate) fn send_ring(
         &self,
@@ -590,77 +593,22 @@ impl<T> Chan<T> {
         value: &mut Option<T>,
         deadline: Option<Instant>,
     ) -> Result<(), SendFail> {
-        let mut spins = None;
-        let mut step = 0;
-        let mut woken_before = false;
-        loop {
-            match self.send_fast(a, value) {
-                Ok(()) => return Ok(()),
-                Err(Fail::Closed) => return Err(SendFail::Disconnected),
-                Err(_) => {}
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(SendFail::Timeout);
-            }
-            if *spins.get_or_insert_with(|| self.spins()) && step <= YIELD_LIMIT {
-                self.backoff(&mut step, |_| a.send_ready());
-                continue;
-            }
-            let mut place = WaiterPlace::new();
-            // SAFETY: this operation is the only user of the scratch space until it
-            // returns: no code that could block on a channel runs meanwhile, and by then the
-            // waiter is dequeued (by its completer, or by us) and nobody touches it. Nobody
-            // moves a value through a ring channel's waiter: the slot is only a tag.
-            let w = unsafe {
-                place.arm(
-                    value as *mut Option<T> as *mut u8,
-                    park::WaitReason::ChanSend,
-                )
-            };
-            let mut g = self.lock();
-            // SAFETY: we hold the lock; the waiter stays in the scratch space until it is
-            // dequeued, by its completer or by us below.
-            unsafe {
-                if woken_before {
-                    g.sendq.push_front(w);
-                } else {
-                    g.sendq.push(w);
-                }
-            }
-            g.changed();
-            self.publish_len();
-            fence(SeqCst);
-            // The try again: a pop since our last try, whose popper saw no waiter, left
-            // room. Under the lock, so nobody claims our waiter meanwhile.
-            let r = a.push_now(value);
-            if !matches!(r, Err(Fail::Full)) {
-                // SAFETY: under the lock; `w` is queued in this channel's sendq.
-                unsafe { g.sendq.remove(w) };
-                let wake = if r.is_ok() { g.wake_first(true) } else { None };
-                drop(g);
-                park::cancel();
-                if let Some(t) = wake {
-                    t.wake();
-                }
-                return r.map_err(|_| SendFail::Disconnected);
-            }
-            drop(g);
-            let woken = if spins == Some(true) {
-                park::park_until_no_spin(deadline) // we spun already
-            } else {
-                park::park_until(deadline)
-            };
-            // SAFETY (the `remove`): under the lock; `w` was queued in this channel's sendq.
-            if !woken && unsafe { self.lock().sendq.remove(w) } {
-                return Err(SendFail::Timeout);
-            }
-            // Claimed: room was made (or the channel closed); try again, first.
-            woken_before = true;
-        }
+        let side = RingSide {
+            sending: true,
+            why: park::WaitReason::ChanSend,
+            fast: Chan::send_fast,
+            ready: Array::send_ready,
+            now: Array::push_now,
+        };
+        self.wait_ring(a, value, deadline, side)
+            .map_err(|e| match e {
+                RingFail::Closed => SendFail::Disconnected,
+                RingFail::Timeout => SendFail::Timeout,
+            })
     }
 
-    /// The blocking receive of a ring channel, as [`Chan::send_ring`]. A waiter woken by
-    /// a close tries again too: buffered values drain before the close shows.
+    /// The blocking receive of a ring channel (see [`Chan::wait_ring`]). A waiter woken
+    /// by a close tries again too: buffered values drain before the close shows.
     #[track_caller]
     pub(crate) fn recv_ring(
         &self,
@@ -669,62 +617,123 @@ impl<T> Chan<T> {
         deadline: Option<Instant>,
         why: park::WaitReason,
     ) -> Result<(), RecvTimeoutError> {
+        let side = RingSide {
+            sending: false,
+            why,
+            fast: Chan::recv_fast,
+            ready: Array::recv_ready,
+            now: Array::pop_now,
+        };
+        self.wait_ring(a, out, deadline, side).map_err(|e| match e {
+            RingFail::Closed => RecvTimeoutError::Disconnected,
+            RingFail::Timeout => RecvTimeoutError::Timeout,
+        })
+    }
+
+    /// A blocking send or receive of a ring channel (`side` says which; `slot` is the
+    /// value to send or the place to receive into): try the ring; else back off (plain
+    /// threads), then queue a waiter (at the front once woken before), publish it, fence,
+    /// try again under the lock, and park; a wake-up starts over with a try.
+    #[track_caller]
+    fn wait_ring(
+        &self,
+        a: &Array<T>,
+        slot: &mut Option<T>,
+        deadline: Option<Instant>,
+        side: RingSide<T>,
+    ) -> Result<(), RingFail> {
         let mut spins = None;
         let mut step = 0;
         let mut woken_before = false;
         loop {
-            match self.recv_fast(a, out) {
+            match (side.fast)(self, a, slot) {
                 Ok(()) => return Ok(()),
-                Err(Fail::Closed) => return Err(RecvTimeoutError::Disconnected),
+                Err(Fail::Closed) => return Err(RingFail::Closed),
                 Err(_) => {}
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(RecvTimeoutError::Timeout);
+                return Err(RingFail::Timeout);
             }
             if *spins.get_or_insert_with(|| self.spins()) && step <= YIELD_LIMIT {
-                self.backoff(&mut step, |_| a.recv_ready());
+                self.backoff(&mut step, |_| (side.ready)(a));
                 continue;
             }
             let mut place = WaiterPlace::new();
-            // SAFETY: as in `send_ring`.
-            let w = unsafe { place.arm(out as *mut Option<T> as *mut u8, why) };
+            // SAFETY: this operation is the only user of the scratch space until it
+            // returns: no code that could block on a channel runs meanwhile, and by then the
+            // waiter is dequeued (by its completer, or by us) and nobody touches it. Nobody
+            // moves a value through a ring channel's waiter: the slot is only a tag.
+            let w = unsafe { place.arm(slot as *mut Option<T> as *mut u8, side.why) };
             let mut g = self.lock();
-            // SAFETY: as in `send_ring`.
+            let q = g.waiters(!side.sending);
+            // SAFETY: we hold the lock; the waiter stays in the scratch space until it is
+            // dequeued, by its completer or by us below.
             unsafe {
                 if woken_before {
-                    g.recvq.push_front(w);
+                    q.push_front(w);
                 } else {
-                    g.recvq.push(w);
+                    q.push(w);
                 }
             }
             g.changed();
             self.publish_len();
             fence(SeqCst);
-            let r = a.pop_now(out);
-            if !matches!(r, Err(Fail::Empty)) {
-                // SAFETY: under the lock; `w` is queued in this channel's recvq.
-                unsafe { g.recvq.remove(w) };
-                let wake = if r.is_ok() { g.wake_first(false) } else { None };
+            // The try again: a pop (push) since our last try, whose popper (pusher) saw no
+            // waiter, left room (a value). Under the lock, so nobody claims our waiter
+            // meanwhile.
+            let r = (side.now)(a, slot);
+            if !matches!(r, Err(Fail::Full | Fail::Empty)) {
+                // SAFETY: under the lock; `w` is queued in this queue.
+                unsafe { g.waiters(!side.sending).remove(w) };
+                let wake = if r.is_ok() {
+                    g.wake_first(side.sending)
+                } else {
+                    None
+                };
                 drop(g);
                 park::cancel();
                 if let Some(t) = wake {
                     t.wake();
                 }
-                return r.map_err(|_| RecvTimeoutError::Disconnected);
+                return r.map_err(|_| RingFail::Closed);
             }
             drop(g);
             let woken = if spins == Some(true) {
-                park::park_until_no_spin(deadline)
+                park::park_until_no_spin(deadline) // we spun already
             } else {
                 park::park_until(deadline)
             };
-            // SAFETY (the `remove`): under the lock; `w` was queued in this channel's recvq.
-            if !woken && unsafe { self.lock().recvq.remove(w) } {
-                return Err(RecvTimeoutError::Timeout);
+            // SAFETY (the `remove`): under the lock; `w` was queued in this queue.
+            if !woken && unsafe { self.lock().waiters(!side.sending).remove(w) } {
+                return Err(RingFail::Timeout);
             }
+            // Claimed: room or a value was made (or the channel closed); try again, first.
             woken_before = true;
         }
     }
+}
+
+/// What [`Chan::wait_ring`] does for a send or for a receive.
+struct RingSide<T> {
+    /// A send (its waiters queue on `sendq`, it wakes receivers), or a receive.
+    sending: bool,
+    /// What a parked operation waits for (`crate::debug`).
+    why: park::WaitReason,
+    /// The try without the lock: push or pop, then wake the other side if it waits.
+    fast: FastTry<T>,
+    /// Whether trying again could succeed now (the back-off's stop condition).
+    ready: fn(&Array<T>) -> bool,
+    /// The try under the lock, after queueing.
+    now: fn(&Array<T>, &mut Option<T>) -> Result<(), Fail>,
+}
+
+/// A try at a ring channel's operation without its lock (`Chan::send_fast`, `recv_fast`).
+type FastTry<T> = fn(&Chan<T>, &Array<T>, &mut Option<T>) -> Result<(), Fail>;
+
+/// Why [`Chan::wait_ring`] gave up.
+enum RingFail {
+    Closed,
+    Timeout,
 }
 
 #[cfg(all(test, not(loom)))]
