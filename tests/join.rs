@@ -3,9 +3,9 @@
 //! name and the exit hooks. Spawned and joined from a goroutine and from a plain thread.
 
 mod common;
-use common::within;
+use common::{child, child_ok, is_child, within};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 const BATCH: usize = 2_000;
 
@@ -81,61 +81,127 @@ fn finished_goroutines_free_their_gs_before_join() {
     }
 }
 
+// In child processes with two Ps: the count of Gs is process-wide (other tests of this
+// binary spawn too), and each P's cache of free Gs holds up to 256 (the bound allows two).
+
 #[test]
 fn finished_goroutines_free_their_gs_before_join_from_a_thread() {
+    const NAME: &str = "finished_goroutines_free_their_gs_before_join_from_a_thread";
+    if !is_child(NAME) {
+        return child_ok(NAME, &[("GOMAXPROCS", "2")]);
+    }
     within(120, finished_goroutines_free_their_gs_before_join);
 }
 
 #[test]
 fn finished_goroutines_free_their_gs_before_join_from_a_goroutine() {
+    const NAME: &str = "finished_goroutines_free_their_gs_before_join_from_a_goroutine";
+    if !is_child(NAME) {
+        return child_ok(NAME, &[("GOMAXPROCS", "2")]);
+    }
     within(120, || {
         gort::run(finished_goroutines_free_their_gs_before_join)
     });
 }
 
-/// Handles dropped before, while and after their goroutines end (detached): every result
-/// is dropped exactly once, by whoever lets go last, and reused Gs and packets carry no
-/// stale result into the next goroutine.
-#[test]
+/// Counts its drops.
+struct Counted(Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+/// Handles dropped before, while and after their goroutines end (detached), joined, or
+/// kept and dropped later, with inline and boxed results (`Big` makes a result too large
+/// for the packet): every result is dropped exactly once, by whoever lets go last, and
+/// reused Gs and packets carry no stale result into the next goroutine.
 fn detached_results_are_dropped_once() {
-    struct Counted(Arc<AtomicUsize>);
-    impl Drop for Counted {
+    let drops = Arc::new(AtomicUsize::new(0));
+    for round in 0..20 {
+        let hs: Vec<_> = (0..500)
+            .map(|i| {
+                let drops = drops.clone();
+                gort::go(move || {
+                    if i % 3 == 0 {
+                        gort::yield_now();
+                    }
+                    (Counted(drops), (i % 2 == 0).then(|| big(i)))
+                })
+            })
+            .collect();
+        let mut kept = Vec::new();
+        for (i, h) in hs.into_iter().enumerate() {
+            match i % 3 {
+                0 => drop(h),
+                1 => kept.push(h),
+                _ => drop(h.join().unwrap()),
+            }
+        }
+        drop(kept);
+        // Every result is dropped once its goroutine ended and its handle is gone.
+        let want = 500 * (round + 1);
+        while drops.load(SeqCst) < want {
+            gort::yield_now();
+            std::thread::yield_now();
+        }
+        assert_eq!(drops.load(SeqCst), want, "round {round}");
+    }
+}
+
+#[test]
+fn detached_results_are_dropped_once_from_a_thread() {
+    within(120, detached_results_are_dropped_once);
+}
+
+#[test]
+fn detached_results_are_dropped_once_from_a_goroutine() {
+    within(120, || gort::run(detached_results_are_dropped_once));
+}
+
+/// A result whose `Drop` panics, dropped by the goroutine's end on the scheduler's stack
+/// (its handle went away after the result was stored: here, from an exit hook): the panic
+/// is reported and the runtime goes on. It used to abort the process ("the scheduler loop
+/// of M0 panicked").
+#[test]
+fn a_result_that_panics_on_drop_does_not_stop_the_scheduler() {
+    const NAME: &str = "a_result_that_panics_on_drop_does_not_stop_the_scheduler";
+    if !is_child(NAME) {
+        let out = child(NAME, &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(
+            stderr.contains("dropping a goroutine's unjoined result panicked"),
+            "{stderr}"
+        );
+        return;
+    }
+    struct PanicsOnDrop;
+    impl Drop for PanicsOnDrop {
         fn drop(&mut self) {
-            self.0.fetch_add(1, SeqCst);
+            panic!("the result's drop panics");
         }
     }
-    within(120, || {
-        let drops = Arc::new(AtomicUsize::new(0));
-        for round in 0..20 {
-            let hs: Vec<_> = (0..500)
-                .map(|i| {
-                    let drops = drops.clone();
-                    gort::go(move || {
-                        if i % 3 == 0 {
-                            gort::yield_now();
-                        }
-                        Counted(drops)
-                    })
-                })
-                .collect();
-            let mut kept = Vec::new();
-            for (i, h) in hs.into_iter().enumerate() {
-                match i % 3 {
-                    0 => drop(h),
-                    1 => kept.push(h),
-                    _ => drop(h.join().unwrap()),
+    type Slot = Arc<Mutex<Option<gort::JoinHandle<PanicsOnDrop>>>>;
+    within(60, || {
+        gort::run(|| {
+            for _ in 0..20 {
+                let slot: Slot = Arc::default();
+                let (tx, rx) = gort::chan::bounded::<()>(0);
+                let h = gort::go(move || {
+                    let _ = rx.recv();
+                    PanicsOnDrop
+                });
+                let s = slot.clone();
+                h.on_finish(Box::new(move || drop(s.lock().unwrap().take())));
+                *slot.lock().unwrap() = Some(h);
+                drop(tx);
+                while slot.lock().unwrap().is_some() {
+                    gort::yield_now();
                 }
             }
-            for h in kept {
-                drop(h);
-            }
-            // Every goroutine has ended once all its results were dropped.
-            let want = 500 * (round + 1);
-            while drops.load(SeqCst) < want {
-                gort::yield_now();
-                std::thread::yield_now();
-            }
-            assert_eq!(drops.load(SeqCst), want, "round {round}");
-        }
+            assert_eq!(gort::go(|| 7).join().unwrap(), 7);
+        })
     });
 }

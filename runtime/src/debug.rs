@@ -32,7 +32,7 @@
 //! needs an unwinder that can start from a suspended coroutine's registers, which std does
 //! not offer.
 //!
-//! Uses: `g`, `join`, `park`, `sched`, `signal`, `timer`.
+//! Uses: `g`, `park`, `sched`, `signal`, `timer`.
 
 use crate::g::{self, G};
 use crate::park::WaitReason;

@@ -9,7 +9,7 @@
 //! allocate nothing in steady state: results up to [`INLINE_RESULT`] bytes are stored
 //! inline, larger ones in a `Box`.
 //!
-//! Uses: `g`, `park`, `sched`.
+//! Uses: `park`, `sched`.
 
 use crate::park;
 use crate::sched::spawn;
@@ -172,9 +172,18 @@ impl Packet {
             return;
         }
         if let Some(drop_result) = self.drop_result.take() {
-            // SAFETY: `drop_result` is set only while the slot holds an untaken result, and
-            // we are the last owner.
-            unsafe { drop_result(self.result.get()) };
+            // The last owner may be the goroutine's end, on the scheduler's own stack (the
+            // handle went away between the result's store and the end): a `Drop` that
+            // panics must not take the scheduler down, and the packet must still be
+            // recycled. As with a panicking exit hook, the message is all that is lost.
+            let dropped = catch_unwind(AssertUnwindSafe(|| {
+                // SAFETY: `drop_result` is set only while the slot holds an untaken
+                // result, and we are the last owner.
+                unsafe { drop_result(self.result.get()) }
+            }));
+            if dropped.is_err() {
+                eprintln!("gort: dropping a goroutine's unjoined result panicked (ignored)");
+            }
         }
         // SAFETY: no owner remains; we own the packet.
         let name = unsafe { (*self.name.get()).take() };

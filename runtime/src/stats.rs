@@ -56,9 +56,9 @@ pub struct Stats {
     pub retakes: u64,
     /// Rounds sysmon has run (it does not run at all while the runtime is idle).
     pub sysmon_rounds: u64,
-    /// Goroutine control blocks (Gs) ever allocated: the most goroutines that were alive
-    /// at once, about. A G is reused as soon as its goroutine ends, joined or not, and
-    /// never freed (Go's `allglen`).
+    /// Goroutine control blocks (Gs) ever allocated (Go's `allglen`): about the most
+    /// goroutines that were alive at once, plus up to 256 per P that wait in the Ps' free
+    /// caches. A G is reused as soon as its goroutine ends, joined or not, and never freed.
     pub gs_allocated: usize,
 }
 

@@ -6,7 +6,8 @@
 //! scheduler loop). A P moves between Ms only through the scheduler's hand-off paths (idle
 //! list under `Sched::lock`, `M::nextp` with release/acquire), which order those accesses.
 //!
-//! Uses: `g`, `stack`; within `sched`: `sched::globalq`, `sched::m`, `sched::runq`.
+//! Uses: `g`, `stack`; within `sched`: `sched::globalq`, `sched::m`, `sched::runq`,
+//! `sched::spawn`.
 
 use super::globalq::GlobalQueue;
 use super::m::M;
