@@ -176,7 +176,7 @@ impl Stack {
     /// pages once it has stayed idle for a full scavenger period.
     pub(crate) fn set_idle(&self) {
         if self.pooled() {
-            self.slot().set_idle();
+            self.arena().set_idle(self.index);
         }
     }
 }
@@ -341,7 +341,10 @@ pub(crate) fn give_batch(stacks: impl Iterator<Item = Stack>) {
     let mut pool = POOL.lock();
     let size = pool.size;
     for st in stacks {
-        st.arena().pooled.fetch_add(1, Relaxed);
+        let arena = st.arena();
+        if arena.pooled.fetch_add(1, Relaxed) + 1 == arena.slots.len() {
+            arena.all_pooled();
+        }
         if st.size() == size {
             pool.free.push(st);
         } else {
@@ -386,23 +389,31 @@ fn carve_arena(size: usize, out: &mut Vec<Stack>) -> io::Result<()> {
 /// frees pages, but the page-table pages stay as long as the guard markers in them do.
 /// Called by the scavenger thread only (it alone reads arena descriptors through the
 /// registry, so it may free them).
-pub(crate) fn unmap_idle_arenas() {
+pub(crate) fn unmap_idle_arenas(looked_at: &[*const scavenge::Arena]) {
     let mut pool = POOL.lock();
     let size = pool.size;
     let mut spare = pool.free.len().saturating_sub(KEEP);
     let mut dead = Vec::new();
-    registry::each_arena(|arena| {
+    for &arena in looked_at {
+        // SAFETY: the scavenger (the caller) found it registered in this pass, and only the
+        // scavenger frees descriptors.
+        let arena = unsafe { &*arena };
         let stale = arena.slot != size + page_size();
         let count = arena.slots.len();
-        if arena.pooled.load(Relaxed) != count || !(stale || spare >= count) || !arena.idle() {
-            return;
+        if arena.pooled.load(Relaxed) != count || !arena.idle() {
+            continue;
+        }
+        if !(stale || spare >= count) {
+            // Kept for the next burst; looked at again when more stacks come back.
+            arena.mark_dirty();
+            continue;
         }
         if !stale {
             spare -= count;
         }
         arena.dead.store(true, Relaxed);
         dead.push(arena as *const scavenge::Arena);
-    });
+    }
     if dead.is_empty() {
         return;
     }

@@ -4,9 +4,9 @@
 //! Writers (arena carving, own mappings) serialise on `WRITER`; readers load `USED` and walk
 //! the chunks with atomic loads only, so the SIGSEGV handler may read the table. An entry is
 //! `(low, len, slot, arena)`: the mapping `[low, low + len)` holds stacks of `slot` bytes
-//! each (guard page included, at each slot's low end). Arenas are never unmapped; an own
-//! mapping is removed (its `low` zeroed) before it is unmapped, and `GEN` is bumped so the
-//! per-thread range caches of [`super::remaining`] notice.
+//! each (guard page included, at each slot's low end). A mapping (an own one, or an idle
+//! arena the scavenger gives back) is removed (its `low` zeroed) before it is unmapped, and
+//! `GEN` is bumped so the per-thread range caches of [`super::remaining`] notice.
 
 use super::page_size;
 use super::scavenge::Arena;
@@ -14,7 +14,7 @@ use parking_lot::Mutex;
 use std::alloc::{alloc_zeroed, handle_alloc_error, Layout};
 use std::ptr;
 use std::sync::atomic::{
-    AtomicPtr, AtomicUsize,
+    AtomicBool, AtomicPtr, AtomicUsize,
     Ordering::{Acquire, Relaxed, Release},
 };
 
@@ -25,6 +25,11 @@ struct Entry {
     len: AtomicUsize,
     slot: AtomicUsize,
     arena: AtomicPtr<Arena>,
+    /// An arena's mark for the scavenger: some of its stacks may have gone idle, or it may
+    /// have become unmappable, since the scavenger last looked (see [`each_dirty_arena`]).
+    /// Kept here, in the table's contiguous chunks, so that a pass over a million parked
+    /// goroutines' arenas reads a few pages of marks rather than every arena's descriptor.
+    dirty: AtomicBool,
 }
 
 struct Chunk {
@@ -66,7 +71,7 @@ fn new_chunk() -> *mut Chunk {
 
 /// Calls `f` on each live entry until it returns `Some`. Lock-free and allocation-free:
 /// async-signal-safe.
-fn find<R>(mut f: impl FnMut(usize, usize, usize, *const Arena) -> Option<R>) -> Option<R> {
+fn find<R>(mut f: impl FnMut(&Entry, usize, usize, usize, *const Arena) -> Option<R>) -> Option<R> {
     let used = USED.load(Acquire);
     let mut chunk = HEAD.load(Acquire);
     let mut i = 0;
@@ -84,7 +89,7 @@ fn find<R>(mut f: impl FnMut(usize, usize, usize, *const Arena) -> Option<R>) ->
             if e.low.load(Acquire) != low || slot == 0 {
                 continue;
             }
-            if let Some(r) = f(low, len, slot, arena) {
+            if let Some(r) = f(e, low, len, slot, arena) {
                 return Some(r);
             }
         }
@@ -119,6 +124,8 @@ pub(crate) fn register(low: usize, len: usize, slot: usize, arena: *const Arena)
     e.len.store(len, Relaxed);
     e.slot.store(slot, Relaxed);
     e.arena.store(arena as *mut Arena, Relaxed);
+    // A new arena is looked at by the next scavenger pass.
+    e.dirty.store(true, Relaxed);
     e.low.store(low, Release);
     if idx >= USED.load(Relaxed) {
         USED.store(idx + 1, Release);
@@ -157,7 +164,7 @@ pub(crate) struct Hit {
 /// Finds the stack slot containing `addr`. Async-signal-safe.
 pub(crate) fn lookup(addr: usize) -> Option<Hit> {
     let page = page_size_cached();
-    find(|low, len, slot, _| {
+    find(|_, low, len, slot, _| {
         if addr < low || addr >= low + len {
             return None;
         }
@@ -170,18 +177,26 @@ pub(crate) fn lookup(addr: usize) -> Option<Hit> {
     })
 }
 
-/// Calls `f` on every registered arena's descriptor. For the scavenger thread only: it is
-/// the one thread that frees descriptors (after unregistering them), so the ones it finds
-/// here are live.
-pub(crate) fn each_arena(mut f: impl FnMut(&Arena)) {
-    find(|_, _, _, arena| {
-        // SAFETY: a registered arena's descriptor is freed only by the scavenger thread,
-        // which is the caller, after it unregistered the arena.
-        if let Some(a) = unsafe { arena.as_ref() } {
-            f(a);
+/// Calls `f` on every registered arena marked dirty, clearing the mark first (Acquire: a
+/// slot state stored before the mark was set is seen by `f`). For the scavenger thread
+/// only: it is the one thread that frees descriptors (after unregistering them), so the
+/// ones it finds here are live.
+pub(crate) fn each_dirty_arena(mut f: impl FnMut(&Arena)) {
+    find(|e, _, _, _, arena| {
+        // A plain load first: most arenas are not marked, and a swap writes every line.
+        if !arena.is_null() && e.dirty.load(Relaxed) && e.dirty.swap(false, Acquire) {
+            // SAFETY: a registered arena's descriptor is freed only by the scavenger
+            // thread, which is the caller, after it unregistered the arena.
+            f(unsafe { &*arena });
         }
         None::<()>
     });
+}
+
+/// The scavenger's mark of the arena registered at `idx` (see [`each_dirty_arena`]). Entries
+/// live as long as the process; the arena stops setting it before it is unregistered.
+pub(crate) fn dirty_flag(idx: usize) -> &'static AtomicBool {
+    &entry(idx).dirty
 }
 
 /// The page size without `OnceLock` (no lazy init in a signal handler): read once by
