@@ -383,12 +383,13 @@ fn carve_arena(size: usize, out: &mut Vec<Stack>) -> io::Result<()> {
     Ok(())
 }
 
-/// Unmaps idle arenas: those whose stacks are all in the pool and hold no pages (the
-/// scavenger released them, or they were never used), beyond the [`KEEP`] stacks of the
-/// current size that stay mapped. This is what gives page tables back: `MADV_DONTNEED`
-/// frees pages, but the page-table pages stay as long as the guard markers in them do.
-/// Called by the scavenger thread only (it alone reads arena descriptors through the
-/// registry, so it may free them).
+/// Unmaps idle arenas among `looked_at` (the arenas the scavenger's pass visited): those
+/// whose stacks are all in the pool and hold no pages (the scavenger released them, or they
+/// were never used), beyond the [`KEEP`] stacks of the current size that stay mapped (an
+/// arena kept for that is marked again, to be looked at in later passes). This is what
+/// gives page tables back: `MADV_DONTNEED` frees pages, but the page-table pages stay as
+/// long as the guard markers in them do. Called by the scavenger thread only (it alone
+/// reads arena descriptors through the registry, so it may free them).
 pub(crate) fn unmap_idle_arenas(looked_at: &[*const scavenge::Arena]) {
     let mut pool = POOL.lock();
     let size = pool.size;
