@@ -28,6 +28,7 @@ use crate::g::{Switch, G};
 use crate::shim::{AtomicU64, Futex};
 // Not shimmed: only the deadlock check reads these, never a modelled protocol.
 use std::cell::Cell;
+use std::num::NonZeroUsize;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 use std::sync::atomic::{AtomicBool, AtomicI32};
 use std::time::Instant;
@@ -244,11 +245,52 @@ enum Target {
     Thread(&'static ThreadSlot),
 }
 
-/// Wakes one park episode of one goroutine or thread. Cheap to clone (three words); only
+/// A [`Target`] packed in one word, as a token holds it: the G's or the thread slot's
+/// address, the low bit set for a thread (both are at least 8-byte aligned). A token is
+/// then two plain words. As an enum with a one-byte tag it was three, and copies of a token
+/// (and of `Option<Token>`, whose niche is the tag) moved the tag's padding and the pointer
+/// as one odd 15-byte run of overlapping stores, which the next load of it could not take
+/// from the store buffer: 20% of `Receiver::recv`'s samples in an unbuffered ping-pong
+/// stalled there.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct TargetWord(NonZeroUsize);
+
+const THREAD_BIT: usize = 1;
+const _: () = assert!(std::mem::align_of::<G>() > THREAD_BIT);
+const _: () = assert!(std::mem::align_of::<ThreadSlot>() > THREAD_BIT);
+
+impl TargetWord {
+    fn new(target: Target) -> TargetWord {
+        let word = match target {
+            Target::Goroutine(g) => g as *const G as usize,
+            Target::Thread(t) => t as *const ThreadSlot as usize | THREAD_BIT,
+        };
+        TargetWord(NonZeroUsize::new(word).expect("references are not null"))
+    }
+
+    fn get(self) -> Target {
+        let word = self.0.get();
+        if word & THREAD_BIT == 0 {
+            // SAFETY: made by `new` from a `&'static G` (the bit clear).
+            Target::Goroutine(unsafe { &*(word as *const G) })
+        } else {
+            // SAFETY: made by `new` from a `&'static ThreadSlot` (the bit set).
+            Target::Thread(unsafe { &*((word & !THREAD_BIT) as *const ThreadSlot) })
+        }
+    }
+}
+
+impl std::fmt::Debug for TargetWord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.get().fmt(f)
+    }
+}
+
+/// Wakes one park episode of one goroutine or thread. Cheap to clone (two words); only
 /// the first `wake` of an episode takes effect.
 #[derive(Clone, Debug)]
 pub struct Token {
-    target: Target,
+    target: TargetWord,
     seq: u64,
 }
 
@@ -266,7 +308,7 @@ impl Token {
     }
 
     fn end(&self, to: u64) -> bool {
-        match self.target {
+        match self.target.get() {
             Target::Goroutine(g) => match g.park.notify(self.seq, to) {
                 Some(PARKED) => {
                     crate::sched::ready(g);
@@ -290,7 +332,7 @@ impl Token {
     /// Ends the episode as woken like [`Token::wake`], but a parked goroutine is not made
     /// runnable here: it is added to `batch`, which readies it together with others.
     fn wake_into(&self, batch: &mut Batch) -> bool {
-        match self.target {
+        match self.target.get() {
             Target::Goroutine(g) => match g.park.notify(self.seq, NOTIFIED) {
                 Some(PARKED) => {
                     batch.push(g);
@@ -305,11 +347,7 @@ impl Token {
 
     /// Whether this token and `other` wake the same goroutine or thread.
     pub fn same_waiter(&self, other: &Token) -> bool {
-        match (self.target, other.target) {
-            (Target::Goroutine(a), Target::Goroutine(b)) => std::ptr::eq(a, b),
-            (Target::Thread(a), Target::Thread(b)) => std::ptr::eq(a, b),
-            _ => false,
-        }
+        self.target == other.target
     }
 }
 
@@ -483,7 +521,7 @@ pub fn prepare_at(reason: WaitReason, at: &'static std::panic::Location<'static>
                 crate::debug::record_backtrace(g);
             }
             Token {
-                target: Target::Goroutine(g),
+                target: TargetWord::new(Target::Goroutine(g)),
                 seq: g.park.arm(Release),
             }
         }
@@ -493,7 +531,7 @@ pub fn prepare_at(reason: WaitReason, at: &'static std::panic::Location<'static>
             // on them): a timer callback that blocked would stop every timer with it.
             crate::timer::check_may_block();
             Token {
-                target: Target::Thread(t),
+                target: TargetWord::new(Target::Thread(t)),
                 seq: t.park.arm(SeqCst),
             }
         }
@@ -595,7 +633,7 @@ fn park_goroutine(g: &'static G, deadline: Option<Instant>) -> bool {
                 return g.park.disarm(); // a wake-up may already have arrived
             }
             let token = Token {
-                target: Target::Goroutine(g),
+                target: TargetWord::new(Target::Goroutine(g)),
                 seq: g.park.seq(),
             };
             let timer = crate::timer::add(d, crate::timer::Action::Expire(token));
