@@ -24,10 +24,12 @@ fn until_finished<T>(hs: &[gort::JoinHandle<T>]) {
     }
 }
 
-/// Two batches of goroutines that end at once, the first batch's handles not joined until
-/// the second has ended too: the second batch runs on the first batch's Gs (the count of
-/// Gs grows by far less than a batch), and every handle still gets its own result, name
-/// and exit hook.
+/// Two batches of goroutines that end at once, no handle joined until both have ended:
+/// every handle still gets its own result, name and exit hook, and the second batch reuses
+/// Gs. When a finished goroutine kept its G until its handle let go, no G could be reused
+/// here, and the second batch allocated exactly one G per goroutine; now each one that ends
+/// frees its G (how many get reused depends on how fast the Ps run them compared with the
+/// spawner, and up to 256 per P wait in the Ps' caches, so the bound asks for any reuse).
 fn finished_goroutines_free_their_gs_before_join() {
     let hooks = Arc::new(AtomicUsize::new(0));
     let spawn = |base: usize| -> (Vec<gort::JoinHandle<usize>>, Vec<gort::JoinHandle<Big>>) {
@@ -53,7 +55,7 @@ fn finished_goroutines_free_their_gs_before_join() {
     until_finished(&large2);
     let grew = gort::stats().gs_allocated - before;
     assert!(
-        grew < BATCH,
+        grew < 2 * BATCH,
         "{grew} new Gs for {} goroutines while {} finished ones wait for join: \
          finished goroutines keep their Gs",
         2 * BATCH,
