@@ -2,7 +2,7 @@
 //! Tests that change `procs` run in child processes so they do not disturb each other.
 
 mod common;
-use common::{child, is_child, within};
+use common::{child, child_ok, is_child, within};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 
@@ -58,16 +58,10 @@ fn set_procs_zero_panics_with_a_clear_message() {
 #[test]
 fn set_procs_up_and_down_while_goroutines_run() {
     if !is_child("set_procs_up_and_down_while_goroutines_run") {
-        let out = child(
+        return child_ok(
             "set_procs_up_and_down_while_goroutines_run",
             &[("GOMAXPROCS", "2")],
         );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return;
     }
     within(120, || {
         let stop = Arc::new(AtomicBool::new(false));
@@ -104,13 +98,7 @@ fn set_procs_up_and_down_while_goroutines_run() {
 #[test]
 fn yield_now_is_fair_on_one_p() {
     if !is_child("yield_now_is_fair_on_one_p") {
-        let out = child("yield_now_is_fair_on_one_p", &[("GOMAXPROCS", "1")]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return;
+        return child_ok("yield_now_is_fair_on_one_p", &[("GOMAXPROCS", "1")]);
     }
     within(60, || {
         assert_eq!(gort::procs(), 1);
@@ -167,13 +155,7 @@ fn yield_now_is_fair_on_one_p() {
 #[test]
 fn work_spreads_over_every_p() {
     if !is_child("work_spreads_over_every_p") {
-        let out = child("work_spreads_over_every_p", &[("GOMAXPROCS", "4")]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return;
+        return child_ok("work_spreads_over_every_p", &[("GOMAXPROCS", "4")]);
     }
     within(120, || {
         assert_eq!(gort::procs(), 4);
@@ -213,16 +195,10 @@ fn work_spreads_over_every_p() {
 #[test]
 fn a_runnext_ping_pong_does_not_starve_the_global_queue() {
     if !is_child("a_runnext_ping_pong_does_not_starve_the_global_queue") {
-        let out = child(
+        return child_ok(
             "a_runnext_ping_pong_does_not_starve_the_global_queue",
             &[("GOMAXPROCS", "1")],
         );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return;
     }
     use gort::park::{self, Token};
     // Two goroutines wake each other in turn, never yielding: each wake-up puts the other
@@ -359,16 +335,10 @@ fn shrinking_procs_during_a_syscall_strands_no_goroutine() {
 #[test]
 fn yielding_goroutines_do_not_starve_the_global_queue() {
     if !is_child("yielding_goroutines_do_not_starve_the_global_queue") {
-        let out = child(
+        return child_ok(
             "yielding_goroutines_do_not_starve_the_global_queue",
             &[("GOMAXPROCS", "1")],
         );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return;
     }
     within(60, || {
         assert_eq!(gort::procs(), 1);
