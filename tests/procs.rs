@@ -2,7 +2,7 @@
 //! Tests that change `procs` run in child processes so they do not disturb each other.
 
 mod common;
-use common::{child, child_ok, is_child, within};
+use common::{child, child_ok, is_child, spawn_yielders, within};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 
@@ -345,16 +345,7 @@ fn yielding_goroutines_do_not_starve_the_global_queue() {
         for _ in 0..50 {
             gort::run(|| {
                 let stop = Arc::new(AtomicBool::new(false));
-                let spinners: Vec<_> = (0..3)
-                    .map(|_| {
-                        let stop = stop.clone();
-                        gort::go(move || {
-                            while !stop.load(SeqCst) {
-                                gort::yield_now();
-                            }
-                        })
-                    })
-                    .collect();
+                let spinners = spawn_yielders(3, &stop);
                 let (tx, rx) = gort::chan::bounded::<()>(0);
                 let woken = gort::go(move || rx.recv().unwrap());
                 let from_thread = std::thread::spawn({

@@ -1,7 +1,7 @@
 //! Scheduler behaviour: spawning, joining, panics, yielding, spreading, locked threads.
 
 mod common;
-use common::{tid, within};
+use common::{spawn_yielders, tid, within};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
@@ -328,16 +328,7 @@ fn num_goroutine_counts_live_goroutines() {
     within(60, || {
         let release = Arc::new(AtomicBool::new(false));
         let before = gort::num_goroutine();
-        let hs: Vec<_> = (0..50)
-            .map(|_| {
-                let r = release.clone();
-                gort::go(move || {
-                    while !r.load(SeqCst) {
-                        gort::yield_now();
-                    }
-                })
-            })
-            .collect();
+        let hs = spawn_yielders(50, &release);
         assert!(gort::num_goroutine() >= before + 50);
         release.store(true, SeqCst);
         for h in hs {

@@ -6,7 +6,7 @@
 //! Each test runs in a child process with its own GOMAXPROCS, since it counts hand-offs.
 
 mod common;
-use common::{child_ok, is_child, within};
+use common::{child_ok, is_child, spawn_yielders, within};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,16 +38,7 @@ fn a_syscall_that_parks_leaves_no_syscall_mark() {
             let before = gort::stats().handoffs;
             // Keep the M busy for a while with goroutines that yield (no syscalls).
             let stop = Arc::new(AtomicBool::new(false));
-            let busy: Vec<_> = (0..2)
-                .map(|_| {
-                    let stop = stop.clone();
-                    gort::go(move || {
-                        while !stop.load(SeqCst) {
-                            gort::yield_now();
-                        }
-                    })
-                })
-                .collect();
+            let busy = spawn_yielders(2, &stop);
             let start = std::time::Instant::now();
             while start.elapsed() < Duration::from_millis(300) {
                 gort::yield_now();

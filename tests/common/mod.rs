@@ -2,8 +2,24 @@
 #![allow(dead_code)]
 
 use std::process::{Command, Output};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
+
+/// Spawns `n` goroutines that do nothing but yield until `stop` is set: they keep their Ps
+/// busy without ever blocking.
+pub fn spawn_yielders(n: usize, stop: &Arc<AtomicBool>) -> Vec<gort::JoinHandle<()>> {
+    (0..n)
+        .map(|_| {
+            let stop = stop.clone();
+            gort::go(move || {
+                while !stop.load(SeqCst) {
+                    gort::yield_now();
+                }
+            })
+        })
+        .collect()
+}
 
 /// Runs `f` on a fresh thread and fails the test if it takes longer than `secs`: the
 /// timeout only turns a hang into a failure, it asserts nothing about speed.
