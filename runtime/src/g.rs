@@ -13,12 +13,14 @@
 //! currently running (or finishing) the goroutine touches them, and the scheduler's hand-off
 //! of a G between Ms (run-queue push/pop, park-state CAS) orders those accesses.
 //!
-//! Uses: `join`, `park`, `stack`, `sysmon`.
+//! Uses: `coroutine`, `join`, `park`, `sched` (the M that runs the goroutine), `stack`,
+//! `sysmon`.
 
+use crate::coroutine::{self, Context};
 use crate::join::Packet;
 use crate::park::{prefetch, ParkSlot, Scratch};
+use crate::sched::m::M;
 use crate::stack::Stack;
-use corosensei::{Coroutine, Yielder};
 use std::any::Any;
 use std::cell::{Cell, UnsafeCell};
 use std::panic::Location;
@@ -27,8 +29,9 @@ use std::sync::atomic::{
 };
 use std::sync::Arc;
 
-/// Why a goroutine handed control back to its M.
+/// Why a goroutine handed control back to its M (the word its switch to g0 passes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
 pub(crate) enum Switch {
     /// `yield_now`: put me back on the run queue.
     Yield,
@@ -37,12 +40,22 @@ pub(crate) enum Switch {
     /// A spawn filled my P's run queue: put me on the global queue and run the new
     /// goroutines first.
     Requeue,
+    /// The goroutine ended: its stack is free (the last switch of every goroutine).
+    Exit,
 }
 
-/// The coroutine a goroutine runs in.
-pub(crate) type Co = Coroutine<(), Switch, (), Stack>;
-/// The handle a goroutine uses to switch back to its M.
-pub(crate) type GYielder = Yielder<(), Switch>;
+impl Switch {
+    /// The reason a switch to g0 passed as its word.
+    pub(crate) fn from_word(w: usize) -> Switch {
+        match w {
+            0 => Switch::Yield,
+            1 => Switch::Park,
+            2 => Switch::Requeue,
+            3 => Switch::Exit,
+            _ => unreachable!("gort: bad switch word {w}"),
+        }
+    }
+}
 
 /// Goroutine-local storage: one slot per `LocalKey` id.
 pub(crate) type Locals = Vec<Option<Box<dyn Any + Send>>>;
@@ -71,10 +84,13 @@ pub(crate) struct G {
     /// timer epoch; 0: not yet). A park only clears it, as Go's `waitsince` is filled in
     /// later: no clock read, no shared cache line per park.
     pub(crate) wait_since: AtomicU64,
-    /// The coroutine; `None` while the G is free.
-    pub(crate) co: UnsafeCell<Option<Co>>,
-    /// Set when the coroutine starts; valid while it runs.
-    pub(crate) yielder: Cell<*const GYielder>,
+    /// The goroutine's stack; `None` while the G is free.
+    pub(crate) stack: UnsafeCell<Option<Stack>>,
+    /// Where the goroutine's registers are saved while it is not running.
+    pub(crate) ctx: Context,
+    /// The M running the goroutine: written each time it resumes (every switch into a
+    /// goroutine passes the M), valid while it runs.
+    pub(crate) m: Cell<*const M>,
     /// The id of the M this goroutine is locked to (`lock_os_thread`), if any. An id, not
     /// a reference: the scheduler, which knows the Ms, looks the M up when it needs it.
     pub(crate) locked_m: Cell<Option<usize>>,
@@ -121,8 +137,9 @@ impl G {
             name: UnsafeCell::new(None),
             park_sp: AtomicUsize::new(0),
             stack_top: AtomicUsize::new(0),
-            co: UnsafeCell::new(None),
-            yielder: Cell::new(std::ptr::null()),
+            stack: UnsafeCell::new(None),
+            ctx: Context::new(),
+            m: Cell::new(std::ptr::null()),
             locked_m: Cell::new(None),
             lock_count: Cell::new(0),
             in_syscall: AtomicBool::new(false),
@@ -231,24 +248,56 @@ impl G {
             prefetch(a);
             a += 64;
         }
-        prefetch(top - 64); // corosensei links the resumer's stack at the very top
     }
 
     /// Switches from the running goroutine back to its M (runs on the goroutine's stack).
+    /// A yield may instead hand the M straight to the next goroutine of its P
+    /// (`sched::m::yield_direct`).
     #[inline]
     pub(crate) fn suspend(&self, why: Switch) {
         if self.in_syscall.load(Relaxed) {
             return self.suspend_in_syscall(why);
         }
+        if why == Switch::Yield && crate::sched::m::yield_direct(self) {
+            return;
+        }
         self.switch_out(why);
     }
 
+    /// Switches to g0 of the M running this goroutine, which acts on `why`.
     fn switch_out(&self, why: Switch) {
-        let y = self.yielder.get();
-        debug_assert!(!y.is_null());
-        // SAFETY: `yielder` was set by this coroutine's entry closure and stays valid until
-        // the coroutine returns; we are running inside it (callers checked `current_g`).
-        unsafe { (*y).suspend(why) }
+        let m = self.m.get();
+        debug_assert!(!m.is_null());
+        // SAFETY: `m` is the M that resumed us (set by `resumed`); its g0 is suspended in
+        // `execute`, waiting for this switch, and nothing else resumes it meanwhile.
+        let msg = unsafe { coroutine::switch(&self.ctx, (*m).g0.sp(), why as usize) };
+        self.resumed(msg);
+    }
+
+    /// Switches to the suspended goroutine `next` on this goroutine's M, which the caller
+    /// made current (`sched::m::yield_direct`).
+    pub(crate) fn switch_to(&self, next: &G) {
+        let m = self.m.get();
+        // SAFETY: the caller took `next` off the run queue of the P this M holds: it is
+        // suspended and ours to resume.
+        let msg = unsafe { coroutine::switch(&self.ctx, next.ctx.sp(), m as usize) };
+        self.resumed(msg);
+    }
+
+    /// The goroutine runs again: `msg` is the M that switched to it (from g0, or from a
+    /// goroutine that yielded straight to it), which finishes that switch.
+    #[inline]
+    pub(crate) fn resumed(&self, msg: usize) {
+        let m = msg as *const M;
+        self.m.set(m);
+        // SAFETY: every switch into a goroutine passes the `&'static M` doing it.
+        unsafe { (*m).finish_switch() };
+    }
+
+    /// The last switch of a goroutine: back to g0, which frees the stack we are on.
+    pub(crate) fn exit(&self) -> ! {
+        self.switch_out(Switch::Exit);
+        unreachable!("gort: a goroutine resumed after it ended");
     }
 
     /// A goroutine inside `gort::syscall` parks or yields (its closure blocked on a channel,

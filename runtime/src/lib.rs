@@ -36,6 +36,7 @@ compile_error!(
 
 mod api;
 mod builder;
+mod coroutine;
 mod deadlock;
 pub mod debug;
 mod fork;

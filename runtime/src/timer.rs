@@ -154,6 +154,12 @@ pub(crate) fn next() -> u64 {
     NEXT.load(SeqCst)
 }
 
+/// Whether a timer is due now: one atomic load while none is pending, else a clock read.
+pub(crate) fn due() -> bool {
+    let next = next();
+    next != u64::MAX && next <= nanos(Instant::now())
+}
+
 /// Fires every timer due at `now` (ns). Returns how many fired.
 pub(crate) fn run_expired(now: u64) -> usize {
     let mut fired = 0;

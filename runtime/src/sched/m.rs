@@ -21,18 +21,18 @@
 //! - [`M::held_p_id_from_outside`]: another thread asking which P an M holds (debug's dump).
 //!   Sysmon asks the other way round, `P::owner`, to retake a P from another M.
 //!
-//! Uses: `g`, `membarrier`, `netpoll`, `note`, `stack`, `sysmon`, `timer`; within `sched`: `sched`
+//! Uses: `coroutine`, `g`, `membarrier`, `netpoll`, `note`, `stack`, `sysmon`, `timer`; within `sched`: `sched`
 //! itself, `sched::idle`, `sched::p`, `sched::runq`, `sched::spawn`.
 
 use super::idle::stopm;
 use super::p::{bump, P, P_DEAD, P_RUNNING};
 use super::runq::RUNQ_SIZE;
 use super::{sched, spawn, Sched};
+use crate::coroutine::{self, Context};
 use crate::g::{Switch, G};
 use crate::note::Note;
 use crate::stack::overflow::Culprit;
 use crate::{membarrier, netpoll, timer};
-use corosensei::CoroutineResult;
 use std::cell::Cell;
 use std::ptr;
 use std::sync::atomic::Ordering::{Relaxed, Release, SeqCst};
@@ -71,6 +71,12 @@ pub(crate) struct M {
     /// while this is odd, and the same in both of its reads (no sleep and wake between).
     pub(crate) sleeps: AtomicU64,
     rng: Cell<u64>,
+    /// Where this M's scheduler loop (g0) is saved while one of its goroutines runs.
+    pub(crate) g0: Context,
+    /// A goroutine that yielded straight to another (`yield_direct`) and goes back on the
+    /// P's run queue once it is off its stack: the goroutine that runs next puts it there
+    /// (`finish_switch`). Null otherwise (owner only).
+    yielded: Cell<*const G>,
 }
 
 // SAFETY: the Cells are touched only by the thread running this M (module docs); the
@@ -168,7 +174,37 @@ impl M {
             tid: AtomicI32::new(0),
             sleeps: AtomicU64::new(0),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1)),
+            g0: Context::new(),
+            yielded: Cell::new(ptr::null()),
         }
+    }
+
+    /// Finishes a switch into a goroutine (called by the goroutine as it resumes): if the
+    /// goroutine before it yielded straight to it, that one is now off its stack and goes
+    /// on the run queue (Go's `gosched` does this on g0, Linux's `finish_task_switch` on
+    /// the next task).
+    #[inline]
+    pub(crate) fn finish_switch(&self) {
+        let prev = self.yielded.get();
+        if !prev.is_null() {
+            self.requeue_yielded(prev);
+        }
+    }
+
+    #[inline(never)]
+    fn requeue_yielded(&self, prev: *const G) {
+        self.yielded.set(ptr::null());
+        // SAFETY: `yield_direct` stored a `&'static G`.
+        let prev = unsafe { &*prev };
+        // `yield_direct` left `in_p` raised and checked that this M owns the P.
+        let p = self.p_on_g0().expect("gort: direct yield without a P");
+        let s = sched();
+        // As in `execute` for a yield: `wakep` only if a P is idle, read without a fence.
+        if p.runq_put(prev, false, &s.global) && s.npidle.load(Relaxed) != 0 {
+            s.wakep();
+        }
+        // The goroutine runs now: sysmon may take the P again.
+        self.in_p.store(false, Release);
     }
 
     /// Hands P `p` to this (sleeping or about to sleep) M and wakes it.
@@ -388,20 +424,23 @@ fn execute(m: &'static M, mut g: &'static G, inherit: bool) -> bool {
     }
     m.curg.store(g as *const G as *mut G, Relaxed);
     loop {
-        // SAFETY: this M owns `g` now (it came off a run queue or was handed to us), so no
-        // other thread touches its coroutine until we publish it again.
-        let co = unsafe { (*g.co.get()).as_mut() }.expect("gort: runnable G without coroutine");
         // While the goroutine runs, sysmon may take the P if it hogs it or blocks in a
         // syscall; afterwards we check whether it is still ours.
         m.in_p.store(false, Release);
         // Not parked any more: no stack to prefetch for it until it parks again.
         g.park_sp.store(0, Relaxed);
-        let result = co.resume(());
+        // SAFETY: this M owns `g` now (it came off a run queue or was handed to us) and it
+        // is suspended, so no other thread switches to it until we publish it again.
+        let why = unsafe { coroutine::switch(&m.g0, g.ctx.sp(), m as *const M as usize) };
         m.in_p.store(true, Relaxed);
         membarrier::light();
+        // The goroutine that switched back may be another one than `g`: goroutines that
+        // yield hand the M to each other directly (`yield_direct`), updating `curg`.
+        // SAFETY: `curg` is the running `&'static G` (set by us or by `yield_direct`).
+        g = unsafe { &*m.curg.load(Relaxed) };
         let owned = m.p_on_g0();
-        match result {
-            CoroutineResult::Yield(Switch::Park) => {
+        match Switch::from_word(why) {
+            Switch::Park => {
                 if g.park.commit() {
                     // Parked: whoever wakes it will make it runnable. The goroutine it
                     // readied just before (a channel partner, in `runnext`) runs next.
@@ -427,7 +466,7 @@ fn execute(m: &'static M, mut g: &'static G, inherit: bool) -> bool {
                     return true;
                 }
             }
-            CoroutineResult::Yield(why @ (Switch::Yield | Switch::Requeue)) => {
+            why @ (Switch::Yield | Switch::Requeue) => {
                 m.curg.store(ptr::null_mut(), Relaxed);
                 match owned {
                     Some(p) if why == Switch::Yield && !ptr::eq(m.locked_g.get(), g) => {
@@ -454,7 +493,7 @@ fn execute(m: &'static M, mut g: &'static G, inherit: bool) -> bool {
                 }
                 return true;
             }
-            CoroutineResult::Return(()) => {
+            Switch::Exit => {
                 m.curg.store(ptr::null_mut(), Relaxed);
                 return spawn::goexit(m, g);
             }
@@ -489,6 +528,62 @@ fn next_after_yield(m: &'static M, p: &'static P) -> Option<(&'static G, bool)> 
         return None;
     }
     Some((g, inherit))
+}
+
+/// `yield_now` in goroutine `g`, on its stack: hands the M straight to the goroutine that
+/// `execute` would run next after a yield (the head of the P's ring), switching from
+/// stack to stack without the trip through g0. Returns `false`, having changed nothing,
+/// when the full path is needed: a locked M or goroutine, a P that sysmon took or that
+/// was retired, the fairness tick, a due timer (timer callbacks run on g0), an empty ring.
+///
+/// `g` cannot go on the ring before it is off its stack (another M could steal and
+/// resume it while it is still running here), so it is left in `M::yielded` and the
+/// goroutine that runs next puts it on the ring as it resumes (`M::finish_switch`); `in_p`
+/// stays raised until then, so the P stays this M's. The switch returns from one
+/// `yield_now` into another, or into the park seam, at the same call sites the previous
+/// goroutine came from, which the CPU predicts (see `coroutine`). Measured with the yield
+/// row of `benches/compare.sh`: BENCHMARKS.md.
+pub(crate) fn yield_direct(g: &G) -> bool {
+    // SAFETY: `g.m` is the `&'static M` running `g` (set as it resumed).
+    let m = unsafe { &*g.m.get() };
+    if !m.locked_g.get().is_null() || g.locked_m.get().is_some() {
+        return false;
+    }
+    m.in_p.store(true, Relaxed);
+    membarrier::light();
+    let next = m.p_on_g0().and_then(direct_target);
+    let Some(next) = next else {
+        m.in_p.store(false, Release);
+        return false;
+    };
+    m.yielded.set(g);
+    m.curg.store(next as *const G as *mut G, Relaxed);
+    next.park_sp.store(0, Relaxed);
+    g.switch_to(next);
+    true
+}
+
+/// The goroutine `yield_direct` switches to, taken off the ring, with the bookkeeping
+/// `execute` does for it; `None` (and nothing changed) if the full path is needed.
+fn direct_target(p: &'static P) -> Option<&'static G> {
+    let s = sched();
+    if p.id >= s.nprocs.load(Relaxed) || p.schedtick().is_multiple_of(61) || timer::due() {
+        return None;
+    }
+    let (next, inherit) = p.runq_get()?;
+    if next.locked_m.get().is_some() {
+        // `schedule` hands it to its M: back on the ring, and the full path.
+        if p.runq_put(next, false, &s.global) {
+            s.wakep();
+        }
+        return None;
+    }
+    if !inherit {
+        p.tick();
+    }
+    bump(&p.counters.runs);
+    p.prefetch_next();
+    Some(next)
 }
 
 /// Fast path of `schedule` after a goroutine parked, for the common case of a channel

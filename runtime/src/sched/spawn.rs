@@ -1,19 +1,23 @@
 //! Goroutine creation and teardown (Go's `newproc` and `goexit`), and the G and stack
 //! caches that make both allocation-free in steady state.
 //!
-//! Uses: `debug`, `fork`, `g`, `join`, `local`, `stack`; within `sched`: `sched` itself,
+//! Uses: `coroutine`, `debug`, `fork`, `g`, `join`, `local`, `stack`; within `sched`: `sched` itself,
 //! `sched::m`, `sched::p`.
 
 use super::m::{self, M};
 use super::p::{bump, CACHE_MAX, P};
 use super::sched;
-use crate::g::{Co, GYielder, Switch, G};
+use crate::g::{Switch, G};
 use crate::join::{JoinHandle, Packet};
 use crate::stack::{self, Stack};
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering::{Relaxed, Release};
 use std::sync::Arc;
+
+/// Closures larger than this (bytes) are boxed rather than moved onto the stack they run
+/// on, which is at least `stack::MIN_STACK_SIZE` (16 KiB).
+const BIG_CLOSURE: usize = 1024;
 
 /// Creates a goroutine running `f` and makes it runnable.
 pub(crate) fn spawn<F, T>(
@@ -26,6 +30,12 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    if std::mem::size_of::<F>() > BIG_CLOSURE {
+        // The closure is moved to the top of the new stack; one that would take a good
+        // part of it goes there boxed instead.
+        let boxed: Box<dyn FnOnce() -> T + Send> = Box::new(f);
+        return spawn(boxed, name, stack_size, at);
+    }
     crate::fork::check();
     let s = sched();
     if s.exiting.load(Relaxed) {
@@ -56,8 +66,9 @@ where
         g.packet
             .store(packet as *const Packet as *mut Packet, Release);
 
-        let co = Co::with_stack(stack, move |y: &GYielder, ()| {
-            g.yielder.set(y);
+        // The goroutine's first code: the first switch to it passes its M.
+        let body = move |msg: usize| {
+            g.resumed(msg);
             let result = catch_unwind(AssertUnwindSafe(f));
             crate::local::drop_all(g);
             if packet.detached() {
@@ -67,9 +78,14 @@ where
                 // SAFETY: the result slot is ours until `goexit` publishes DONE.
                 unsafe { packet.store(result) };
             }
-        });
-        // SAFETY: as above, the G is not yet published.
-        unsafe { *g.co.get() = Some(co) };
+            g.exit()
+        };
+        // SAFETY: the stack is ours and unused (fresh from the caches), and stays with the
+        // G until `goexit`, after the goroutine's last switch; the G is not yet published.
+        unsafe {
+            g.ctx.init(stack.range().1, body);
+            *g.stack.get() = Some(stack);
+        }
 
         let handle = JoinHandle::new(packet, id);
         let requeue = match p {
@@ -110,8 +126,8 @@ pub(crate) fn goexit(mm: &'static M, g: &'static G) -> bool {
     }
     let p = mm.p_on_g0();
     // SAFETY: the coroutine finished on this M; nobody else refers to it.
-    let co = unsafe { (*g.co.get()).take() }.expect("gort: finished G without coroutine");
-    put_stack(p, co.into_stack());
+    let stack = unsafe { (*g.stack.get()).take() }.expect("gort: finished G without a stack");
+    put_stack(p, stack);
     match p {
         Some(p) => bump(&p.counters.exited),
         None => {
