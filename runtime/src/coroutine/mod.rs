@@ -190,25 +190,28 @@ mod tests {
         }
     }
 
+    /// A context for a test; leaked, as a suspended context may be left behind.
+    fn context() -> &'static Context {
+        Box::leak(Box::new(Context::new()))
+    }
+
     #[test]
     fn messages_go_both_ways_and_the_entry_sees_its_captures() {
         let mut stack = TestStack::new();
-        let main = Box::leak(Box::new(Context::new()));
-        let co = Box::leak(Box::new(Context::new()));
+        let (main, co) = (context(), context());
         let log = Rc::new(RefCell::new(Vec::new()));
         let l = log.clone();
-        let (m, c): (&'static Context, &'static Context) = (main, co);
         // SAFETY: the stack outlives the context (the test waits for its last switch).
         unsafe {
-            c.init(stack.top(), move |first| {
+            co.init(stack.top(), move |first| {
                 let mut msg = first;
                 for _ in 0..3 {
                     l.borrow_mut().push(msg);
-                    msg = switch(c, m.sp(), msg * 10);
+                    msg = switch(co, main.sp(), msg * 10);
                 }
                 l.borrow_mut().push(msg);
                 drop(l);
-                switch(c, m.sp(), 0);
+                switch(co, main.sp(), 0);
             });
         }
         let mut got = Vec::new();
@@ -226,9 +229,7 @@ mod tests {
         // main -> a -> b -> a -> b -> main: symmetric transfer, no trip through main.
         let mut sa = TestStack::new();
         let mut sb = TestStack::new();
-        let main: &'static Context = Box::leak(Box::new(Context::new()));
-        let a: &'static Context = Box::leak(Box::new(Context::new()));
-        let b: &'static Context = Box::leak(Box::new(Context::new()));
+        let (main, a, b) = (context(), context(), context());
         // SAFETY: the stacks outlive both contexts (both end by switching to main, last).
         unsafe {
             a.init(sa.top(), move |m| {
@@ -248,8 +249,7 @@ mod tests {
         // Floating-point and integer values held across switches in both contexts, with
         // enough of them live that the compiler keeps some in callee-saved registers.
         let mut stack = TestStack::new();
-        let main: &'static Context = Box::leak(Box::new(Context::new()));
-        let co: &'static Context = Box::leak(Box::new(Context::new()));
+        let (main, co) = (context(), context());
         // SAFETY: as above.
         unsafe {
             co.init(stack.top(), move |_| {
@@ -274,7 +274,7 @@ mod tests {
             for round in 0..1000 {
                 assert_eq!(switch(main, co.sp(), 0), round);
                 for x in &mut g {
-                    *x *= 1.0;
+                    *x += 0.5;
                 }
                 for x in &mut k {
                     *x += 1;
@@ -285,7 +285,7 @@ mod tests {
             // Each float went up by 1000 from a sum of 40, each integer by 0 + 1 + ... + 999.
             let expect = 40 + 8 * 1000 + 56 + 6 * (999 * 1000 / 2);
             assert_eq!(switch(main, co.sp(), 0), expect);
-            assert_eq!(g.iter().sum::<f64>(), 9.0);
+            assert_eq!(g.iter().sum::<f64>(), 9.0 + 8.0 * 0.5 * 1000.0);
             assert_eq!(k.iter().sum::<u64>(), 42 + 6 * 1000);
         }
     }
@@ -293,8 +293,7 @@ mod tests {
     #[test]
     fn panics_are_caught_inside_and_backtraces_end_at_the_context() {
         let mut stack = TestStack::new();
-        let main: &'static Context = Box::leak(Box::new(Context::new()));
-        let co: &'static Context = Box::leak(Box::new(Context::new()));
+        let (main, co) = (context(), context());
         // SAFETY: as above.
         unsafe {
             co.init(stack.top(), move |_| {
