@@ -2,7 +2,7 @@
 //! return, and the mprotect fallback with its vm.max_map_count error.
 
 mod common;
-use common::{child, is_child, within};
+use common::{child, child_ok, is_child, within};
 use parking_lot::Mutex;
 use std::hint::black_box;
 use std::sync::Arc;
@@ -533,10 +533,7 @@ fn stacks_stay_sound_while_arenas_are_unmapped() {
     const NAME: &str = "stacks_stay_sound_while_arenas_are_unmapped";
     if !is_child(NAME) {
         // In a child process: the waves must find the pool to themselves.
-        let out = child(NAME, &[]);
-        let so = String::from_utf8_lossy(&out.stdout);
-        let se = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "child failed:\n{so}\n{se}");
+        child_ok(NAME, &[]);
         return;
     }
     within(120, || {

@@ -156,8 +156,17 @@ pub(crate) fn next() -> u64 {
 
 /// Whether a timer is due now: one atomic load while none is pending, else a clock read.
 pub(crate) fn due() -> bool {
+    due_now().is_some()
+}
+
+/// The time now (ns) if a timer is due at it.
+fn due_now() -> Option<u64> {
     let next = next();
-    next != u64::MAX && next <= nanos(Instant::now())
+    if next == u64::MAX {
+        return None;
+    }
+    let now = nanos(Instant::now());
+    (next <= now).then_some(now)
 }
 
 /// Fires every timer due at `now` (ns). Returns how many fired.
@@ -234,13 +243,5 @@ pub(crate) fn check_may_block() {
 
 /// Fires due timers if any are due now. Cheap when none is pending.
 pub(crate) fn check() -> usize {
-    let next = next();
-    if next == u64::MAX {
-        return 0;
-    }
-    let now = nanos(Instant::now());
-    if next > now {
-        return 0;
-    }
-    run_expired(now)
+    due_now().map_or(0, run_expired)
 }

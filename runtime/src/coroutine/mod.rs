@@ -108,14 +108,13 @@ impl Context {
     /// Prepares a new context on the stack whose highest address is `top`: the first
     /// [`switch`] to it runs `f(msg)` there, `msg` being what that switch passed. `f` must
     /// not return (it ends by switching away for good); if it does, the process aborts.
-    /// Returns the number of bytes taken at the top of the stack.
     ///
     /// # Safety
     ///
     /// `[top - n, top)` must be writable memory owned by the caller, where `n` is the size
     /// of `F` plus a few hundred bytes, and must stay so while the context exists; no
     /// context may be running on it.
-    pub(crate) unsafe fn init<F: FnOnce(usize)>(&self, top: usize, f: F) -> usize {
+    pub(crate) unsafe fn init<F: FnOnce(usize)>(&self, top: usize, f: F) {
         let align = align_of::<F>().max(STACK_ALIGN);
         let object = (top - size_of::<F>()) & !(align - 1);
         // The trampoline is entered with the stack pointer just above the frame, where it
@@ -138,7 +137,6 @@ impl Context {
                 .write(gort_runtime_coroutine_start as *const () as usize);
         }
         self.sp.set(sp);
-        top - sp
     }
 }
 

@@ -198,11 +198,7 @@ impl M {
         let prev = unsafe { &*prev };
         // `yield_direct` left `in_p` raised and checked that this M owns the P.
         let p = self.p_on_g0().expect("gort: direct yield without a P");
-        let s = sched();
-        // As in `execute` for a yield: `wakep` only if a P is idle, read without a fence.
-        if p.runq_put(prev, false, &s.global) && s.npidle.load(Relaxed) != 0 {
-            s.wakep();
-        }
+        requeue_yielder(p, prev);
         // The goroutine runs now: sysmon may take the P again.
         self.in_p.store(false, Release);
     }
@@ -470,20 +466,8 @@ fn execute(m: &'static M, mut g: &'static G, inherit: bool) -> bool {
                 m.curg.store(ptr::null_mut(), Relaxed);
                 match owned {
                     Some(p) if why == Switch::Yield && !ptr::eq(m.locked_g.get(), g) => {
-                        let s = sched();
-                        // `wakep` only if a P is idle, read without its fence: this P keeps
-                        // running and runs the yielder again, so a stale "none idle" costs
-                        // parallelism until the next push here (or sysmon), never progress.
-                        // With every P busy, a yield then pays no fence (BENCHMARKS.md).
-                        if p.runq_put(g, false, &s.global) && s.npidle.load(Relaxed) != 0 {
-                            s.wakep();
-                        }
-                        if let Some((next, inherit)) = next_after_yield(m, p) {
-                            if !inherit {
-                                p.tick();
-                            }
-                            bump(&p.counters.runs);
-                            p.prefetch_next();
+                        requeue_yielder(p, g);
+                        if let Some(next) = next_after_yield(m, p) {
                             g = next;
                             m.curg.store(g as *const G as *mut G, Relaxed);
                             continue;
@@ -503,6 +487,17 @@ fn execute(m: &'static M, mut g: &'static G, inherit: bool) -> bool {
     true
 }
 
+/// Puts a goroutine that yielded at the tail of `p`'s ring. `wakep` only if a P is idle,
+/// read without its fence: this P keeps running and runs the yielder again, so a stale
+/// "none idle" costs parallelism until the next push here (or sysmon), never progress.
+/// With every P busy, a yield then pays no fence (BENCHMARKS.md).
+fn requeue_yielder(p: &'static P, g: &'static G) {
+    let s = sched();
+    if p.runq_put(g, false, &s.global) && s.npidle.load(Relaxed) != 0 {
+        s.wakep();
+    }
+}
+
 /// Fast path of `schedule` after a goroutine yielded (`yield_now`) and went to the back of
 /// this P's ring: the next goroutine of the ring, run at once without the round trip
 /// through `schedule` and `find_runnable`, which only this P's own queues could answer
@@ -510,24 +505,38 @@ fn execute(m: &'static M, mut g: &'static G, inherit: bool) -> bool {
 /// goroutine, a retired P, the tick on which `find_runnable` looks at the global queue
 /// first (fairness), an empty ring. Due timers still fire first. Measured with the yield
 /// row of `benches/compare.sh` (two goroutines yielding on one P): see BENCHMARKS.md.
-fn next_after_yield(m: &'static M, p: &'static P) -> Option<(&'static G, bool)> {
-    let s = sched();
-    if !m.locked_g.get().is_null()
-        || p.id >= s.nprocs.load(Relaxed)
-        || p.schedtick().is_multiple_of(61)
-    {
+fn next_after_yield(m: &'static M, p: &'static P) -> Option<&'static G> {
+    if !m.locked_g.get().is_null() || !may_run_ring_head(p) {
         return None;
     }
     timer::check();
+    take_ring_head(p)
+}
+
+/// Whether a yield on `p` may go straight to the head of its ring: `p` is not retired and
+/// this is not the tick on which `find_runnable` looks at the global queue first.
+fn may_run_ring_head(p: &P) -> bool {
+    p.id < sched().nprocs.load(Relaxed) && !p.schedtick().is_multiple_of(61)
+}
+
+/// Takes the head of `p`'s ring to run after a yield, with the bookkeeping of a run;
+/// `None` if the ring is empty or its head is locked to an M (it goes back on the ring,
+/// and `schedule` hands it to its M).
+fn take_ring_head(p: &'static P) -> Option<&'static G> {
+    let s = sched();
     let (g, inherit) = p.runq_get()?;
     if g.locked_m.get().is_some() {
-        // `schedule` hands it to its M.
         if p.runq_put(g, false, &s.global) {
             s.wakep();
         }
         return None;
     }
-    Some((g, inherit))
+    if !inherit {
+        p.tick();
+    }
+    bump(&p.counters.runs);
+    p.prefetch_next();
+    Some(g)
 }
 
 /// `yield_now` in goroutine `g`, on its stack: hands the M straight to the goroutine that
@@ -551,7 +560,11 @@ pub(crate) fn yield_direct(g: &G) -> bool {
     }
     m.in_p.store(true, Relaxed);
     membarrier::light();
-    let next = m.p_on_g0().and_then(direct_target);
+    // Timer callbacks run on g0: a due timer takes the full path.
+    let next = m
+        .p_on_g0()
+        .filter(|&p| may_run_ring_head(p) && !timer::due())
+        .and_then(take_ring_head);
     let Some(next) = next else {
         m.in_p.store(false, Release);
         return false;
@@ -561,29 +574,6 @@ pub(crate) fn yield_direct(g: &G) -> bool {
     next.park_sp.store(0, Relaxed);
     g.switch_to(next);
     true
-}
-
-/// The goroutine `yield_direct` switches to, taken off the ring, with the bookkeeping
-/// `execute` does for it; `None` (and nothing changed) if the full path is needed.
-fn direct_target(p: &'static P) -> Option<&'static G> {
-    let s = sched();
-    if p.id >= s.nprocs.load(Relaxed) || p.schedtick().is_multiple_of(61) || timer::due() {
-        return None;
-    }
-    let (next, inherit) = p.runq_get()?;
-    if next.locked_m.get().is_some() {
-        // `schedule` hands it to its M: back on the ring, and the full path.
-        if p.runq_put(next, false, &s.global) {
-            s.wakep();
-        }
-        return None;
-    }
-    if !inherit {
-        p.tick();
-    }
-    bump(&p.counters.runs);
-    p.prefetch_next();
-    Some(next)
 }
 
 /// Fast path of `schedule` after a goroutine parked, for the common case of a channel
