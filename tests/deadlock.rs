@@ -95,7 +95,48 @@ fn scenario(name: &str) -> bool {
             gort::run(move || rx.recv().unwrap());
             unreachable!("nobody sends");
         }
+        "deadlock_after_hand_offs" => {
+            // Two goroutines hand a value back and forth (each park switches straight to
+            // the partner it readied), then both wait for values nobody sends.
+            let (ping_tx, ping_rx) = bounded::<u32>(0);
+            let (pong_tx, pong_rx) = bounded::<u32>(0);
+            gort::run(move || {
+                let echo = gort::go(move || {
+                    for v in &ping_rx {
+                        pong_tx.send(v).unwrap();
+                    }
+                });
+                for i in 0..10_000 {
+                    ping_tx.send(i).unwrap();
+                    pong_rx.recv().unwrap();
+                }
+                let _keep = ping_tx;
+                pong_rx.recv().unwrap(); // the echo waits for a ping, we for a pong
+                echo.join().unwrap();
+            });
+            unreachable!("nobody sends");
+        }
         // Correct programs: never reported.
+        "goroutine_ping_pong" => {
+            // Goroutines hand values back and forth (direct switches between them) while a
+            // plain thread waits for the result.
+            let (ping_tx, ping_rx) = bounded::<u32>(0);
+            let (pong_tx, pong_rx) = bounded::<u32>(0);
+            let (done_tx, done_rx) = bounded::<u32>(0);
+            gort::go(move || {
+                for v in &ping_rx {
+                    pong_tx.send(v).unwrap();
+                }
+            });
+            gort::go(move || {
+                for i in 0..20_000 {
+                    ping_tx.send(i).unwrap();
+                    assert_eq!(pong_rx.recv().unwrap(), i);
+                }
+                done_tx.send(20_000).unwrap();
+            });
+            println!("received {}", done_rx.recv().unwrap());
+        }
         "later" => {
             let (tx, rx) = bounded::<u32>(0);
             std::thread::spawn(move || {
@@ -200,6 +241,12 @@ const SCENARIOS: &[(&str, Expect, Env)] = &[
     ("deadlock_with_parked_thread", Expect::Deadlock, &[]),
     ("deadlock_after_thread_exits", Expect::Deadlock, &[]),
     ("deadlock_after_cancelled_timer", Expect::Deadlock, &[]),
+    ("deadlock_after_hand_offs", Expect::Deadlock, &[]),
+    (
+        "deadlock_after_hand_offs",
+        Expect::Deadlock,
+        &[("GOMAXPROCS", "1")],
+    ),
     ("later", Expect::Received, &[]),
     ("sleep", Expect::Received, &[]),
     ("recv_timeout", Expect::Received, &[]),
@@ -209,6 +256,12 @@ const SCENARIOS: &[(&str, Expect, Env)] = &[
     ("sleep_ctx", Expect::Received, &[]),
     ("thread_ping_pong", Expect::Received, &[]),
     ("thread_ping_pong", Expect::Received, &[("GOMAXPROCS", "1")]),
+    ("goroutine_ping_pong", Expect::Received, &[]),
+    (
+        "goroutine_ping_pong",
+        Expect::Received,
+        &[("GOMAXPROCS", "1")],
+    ),
     // Waiting only for a signal is no deadlock (the signal thread relays it, as in Go);
     // an idle signal thread (relaying nothing) does not hide one.
     ("waits_for_a_signal", Expect::Received, &[]),

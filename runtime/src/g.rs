@@ -251,17 +251,21 @@ impl G {
     }
 
     /// Switches from the running goroutine back to its M (runs on the goroutine's stack).
-    /// A yield may instead hand the M straight to the next goroutine of its P
-    /// (`sched::m::yield_direct`).
+    /// A yield or a park may instead hand the M straight to the next goroutine of its P
+    /// (`sched::m::yield_direct`, `park_direct`).
     #[inline]
-    pub(crate) fn suspend(&self, why: Switch) {
+    pub(crate) fn suspend(&'static self, why: Switch) {
         if self.in_syscall.load(Relaxed) {
             return self.suspend_in_syscall(why);
         }
-        if why == Switch::Yield && crate::sched::m::yield_direct(self) {
-            return;
+        let direct = match why {
+            Switch::Yield => crate::sched::m::yield_direct(self),
+            Switch::Park => crate::sched::m::park_direct(self),
+            Switch::Requeue | Switch::Exit => false,
+        };
+        if !direct {
+            self.switch_out(why);
         }
-        self.switch_out(why);
     }
 
     /// Switches to g0 of the M running this goroutine, which acts on `why`.
@@ -275,7 +279,7 @@ impl G {
     }
 
     /// Switches to the suspended goroutine `next` on this goroutine's M, which the caller
-    /// made current (`sched::m::yield_direct`).
+    /// made current (`sched::m::switch_direct`).
     pub(crate) fn switch_to(&self, next: &G) {
         let m = self.m.get();
         // SAFETY: the caller took `next` off the run queue of the P this M holds: it is
@@ -285,7 +289,7 @@ impl G {
     }
 
     /// The goroutine runs again: `msg` is the M that switched to it (from g0, or from a
-    /// goroutine that yielded straight to it), which finishes that switch.
+    /// goroutine that yielded or parked straight to it), which finishes that switch.
     #[inline]
     pub(crate) fn resumed(&self, msg: usize) {
         let m = msg as *const M;

@@ -73,10 +73,23 @@ pub(crate) struct M {
     rng: Cell<u64>,
     /// Where this M's scheduler loop (g0) is saved while one of its goroutines runs.
     pub(crate) g0: Context,
-    /// A goroutine that yielded straight to another (`yield_direct`) and goes back on the
-    /// P's run queue once it is off its stack: the goroutine that runs next puts it there
-    /// (`finish_switch`). Null otherwise (owner only).
-    yielded: Cell<*const G>,
+    /// What is left to do for a goroutine that switched straight to another
+    /// (`yield_direct`, `park_direct`) once it is off its stack; the goroutine that runs
+    /// next does it (`finish_switch`). Owner only.
+    pending: Cell<Pending>,
+}
+
+/// The part of a direct switch between goroutines that must wait until the goroutine that
+/// switched away is off its stack (see `M::finish_switch`).
+#[derive(Clone, Copy)]
+enum Pending {
+    /// Nothing: the last switch came from g0, or it was finished.
+    None,
+    /// This goroutine yielded: it goes on the P's ring.
+    Yielded(&'static G),
+    /// This goroutine parks: its park is committed (WAITING -> PARKED), or, if a wake-up
+    /// came first, it goes in `runnext`.
+    Parked(&'static G),
 }
 
 // SAFETY: the Cells are touched only by the thread running this M (module docs); the
@@ -175,30 +188,41 @@ impl M {
             sleeps: AtomicU64::new(0),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1)),
             g0: Context::new(),
-            yielded: Cell::new(ptr::null()),
+            pending: Cell::new(Pending::None),
         }
     }
 
     /// Finishes a switch into a goroutine (called by the goroutine as it resumes): if the
-    /// goroutine before it yielded straight to it, that one is now off its stack and goes
-    /// on the run queue (Go's `gosched` does this on g0, Linux's `finish_task_switch` on
-    /// the next task).
+    /// goroutine before it switched straight to it, that one is now off its stack and can
+    /// be published: on the run queue if it yielded (Go's `gosched` does this on g0,
+    /// Linux's `finish_task_switch` on the next task), as parked if it parks.
     #[inline]
     pub(crate) fn finish_switch(&self) {
-        let prev = self.yielded.get();
-        if !prev.is_null() {
-            self.requeue_yielded(prev);
+        if !matches!(self.pending.get(), Pending::None) {
+            self.finish_direct();
         }
     }
 
     #[inline(never)]
-    fn requeue_yielded(&self, prev: *const G) {
-        self.yielded.set(ptr::null());
-        // SAFETY: `yield_direct` stored a `&'static G`.
-        let prev = unsafe { &*prev };
-        // `yield_direct` left `in_p` raised and checked that this M owns the P.
-        let p = self.p_on_g0().expect("gort: direct yield without a P");
-        requeue_yielder(p, prev);
+    fn finish_direct(&self) {
+        let pending = self.pending.replace(Pending::None);
+        // `yield_direct` and `park_direct` left `in_p` raised and checked that this M owns
+        // the P.
+        let p = self.p_on_g0().expect("gort: direct switch without a P");
+        match pending {
+            Pending::None => {}
+            Pending::Yielded(prev) => requeue_yielder(p, prev),
+            Pending::Parked(prev) => {
+                if !prev.park.commit() {
+                    // Its wake-up came while it switched away: it runs next, as it would
+                    // at once on the g0 path.
+                    let s = sched();
+                    if p.runq_put(prev, true, &s.global) {
+                        s.wakep();
+                    }
+                }
+            }
+        }
         // The goroutine runs now: sysmon may take the P again.
         self.in_p.store(false, Release);
     }
@@ -445,10 +469,9 @@ fn execute(m: &'static M, mut g: &'static G, inherit: bool) -> bool {
                     m.curg.store(ptr::null_mut(), Relaxed);
                     // `owned`, not the P we started with: the goroutine may have taken
                     // another P on its way out of a syscall (`exit_syscall_slow`).
-                    match owned.and_then(|p| next_inherited(m, p).map(|next| (p, next))) {
-                        Some((p, next)) => {
+                    match owned.and_then(|p| next_inherited(m, p)) {
+                        Some(next) => {
                             g = next;
-                            bump(&p.counters.runs);
                             m.curg.store(g as *const G as *mut G, Relaxed);
                             continue;
                         }
@@ -546,13 +569,46 @@ fn take_ring_head(p: &'static P) -> Option<&'static G> {
 /// was retired, the fairness tick, a due timer (timer callbacks run on g0), an empty ring.
 ///
 /// `g` cannot go on the ring before it is off its stack (another M could steal and
-/// resume it while it is still running here), so it is left in `M::yielded` and the
-/// goroutine that runs next puts it on the ring as it resumes (`M::finish_switch`); `in_p`
-/// stays raised until then, so the P stays this M's. The switch returns from one
-/// `yield_now` into another, or into the park seam, at the same call sites the previous
-/// goroutine came from, which the CPU predicts (see `coroutine`). Measured with the yield
-/// row of `benches/compare.sh`: BENCHMARKS.md.
-pub(crate) fn yield_direct(g: &G) -> bool {
+/// resume it while it is still running here), so the goroutine that runs next puts it on
+/// the ring as it resumes (`M::finish_switch`); `in_p` stays raised until then, so the P
+/// stays this M's. The switch returns from one `yield_now` into another, or into the park
+/// seam, at the same call sites the previous goroutine came from, which the CPU predicts
+/// (see `coroutine`). Measured with the yield row of `benches/compare.sh`: BENCHMARKS.md.
+pub(crate) fn yield_direct(g: &'static G) -> bool {
+    switch_direct(g, Pending::Yielded(g), |p| {
+        may_run_ring_head(p).then(|| take_ring_head(p)).flatten()
+    })
+}
+
+/// The park seam in goroutine `g`, on its stack, after it armed its episode: hands the M
+/// straight to the goroutine it readied just before (a channel partner, waiting in
+/// `runnext` to inherit the time slice), which `execute` would run next after the park
+/// (`next_inherited`). Returns `false`, having changed nothing, when the full path is
+/// needed: a locked M or goroutine, a P that sysmon took or that was retired, a due timer,
+/// an empty `runnext` or a used-up time slice.
+///
+/// The park is committed (WAITING -> PARKED) only once `g` is off its stack, by the
+/// goroutine that runs next (`M::finish_switch`): a waker that sees PARKED readies `g`,
+/// and another M could resume it at once. If the wake-up came first, `g` goes to
+/// `runnext` and runs after its partner parks or yields. A channel ping-pong then costs
+/// one switch per hand-off instead of two (BENCHMARKS.md).
+pub(crate) fn park_direct(g: &'static G) -> bool {
+    switch_direct(g, Pending::Parked(g), |p| {
+        (p.id < sched().nprocs.load(Relaxed))
+            .then(|| take_inherited(p))
+            .flatten()
+    })
+}
+
+/// Switches from the running goroutine `g` straight to the goroutine `pick` takes from
+/// this M's P (`yield_direct`, `park_direct`), leaving `pending` for it to finish as it
+/// resumes. Returns `false`, having changed nothing, if this M or `g` is locked, the P is
+/// not this M's any more, a timer is due (its callback runs on g0), or `pick` finds none.
+fn switch_direct(
+    g: &'static G,
+    pending: Pending,
+    pick: impl FnOnce(&'static P) -> Option<&'static G>,
+) -> bool {
     // SAFETY: `g.m` is the `&'static M` running `g` (set as it resumed).
     let m = unsafe { &*g.m.get() };
     if !m.locked_g.get().is_null() || g.locked_m.get().is_some() {
@@ -560,16 +616,12 @@ pub(crate) fn yield_direct(g: &G) -> bool {
     }
     m.in_p.store(true, Relaxed);
     membarrier::light();
-    // Timer callbacks run on g0: a due timer takes the full path.
-    let next = m
-        .p_on_g0()
-        .filter(|&p| may_run_ring_head(p) && !timer::due())
-        .and_then(take_ring_head);
+    let next = m.p_on_g0().filter(|_| !timer::due()).and_then(pick);
     let Some(next) = next else {
         m.in_p.store(false, Release);
         return false;
     };
-    m.yielded.set(g);
+    m.pending.set(pending);
     m.curg.store(next as *const G as *mut G, Relaxed);
     next.park_sp.store(0, Relaxed);
     g.switch_to(next);
@@ -586,13 +638,20 @@ fn next_inherited(m: &'static M, p: &'static P) -> Option<&'static G> {
         return None;
     }
     timer::check();
+    take_inherited(p)
+}
+
+/// Takes `p`'s `runnext` to run at once in the current time slice, with the bookkeeping of
+/// a run; `None` if it is empty, the slice is used up, or its goroutine is locked to an M
+/// (it goes back, and `schedule` hands it to its M).
+fn take_inherited(p: &'static P) -> Option<&'static G> {
     let g = p.take_runnext_inherited()?;
     if g.locked_m.get().is_some() {
-        // Locked to an M (this one is not locked): `schedule` hands it over.
         p.runq_put(g, true, &sched().global);
         p.undo_runnext_inherited();
         return None;
     }
+    bump(&p.counters.runs);
     Some(g)
 }
 
