@@ -1,9 +1,10 @@
-//! A goroutine that yields or parks hands the M straight to the goroutine that runs next
-//! (a direct switch, no trip through the scheduler's stack): `yield_now` to the head of
-//! its P's ring, a park to the channel partner it readied just before (`runnext`). The
-//! goroutines keep their registers, state and identity, a panic still reaches `join`, an
+//! A goroutine that yields, parks or ends hands the M straight to the goroutine that runs
+//! next (a direct switch, no trip through the scheduler's stack): `yield_now` and the end
+//! to the head of its P's queue, a park to the channel partner it readied just before
+//! (`runnext`). The goroutines keep their registers, state and identity, a panic still reaches `join`, an
 //! overflow still names the right goroutine, timers still fire while every goroutine
-//! switches directly, a wake-up that arrives during the switch is not lost, a deadlock
+//! switches directly, a wake-up that arrives during the switch is not lost, a goroutine
+//! that ends that way gives back its G and stack and runs its exit hooks, a deadlock
 //! after hand-offs is still reported (tests/deadlock.rs), and goroutines that cannot take
 //! the direct path (locked, inside `syscall`) still yield and park. Tests that change
 //! `procs` run in child processes so they do not disturb each other.
@@ -530,6 +531,65 @@ fn locked_and_syscall_goroutines_hand_off_among_direct_parkers() {
                     assert_eq!(e2.join().unwrap(), relay_expected(5, 0..300));
                 });
             }
+        }
+        return;
+    }
+    within(300, || child_ok(NAME, &[]));
+}
+
+#[test]
+fn goroutines_ending_one_after_another_are_finished_at_every_procs() {
+    const NAME: &str = "goroutines_ending_one_after_another_are_finished_at_every_procs";
+    if is_child(NAME) {
+        use gort::JoinHandleExt;
+        for procs in [1, 2, 4] {
+            gort::set_procs(procs);
+            // Warm the G caches, then count: ended goroutines must give their Gs back.
+            gort::run(|| {
+                let hs: Vec<_> = (0..2000u64).map(|i| gort::go(move || i)).collect();
+                hs.into_iter().for_each(|h| drop(h.join()));
+            });
+            let before = gort::stats().gs_allocated;
+            for round in 0..20u64 {
+                gort::run(move || {
+                    // Short goroutines queued behind each other: each one's end switches
+                    // straight to the next. Results, panics, dropped handles and exit
+                    // hooks (the `done` channel) all go through the end that follows.
+                    let hs: Vec<_> = (0..2000u64)
+                        .map(|i| {
+                            gort::go(move || {
+                                if i % 97 == 13 {
+                                    panic!("boom {i}");
+                                }
+                                black_box(vec![round; 4]).len() as u64 + i
+                            })
+                        })
+                        .collect();
+                    for i in 0..500u64 {
+                        drop(gort::go(move || black_box(i)));
+                    }
+                    let dones: Vec<_> = hs.iter().step_by(10).map(|h| h.done()).collect();
+                    for (i, h) in hs.into_iter().enumerate() {
+                        let i = i as u64;
+                        match h.join() {
+                            Ok(v) => assert_eq!(v, i + 4),
+                            Err(e) => {
+                                assert_eq!(i % 97, 13, "goroutine {i} panicked");
+                                let msg = e.downcast_ref::<String>().cloned().unwrap_or_default();
+                                assert_eq!(msg, format!("boom {i}"));
+                            }
+                        }
+                    }
+                    for d in dones {
+                        assert!(d.recv().is_err(), "a done channel stayed open");
+                    }
+                });
+            }
+            let grew = gort::stats().gs_allocated - before;
+            assert!(
+                grew < 2000,
+                "{grew} new Gs for 20 rounds of 2500 goroutines"
+            );
         }
         return;
     }

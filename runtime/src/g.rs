@@ -298,9 +298,13 @@ impl G {
         unsafe { (*m).finish_switch() };
     }
 
-    /// The last switch of a goroutine: back to g0, which frees the stack we are on.
-    pub(crate) fn exit(&self) -> ! {
-        self.switch_out(Switch::Exit);
+    /// The last switch of a goroutine: straight to the next goroutine of its P
+    /// (`sched::m::exit_direct`) or back to g0; either frees the stack we are on once we
+    /// are off it.
+    pub(crate) fn exit(&'static self) -> ! {
+        if !self.in_syscall.load(Relaxed) && !crate::sched::m::exit_direct(self) {
+            self.switch_out(Switch::Exit);
+        }
         unreachable!("gort: a goroutine resumed after it ended");
     }
 

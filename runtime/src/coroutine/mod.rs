@@ -5,9 +5,9 @@
 //! callee-saved registers and its resume address were pushed. [`switch`] suspends the
 //! running code into one context and resumes another, passing a word from one to the
 //! other. It is symmetric: any context can switch to any suspended one, goroutine to
-//! goroutine as well as goroutine to g0, which is what lets a yielding or parking goroutine
-//! hand its M straight to the next one (`sched::m::yield_direct`, `park_direct`) without a
-//! trip through g0.
+//! goroutine as well as goroutine to g0, which is what lets a goroutine that yields, parks
+//! or ends hand its M straight to the next one (`sched::m::yield_direct`, `park_direct`,
+//! `exit_direct`) without a trip through g0.
 //!
 //! # Why not a coroutine crate
 //!

@@ -5,6 +5,12 @@
 //! (`execute`) and acts on why the goroutine switched back (park, yield, exit). When it
 //! finds nothing to run, the M waits in `idle.rs` (`stopm`) until it is handed a P.
 //!
+//! When the next goroutine is known without the full scheduler (the head of the P's queue
+//! after a yield or an end, the partner in `runnext` after a park), the goroutine switches
+//! straight to it instead (`yield_direct`, `exit_direct`, `park_direct`), and the one that
+//! runs next finishes the switch as it resumes (`M::finish_switch`): see DESIGN.md,
+//! "Switching stacks".
+//!
 //! Thread-local state: `CURRENT_M` points at the thread's M. It is read only through the
 //! `#[inline(never)]` accessors below, so a goroutine that migrated to another thread while
 //! parked re-reads it instead of using a value cached from before the switch.
@@ -90,6 +96,8 @@ enum Pending {
     /// This goroutine parks: its park is committed (WAITING -> PARKED), or, if a wake-up
     /// came first, it goes in `runnext`.
     Parked(&'static G),
+    /// This goroutine ended: its stack and G go back to the caches (`spawn::goexit`).
+    Exited(&'static G),
 }
 
 // SAFETY: the Cells are touched only by the thread running this M (module docs); the
@@ -197,14 +205,14 @@ impl M {
     /// be published: on the run queue if it yielded (Go's `gosched` does this on g0,
     /// Linux's `finish_task_switch` on the next task), as parked if it parks.
     #[inline]
-    pub(crate) fn finish_switch(&self) {
+    pub(crate) fn finish_switch(&'static self) {
         if !matches!(self.pending.get(), Pending::None) {
             self.finish_direct();
         }
     }
 
     #[inline(never)]
-    fn finish_direct(&self) {
+    fn finish_direct(&'static self) {
         let pending = self.pending.replace(Pending::None);
         // `yield_direct` and `park_direct` left `in_p` raised and checked that this M owns
         // the P.
@@ -221,6 +229,16 @@ impl M {
                         s.wakep();
                     }
                 }
+            }
+            Pending::Exited(prev) => {
+                // As on g0, no goroutine is current while the end runs user code (exit
+                // hooks, the drop of an unjoined result): one that blocks blocks the
+                // thread, never parks the goroutine that resumes here.
+                let next = self.curg.swap(ptr::null_mut(), Relaxed);
+                // `exit_direct` never runs a locked goroutine's end: the M goes on.
+                let go_on = spawn::goexit(self, prev);
+                debug_assert!(go_on, "gort: a locked goroutine ended by a direct switch");
+                self.curg.store(next, Relaxed);
             }
         }
         // The goroutine runs now: sysmon may take the P again.
@@ -597,6 +615,18 @@ pub(crate) fn park_direct(g: &'static G) -> bool {
         (p.id < sched().nprocs.load(Relaxed))
             .then(|| take_inherited(p))
             .flatten()
+    })
+}
+
+/// The end of goroutine `g`, on its stack: hands the M straight to the goroutine that
+/// `schedule` would run next on this P (as after a yield: `runnext`, then the ring), and
+/// the goroutine that runs next frees `g`'s stack and G (`spawn::goexit`) once `g` is off
+/// its stack. Returns `false`, having changed nothing, when the full path is needed (the
+/// same cases as `yield_direct`). A spawn-and-exit storm then costs one switch per
+/// goroutine instead of two (BENCHMARKS.md).
+pub(crate) fn exit_direct(g: &'static G) -> bool {
+    switch_direct(g, Pending::Exited(g), |p| {
+        may_run_ring_head(p).then(|| take_ring_head(p)).flatten()
     })
 }
 
