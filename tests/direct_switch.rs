@@ -174,15 +174,37 @@ fn an_overflow_after_direct_yields_names_the_goroutine() {
         });
         unreachable!("the overflow must abort the process");
     }
-    let out = child(NAME, &[]);
+    assert_overflow_report_names(NAME, "deep-after-yields");
+}
+
+/// Runs test `name` in a child process, which must die of a stack overflow reported in
+/// goroutine `culprit`, not in the goroutine named "innocent".
+fn assert_overflow_report_names(name: &str, culprit: &str) {
+    let out = child(name, &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "child succeeded: {err}");
     assert!(
         err.contains("fatal error: stack overflow in goroutine ")
-            && err.contains("\"deep-after-yields\"")
+            && err.contains(&format!("\"{culprit}\""))
             && !err.contains("\"innocent\""),
         "unexpected stderr: {err}"
     );
+}
+
+/// A sleep, a receive with a deadline and a timer callback, in the calling goroutine: all
+/// three need the timer path (on the scheduler's stack) to end.
+fn timers_fire() {
+    let fired = Arc::new(AtomicUsize::new(0));
+    let f = fired.clone();
+    let _t = gort::time::after_func(Duration::from_millis(2), move || {
+        f.fetch_add(1, SeqCst);
+    });
+    gort::time::sleep(Duration::from_millis(3));
+    let (_keep, never) = bounded::<u64>(0);
+    assert!(never.recv_timeout(Duration::from_millis(2)).is_err());
+    while fired.load(SeqCst) == 0 {
+        gort::yield_now();
+    }
 }
 
 #[test]
@@ -194,17 +216,8 @@ fn timers_fire_while_every_goroutine_yields_on_one_p() {
             gort::run(|| {
                 let stop = Arc::new(AtomicBool::new(false));
                 let yielders = common::spawn_yielders(3, &stop);
-                // A sleeper and a timer callback: both need the timer path while the
-                // yielders keep the P busy with direct switches.
-                let fired = Arc::new(AtomicUsize::new(0));
-                let f = fired.clone();
-                let _t = gort::time::after_func(Duration::from_millis(2), move || {
-                    f.fetch_add(1, SeqCst);
-                });
-                gort::time::sleep(Duration::from_millis(3));
-                while fired.load(SeqCst) == 0 {
-                    gort::yield_now();
-                }
+                // The yielders keep the P busy with direct switches meanwhile.
+                timers_fire();
                 stop.store(true, SeqCst);
                 for h in yielders {
                     h.join().unwrap();
@@ -436,15 +449,7 @@ fn an_overflow_after_direct_parks_names_the_goroutine() {
         });
         unreachable!("the overflow must abort the process");
     }
-    let out = child(NAME, &[]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "child succeeded: {err}");
-    assert!(
-        err.contains("fatal error: stack overflow in goroutine ")
-            && err.contains("\"deep-after-parks\"")
-            && !err.contains("\"innocent\""),
-        "unexpected stderr: {err}"
-    );
+    assert_overflow_report_names(NAME, "deep-after-parks");
 }
 
 #[test]
@@ -467,19 +472,8 @@ fn timers_fire_while_two_goroutines_hand_off_on_one_p() {
                         i += 1;
                     }
                 });
-                // A sleeper, a receive with a deadline and a timer callback: all need the
-                // timer path while the pair keeps the P busy with direct switches.
-                let fired = Arc::new(AtomicUsize::new(0));
-                let f = fired.clone();
-                let _t = gort::time::after_func(Duration::from_millis(2), move || {
-                    f.fetch_add(1, SeqCst);
-                });
-                gort::time::sleep(Duration::from_millis(3));
-                let (_keep, never) = bounded::<u64>(0);
-                assert!(never.recv_timeout(Duration::from_millis(2)).is_err());
-                while fired.load(SeqCst) == 0 {
-                    gort::yield_now();
-                }
+                // The pair keeps the P busy with direct switches meanwhile.
+                timers_fire();
                 stop.store(true, SeqCst);
                 pinger.join().unwrap();
                 echo.join().unwrap();

@@ -127,9 +127,17 @@ unsafe impl Sync for G {}
 unsafe impl Send for G {}
 
 impl G {
-    /// Allocates a new G. It is never freed, and it is listed in [`all`] for good.
-    pub(crate) fn alloc() -> &'static G {
-        let g: &'static G = Box::leak(Box::new(G {
+    /// Allocates `n` new Gs in one block (a spawn storm then pays one allocation, and one
+    /// lock of [`ALL`], per batch rather than per goroutine). They are never freed, and
+    /// they are listed in [`ALL`] for good.
+    pub(crate) fn alloc_batch(n: usize) -> Vec<&'static G> {
+        let block: &'static [G] = (0..n).map(|_| G::new()).collect::<Vec<G>>().leak();
+        ALL.lock().extend(block.iter());
+        block.iter().collect()
+    }
+
+    fn new() -> G {
+        G {
             park: ParkSlot::new_goroutine(),
             scratch: Scratch::new(),
             id: AtomicU64::new(0),
@@ -149,9 +157,7 @@ impl G {
             wait_at: AtomicPtr::new(std::ptr::null_mut()),
             wait_since: AtomicU64::new(0),
             locals: UnsafeCell::new(Vec::new()),
-        }));
-        ALL.lock().push(g);
-        g
+        }
     }
 
     /// Sets the goroutine's name (spawner, before publication; or recycling, after the

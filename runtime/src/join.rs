@@ -78,18 +78,22 @@ unsafe impl Sync for Packet {}
 unsafe impl Send for Packet {}
 
 impl Packet {
-    /// Allocates a new packet. It is never freed.
-    pub(crate) fn alloc() -> &'static Packet {
-        Box::leak(Box::new(Packet {
-            state: AtomicU8::new(RUNNING),
-            has_exit_hooks: AtomicBool::new(false),
-            refs: AtomicUsize::new(0),
-            joiner: UnsafeCell::new(None),
-            drop_result: Cell::new(None),
-            name: UnsafeCell::new(None),
-            exit_hooks: parking_lot::Mutex::new(Vec::new()),
-            result: UnsafeCell::new(ResultBuf::new()),
-        }))
+    /// Allocates `n` new packets in one block (see `G::alloc_batch`). They are never freed.
+    pub(crate) fn alloc_batch(n: usize) -> Vec<&'static Packet> {
+        let block: &'static [Packet] = (0..n)
+            .map(|_| Packet {
+                state: AtomicU8::new(RUNNING),
+                has_exit_hooks: AtomicBool::new(false),
+                refs: AtomicUsize::new(0),
+                joiner: UnsafeCell::new(None),
+                drop_result: Cell::new(None),
+                name: UnsafeCell::new(None),
+                exit_hooks: parking_lot::Mutex::new(Vec::new()),
+                result: UnsafeCell::new(ResultBuf::new()),
+            })
+            .collect::<Vec<Packet>>()
+            .leak();
+        block.iter().collect()
     }
 
     /// Readies a free packet for a new goroutine, owned by it and by its handle.

@@ -193,9 +193,15 @@ pub(crate) fn recycle_packet(packet: &'static Packet) {
     recycle(packet, |f| &mut f.packets);
 }
 
+/// How many Gs (and join packets) are allocated at once when every free list is empty: a
+/// spawn storm of fresh goroutines otherwise paid a `malloc` per G and per packet, and the
+/// allocator grew its heap with one `mprotect` per 4 KiB (a system call every ten
+/// goroutines, on the spawner's thread). The rest of a batch goes to the free lists.
+const ALLOC_BATCH: usize = 64;
+
 /// Takes a free G and a free packet: from this P's cache, refilled with up to half a cache
 /// from the global lists when empty; off a P, from the global lists. Allocates what none of
-/// them has.
+/// them has, a batch at a time.
 fn get_g(p: Option<&P>) -> (&'static G, &'static Packet) {
     let (g, packet) = match p {
         None => {
@@ -212,9 +218,25 @@ fn get_g(p: Option<&P>) -> (&'static G, &'static Packet) {
         }),
     };
     (
-        g.unwrap_or_else(G::alloc),
-        packet.unwrap_or_else(Packet::alloc),
+        g.unwrap_or_else(|| fresh(p, G::alloc_batch, |f| &mut f.gs)),
+        packet.unwrap_or_else(|| fresh(p, Packet::alloc_batch, |f| &mut f.packets)),
     )
+}
+
+/// Allocates a batch with `alloc`, returns one of it and puts the rest in the free list
+/// that `list` picks: this P's cache, or the global lists off a P.
+fn fresh<T>(
+    p: Option<&P>,
+    alloc: fn(usize) -> Vec<&'static T>,
+    list: fn(&mut FreeGs) -> &mut Vec<&'static T>,
+) -> &'static T {
+    let mut batch = alloc(ALLOC_BATCH);
+    let one = batch.pop().expect("gort: an empty allocation batch");
+    match p {
+        Some(p) => p.with_gfree(|free| list(free).append(&mut batch)),
+        None => list(&mut sched().gfree.lock()).append(&mut batch),
+    }
+    one
 }
 
 /// An empty cache takes up to half a cache from the global list.
