@@ -207,3 +207,55 @@ fn a_result_that_panics_on_drop_does_not_stop_the_scheduler() {
         })
     });
 }
+
+/// Exit hooks run at the end of the goroutine, in its own context: `goroutine_id` is the
+/// ending goroutine's, and a hook that waits on a channel parks that goroutine rather than
+/// the thread under it. Before, hooks ran on the scheduler's own stack (no goroutine
+/// current) or, after a direct switch, on the stack of the goroutine that ran next.
+fn exit_hooks_run_on_the_ending_goroutine() {
+    for _ in 0..20 {
+        let (go_tx, go_rx) = gort::chan::bounded::<()>(0);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let hs: Vec<_> = (0..50u64)
+            .map(|i| {
+                let go_rx = go_rx.clone();
+                gort::go(move || {
+                    let _ = go_rx.recv();
+                    i
+                })
+            })
+            .collect();
+        let (hook_tx, hook_rx) = gort::chan::bounded::<u64>(0);
+        for h in &hs {
+            let (seen, hook_tx, id) = (seen.clone(), hook_tx.clone(), h.id());
+            h.on_finish(Box::new(move || {
+                seen.lock().unwrap().push((id, gort::goroutine_id()));
+                // Parks the ending goroutine until the receiver below takes it.
+                hook_tx.send(id).unwrap();
+            }));
+        }
+        drop(hook_tx);
+        drop(go_tx);
+        let mut got: Vec<u64> = hook_rx.iter().collect();
+        got.sort_unstable();
+        let mut ids: Vec<u64> = hs.iter().map(|h| h.id()).collect();
+        ids.sort_unstable();
+        assert_eq!(got, ids, "every hook ran once");
+        for (i, h) in hs.into_iter().enumerate() {
+            assert_eq!(h.join().unwrap(), i as u64);
+        }
+        for (id, current) in seen.lock().unwrap().iter() {
+            assert_eq!(*current, Some(*id), "a hook ran outside its goroutine");
+        }
+    }
+}
+
+#[test]
+fn exit_hooks_run_on_the_ending_goroutine_from_a_thread() {
+    within(120, exit_hooks_run_on_the_ending_goroutine);
+}
+
+#[test]
+fn exit_hooks_run_on_the_ending_goroutine_from_a_goroutine() {
+    within(120, || gort::run(exit_hooks_run_on_the_ending_goroutine));
+}

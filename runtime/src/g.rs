@@ -40,7 +40,8 @@ pub(crate) enum Switch {
     /// A spawn filled my P's run queue: put me on the global queue and run the new
     /// goroutines first.
     Requeue,
-    /// The goroutine ended: its stack is free (the last switch of every goroutine).
+    /// The goroutine ended: its stack is free (the last switch of a goroutine that does
+    /// not end by a direct switch, `sched::m::exit_direct`).
     Exit,
 }
 

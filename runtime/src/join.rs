@@ -176,9 +176,9 @@ impl Packet {
             return;
         }
         if let Some(drop_result) = self.drop_result.take() {
-            // The last owner may be the goroutine's end, on the scheduler's own stack (the
-            // handle went away between the result's store and the end): a `Drop` that
-            // panics must not take the scheduler down, and the packet must still be
+            // The last owner may be the goroutine's end (the handle went away between the
+            // result's store and the end): a `Drop` that panics must not unwind through
+            // the goroutine's last frames into the runtime, and the packet must still be
             // recycled. As with a panicking exit hook, the message is all that is lost.
             let dropped = catch_unwind(AssertUnwindSafe(|| {
                 // SAFETY: `drop_result` is set only while the slot holds an untaken
@@ -329,9 +329,10 @@ impl<T> JoinHandle<T> {
 
     /// Runs `f` when the goroutine ends (at once, on the caller, if it has ended): the exit
     /// hook that a goroutine's end as an event is built on (`gort::JoinHandleExt::done`
-    /// turns it into a channel that closes). `f` runs on the ending goroutine's exit path,
-    /// on the scheduler's thread: it must not block (it may wake others, e.g. close a
-    /// channel), and is called once.
+    /// turns it into a channel that closes). `f` runs at the end of the goroutine, on its
+    /// own stack, after its result is published, and is called once. Keep it short (wake
+    /// others, e.g. close a channel): a hook that blocks parks the ending goroutine, whose
+    /// stack stays in use until its hooks return.
     pub fn on_finish(&self, f: Box<dyn FnOnce() + Send>) {
         let pk = self.packet;
         let run_now = {

@@ -58,7 +58,8 @@ pub struct Stats {
     pub sysmon_rounds: u64,
     /// Goroutine control blocks (Gs) ever allocated (Go's `allglen`): about the most
     /// goroutines that were alive at once, plus up to 256 per P that wait in the Ps' free
-    /// caches. A G is reused as soon as its goroutine ends, joined or not, and never freed.
+    /// caches; Gs are allocated 64 at a time, so it grows in steps of 64. A G is reused as
+    /// soon as its goroutine ends, joined or not, and never freed.
     pub gs_allocated: usize,
 }
 

@@ -62,8 +62,9 @@ pub(crate) struct M {
     spinning: Cell<bool>,
     /// The goroutine locked to this M by `lock_os_thread`, or null (owner only).
     pub(crate) locked_g: Cell<*const G>,
-    /// Set while this M may be touching its P: always on g0, and briefly in goroutine code
-    /// (spawn, wake-ups). Sysmon takes a P only from an M with this clear.
+    /// Set while this M may be touching its P: always on g0, briefly in goroutine code
+    /// (spawn, wake-ups), and across a direct switch between goroutines until the next one
+    /// finishes it (`finish_switch`). Sysmon takes a P only from an M with this clear.
     pub(crate) in_p: AtomicBool,
     /// Set while the running goroutine is inside `gort::syscall`.
     pub(crate) in_syscall: AtomicBool,
@@ -80,8 +81,8 @@ pub(crate) struct M {
     /// Where this M's scheduler loop (g0) is saved while one of its goroutines runs.
     pub(crate) g0: Context,
     /// What is left to do for a goroutine that switched straight to another
-    /// (`yield_direct`, `park_direct`) once it is off its stack; the goroutine that runs
-    /// next does it (`finish_switch`). Owner only.
+    /// (`yield_direct`, `park_direct`, `exit_direct`) once it is off its stack; the
+    /// goroutine that runs next does it (`finish_switch`). Owner only.
     pending: Cell<Pending>,
 }
 
@@ -203,7 +204,8 @@ impl M {
     /// Finishes a switch into a goroutine (called by the goroutine as it resumes): if the
     /// goroutine before it switched straight to it, that one is now off its stack and can
     /// be published: on the run queue if it yielded (Go's `gosched` does this on g0,
-    /// Linux's `finish_task_switch` on the next task), as parked if it parks.
+    /// Linux's `finish_task_switch` on the next task), as parked if it parks, its stack and
+    /// G freed if it ended.
     #[inline]
     pub(crate) fn finish_switch(&'static self) {
         if !matches!(self.pending.get(), Pending::None) {
@@ -214,8 +216,7 @@ impl M {
     #[inline(never)]
     fn finish_direct(&'static self) {
         let pending = self.pending.replace(Pending::None);
-        // `yield_direct` and `park_direct` left `in_p` raised and checked that this M owns
-        // the P.
+        // `switch_direct` left `in_p` raised and checked that this M owns the P.
         let p = self.p_on_g0().expect("gort: direct switch without a P");
         match pending {
             Pending::None => {}
@@ -231,14 +232,10 @@ impl M {
                 }
             }
             Pending::Exited(prev) => {
-                // As on g0, no goroutine is current while the end runs user code (exit
-                // hooks, the drop of an unjoined result): one that blocks blocks the
-                // thread, never parks the goroutine that resumes here.
-                let next = self.curg.swap(ptr::null_mut(), Relaxed);
-                // `exit_direct` never runs a locked goroutine's end: the M goes on.
+                // `exit_direct` refuses a locked goroutine, the one case where `goexit`
+                // says the M must exit.
                 let go_on = spawn::goexit(self, prev);
-                debug_assert!(go_on, "gort: a locked goroutine ended by a direct switch");
-                self.curg.store(next, Relaxed);
+                assert!(go_on, "gort: a locked goroutine ended by a direct switch");
             }
         }
         // The goroutine runs now: sysmon may take the P again.
@@ -254,13 +251,14 @@ impl M {
     }
 
     /// The P this M owns, if it still owns one, for the scheduler code of this M on its own
-    /// stack (g0: `schedule`, `execute`, `find_runnable`, `goexit`). There `in_p` is always
-    /// raised, so sysmon cannot take the P while the code uses it; goroutine code uses
+    /// stack (g0: `schedule`, `execute`, `find_runnable`, `goexit`) and for finishing a
+    /// direct switch (`finish_switch`, `switch_direct`). There `in_p` is always raised, so
+    /// sysmon cannot take the P while the code uses it; other goroutine code uses
     /// [`with_p`] instead.
     pub(crate) fn p_on_g0(&self) -> Option<&'static P> {
         debug_assert!(
             self.in_p.load(Relaxed),
-            "gort: p_on_g0 off the scheduler stack"
+            "gort: p_on_g0 without in_p raised (off the scheduler stack, outside a switch)"
         );
         // SAFETY: `p` is null or points into the static scheduler.
         let p = unsafe { self.p.get().as_ref() }?;
@@ -652,6 +650,9 @@ fn switch_direct(
         return false;
     };
     m.pending.set(pending);
+    // `next` is current from here, a few frames before the switch leaves `g`'s stack: an
+    // overflow inside those frames (a stack within a hundred bytes of its guard page,
+    // where the call that got here would have overflowed first) would name `next`.
     m.curg.store(next as *const G as *mut G, Relaxed);
     next.park_sp.store(0, Relaxed);
     g.switch_to(next);

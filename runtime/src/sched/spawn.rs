@@ -75,9 +75,10 @@ where
                 // The JoinHandle is gone: drop the result here, in goroutine context.
                 let _ = catch_unwind(AssertUnwindSafe(|| drop(result)));
             } else {
-                // SAFETY: the result slot is ours until `goexit` publishes DONE.
+                // SAFETY: the result slot is ours until `end_packet` publishes DONE.
                 unsafe { packet.store(result) };
             }
+            end_packet(g, packet);
             g.exit()
         };
         // SAFETY: the stack is ours and unused (fresh from the caches), and stays with the
@@ -118,8 +119,22 @@ where
     Ok(handle)
 }
 
-/// Finishes a goroutine whose coroutine returned (runs on g0). Returns `false` if the M
-/// must exit because the goroutine ended while locked to it.
+/// The end of a goroutine as its handle sees it, on the goroutine's own stack, after its
+/// result is stored: the G stops naming the packet (`crate::debug` no longer lists it), the
+/// result is published (a joiner wakes), the exit hooks run, and the goroutine lets go of
+/// the packet (the last owner drops a result nobody took). The user code among these
+/// (hooks, that drop) thus runs in goroutine context on the goroutine's own stack, as the
+/// goroutine's last work, before `goexit` frees the stack from the next goroutine or g0.
+fn end_packet(g: &G, packet: &'static Packet) {
+    g.packet.store(std::ptr::null_mut(), Relaxed);
+    packet.finish();
+    packet.release();
+}
+
+/// Frees a goroutine that ended (its last switch left its stack): the stack and the G go
+/// back to the caches. Runs on g0 or, after a direct switch, on the goroutine that runs
+/// next (`sched::m::exit_direct`); no user code runs here. Returns `false` if the M must
+/// exit because the goroutine ended while locked to it.
 pub(crate) fn goexit(mm: &'static M, g: &'static G) -> bool {
     if crate::debug::tracebacks() {
         crate::debug::forget_backtrace(g.id.load(Relaxed));
@@ -138,12 +153,6 @@ pub(crate) fn goexit(mm: &'static M, g: &'static G) -> bool {
     g.lock_count.set(0);
     g.locked_m.set(None);
 
-    let packet = g.packet.swap(std::ptr::null_mut(), Relaxed);
-    // SAFETY: the spawner stored a `&'static Packet` (packets are never freed), and only
-    // this, the end of the goroutine, takes it.
-    let packet = unsafe { &*packet };
-    packet.finish();
-    packet.release();
     recycle_g(g);
     if was_locked {
         return m::drop_locked(mm);
