@@ -591,9 +591,13 @@ fn take_ring_head(p: &'static P) -> Option<&'static G> {
 /// seam, at the same call sites the previous goroutine came from, which the CPU predicts
 /// (see `coroutine`). Measured with the yield row of `benches/compare.sh`: BENCHMARKS.md.
 pub(crate) fn yield_direct(g: &'static G) -> bool {
-    switch_direct(g, Pending::Yielded(g), |p| {
-        may_run_ring_head(p).then(|| take_ring_head(p)).flatten()
-    })
+    switch_direct(g, Pending::Yielded(g), next_on_ring)
+}
+
+/// The goroutine a direct yield or end runs next on `p` (`runnext`, then the ring's head),
+/// if it may go straight there (`may_run_ring_head`).
+fn next_on_ring(p: &'static P) -> Option<&'static G> {
+    may_run_ring_head(p).then(|| take_ring_head(p)).flatten()
 }
 
 /// The park seam in goroutine `g`, on its stack, after it armed its episode: hands the M
@@ -623,15 +627,14 @@ pub(crate) fn park_direct(g: &'static G) -> bool {
 /// same cases as `yield_direct`). A spawn-and-exit storm then costs one switch per
 /// goroutine instead of two (BENCHMARKS.md).
 pub(crate) fn exit_direct(g: &'static G) -> bool {
-    switch_direct(g, Pending::Exited(g), |p| {
-        may_run_ring_head(p).then(|| take_ring_head(p)).flatten()
-    })
+    switch_direct(g, Pending::Exited(g), next_on_ring)
 }
 
 /// Switches from the running goroutine `g` straight to the goroutine `pick` takes from
-/// this M's P (`yield_direct`, `park_direct`), leaving `pending` for it to finish as it
-/// resumes. Returns `false`, having changed nothing, if this M or `g` is locked, the P is
-/// not this M's any more, a timer is due (its callback runs on g0), or `pick` finds none.
+/// this M's P (`yield_direct`, `park_direct`, `exit_direct`), leaving `pending` for it to
+/// finish as it resumes. Returns `false`, having changed nothing, if this M or `g` is
+/// locked, the P is not this M's any more, a timer is due (its callback runs on g0), or
+/// `pick` finds none.
 fn switch_direct(
     g: &'static G,
     pending: Pending,
