@@ -347,9 +347,9 @@ const _: () = assert!(
 
 // The memory budget of a parked goroutine (README, `stack/mod.rs`): its stack's touched
 // page, a share of a page-table page, the G and its join packet. The G is four cache lines
-// and the packet 144 bytes (both allocated 64 at a time, with no allocator overhead each);
+// and the packet two (both allocated 64 at a time, with no allocator overhead each);
 // a field that would make either larger must pay for itself.
 const _: () = assert!(
-    std::mem::size_of::<G>() <= 256 && std::mem::size_of::<Packet>() <= 144,
+    std::mem::size_of::<G>() <= 256 && std::mem::size_of::<Packet>() <= 128,
     "gort: the G or its join packet outgrew the memory budget of a goroutine"
 );

@@ -56,8 +56,9 @@
 //! would leave 16 KiB for the application's own frames; 192 KiB leaves 80 KiB and still
 //! costs under 5 KiB per parked goroutine (with the G, 256 bytes, and its join packet, 144
 //! bytes: 4.94 KiB at 1M once the packet moved out of the G, each in an allocator block of
-//! its own; 4.80 KiB since Gs and packets are allocated 64 at a time, `sched::spawn`; the
-//! table above is from before, with the G alone). 256 KiB would
+//! its own; 4.80 KiB since Gs and packets are allocated 64 at a time, `sched::spawn`; 4.79
+//! KiB with the packet in two aligned cache lines, 128 bytes; the table above is from
+//! before, with the G alone). 256 KiB would
 //! leave nothing. So: 192 KiB, the main goroutine of `run` 8 MiB ([`MAIN_STACK_SIZE`]), and
 //! three ways up for deep code: [`crate::Builder::stack_size`], [`set_default_stack_size`] /
 //! `GORT_STACK_SIZE`, and [`grow`]; `GORT_STACK_SIZE=128K` buys back 0.13 KiB per
