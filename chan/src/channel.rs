@@ -45,6 +45,9 @@ pub(crate) enum Fail {
     Full,
     Empty,
     Closed,
+    /// A ring's slot is in another party's hands (reserved, not yet stamped): a try that
+    /// may not wait for it (under the lock) cannot say full or empty; try again.
+    Busy,
 }
 
 /// The shared state of a channel.

@@ -289,7 +289,7 @@ unsafe impl<T> Case for RecvCase<'_, T> {
         true
     }
     fn ready_unlocked(&self) -> bool {
-        self.chan.array.as_ref().is_some_and(|a| a.recv_ready())
+        self.chan.array.as_ref().is_some_and(|a| a.recv_ready_now())
     }
     fn version(&self) -> usize {
         self.chan.array.as_ref().map_or(0, |a| a.version())
@@ -433,7 +433,7 @@ unsafe impl<T> Case for SendCase<'_, T> {
         true
     }
     fn ready_unlocked(&self) -> bool {
-        self.chan.array.as_ref().is_some_and(|a| a.send_ready())
+        self.chan.array.as_ref().is_some_and(|a| a.send_ready_now())
     }
     fn version(&self) -> usize {
         self.chan.array.as_ref().map_or(0, |a| a.version())
