@@ -125,8 +125,19 @@ where
 /// the packet (the last owner drops a result nobody took). The user code among these
 /// (hooks, that drop) thus runs in goroutine context on the goroutine's own stack, as the
 /// goroutine's last work, before `goexit` frees the stack from the next goroutine or g0.
+///
+/// The goroutine is counted as ended here, before its result is published: a caller whose
+/// `join` returned sees it gone from `gort::stats().goroutines`. (It was counted in
+/// `goexit`, which may run after the joiner woke: `stats` right after the last `join` could
+/// still count it.)
 fn end_packet(g: &G, packet: &'static Packet) {
     g.packet.store(std::ptr::null_mut(), Relaxed);
+    m::with_p(|p| match p {
+        Some(p) => bump(&p.counters.exited),
+        None => {
+            sched().exited_off_p.fetch_add(1, Relaxed);
+        }
+    });
     packet.finish();
     packet.release();
 }
@@ -143,12 +154,6 @@ pub(crate) fn goexit(mm: &'static M, g: &'static G) -> bool {
     // SAFETY: the coroutine finished on this M; nobody else refers to it.
     let stack = unsafe { (*g.stack.get()).take() }.expect("gort: finished G without a stack");
     put_stack(p, stack);
-    match p {
-        Some(p) => bump(&p.counters.exited),
-        None => {
-            sched().exited_off_p.fetch_add(1, Relaxed);
-        }
-    }
     let was_locked = g.lock_count.get() > 0;
     g.lock_count.set(0);
     g.locked_m.set(None);
