@@ -688,7 +688,7 @@ fn park_thread(t: &'static ThreadSlot, deadline: Option<Instant>, spin: bool) ->
     // this may have been the last thread that could wake a goroutine: let it look again.
     #[cfg(not(loom))]
     if deadline.is_none() {
-        crate::sysmon::wake();
+        crate::sysmon::thread_parked();
     }
     let woken = loop {
         let timeout = match deadline {
