@@ -347,7 +347,7 @@ impl<T> JoinHandle<T> {
         let run_now = {
             let mut hooks = pk.exit_hooks.lock();
             hooks.get_or_insert_with(Box::default).push(f);
-            // SeqCst: against `goexit`, which publishes DONE and then reads this flag.
+            // SeqCst: against `Packet::finish`, which publishes DONE and then reads this flag.
             pk.has_exit_hooks.store(true, SeqCst);
             if pk.state.load(SeqCst) == DONE {
                 hooks.take()
