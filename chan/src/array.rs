@@ -87,6 +87,7 @@
 use crate::channel::{Chan, Fail, Inner, SendFail, WaiterPlace, YIELD_LIMIT};
 use crate::error::RecvTimeoutError;
 use crate::waiter::WaitQueue;
+use gort_runtime::pad::CachePadded;
 use gort_runtime::park::{self, Token};
 use gort_runtime::shim::{AtomicBool, AtomicUsize, UnsafeCell};
 use std::mem::MaybeUninit;
@@ -100,11 +101,6 @@ pub(crate) use gort_runtime::shim::fence;
 /// larger channel's locked buffer grows as it fills.
 pub(crate) const MAX_CAP: usize = 1024;
 
-/// Keeps a value on cache lines of its own (two lines: the adjacent-line prefetcher pulls
-/// pairs).
-#[repr(align(128))]
-struct Padded<T>(T);
-
 /// One slot of the ring.
 struct Slot<T> {
     /// `{ lap, index }` while free for that lap's push, plus one while holding its value.
@@ -116,16 +112,16 @@ struct Slot<T> {
 /// A bounded lock-free MPMC ring of values.
 pub(crate) struct Array<T> {
     /// Where the next pop happens: `{ lap, index }` (its mark bit is always clear).
-    head: Padded<AtomicUsize>,
+    head: CachePadded<AtomicUsize>,
     /// Where the next push happens: `{ lap, mark, index }`.
-    tail: Padded<AtomicUsize>,
+    tail: CachePadded<AtomicUsize>,
     slots: Box<[Slot<T>]>,
     /// `{ lap: 1, mark: 0, index: 0 }`.
     one_lap: usize,
     /// The bit of `tail` that stops pushes (above every index).
     mark_bit: usize,
     /// Published by the channel under its lock (see [`Array::publish_waiting`]).
-    waiting: Padded<Waiting>,
+    waiting: CachePadded<Waiting>,
 }
 
 /// Whether parties wait, as the channel's lock holder last saw its queues: read without
@@ -214,12 +210,12 @@ impl<T> Array<T> {
             })
             .collect();
         Array {
-            head: Padded(AtomicUsize::new(0)),
-            tail: Padded(AtomicUsize::new(0)),
+            head: CachePadded(AtomicUsize::new(0)),
+            tail: CachePadded(AtomicUsize::new(0)),
             slots,
             one_lap: mark_bit * 2,
             mark_bit,
-            waiting: Padded(Waiting {
+            waiting: CachePadded(Waiting {
                 recv: AtomicBool::new(false),
                 send: AtomicBool::new(false),
             }),

@@ -47,6 +47,7 @@ mod membarrier;
 pub mod netpoll;
 mod note;
 mod os_error;
+pub mod pad;
 mod panic_hook;
 pub mod park;
 mod rlimit;

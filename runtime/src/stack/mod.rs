@@ -83,7 +83,7 @@
 //! page-table pages, which the guard markers keep non-empty anyway. Hence the scavenger
 //! unmaps idle arenas.
 //!
-//! Uses (the module as a whole): `note`, `os_error`, `sysmon`.
+//! Uses (the module as a whole): `note`, `os_error`, `pad`, `sysmon`.
 
 mod grow;
 mod guard;

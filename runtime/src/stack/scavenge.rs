@@ -27,6 +27,7 @@
 //! never released under running code.
 
 use super::{page_size, registry};
+use crate::pad::CachePadded;
 use std::sync::atomic::{
     AtomicBool, AtomicPtr, AtomicU8, AtomicUsize,
     Ordering::{Acquire, Relaxed, Release, SeqCst},
@@ -126,21 +127,9 @@ pub(crate) struct Arena {
     dirty: AtomicPtr<AtomicBool>,
     pub(crate) slots: Box<[SlotState]>,
     /// How many of the arena's stacks are in the global pool (changed under its lock).
-    pub(crate) pooled: Padded<AtomicUsize>,
+    pub(crate) pooled: CachePadded<AtomicUsize>,
     /// Set (under the pool's lock) when the arena is about to be unmapped.
     pub(crate) dead: AtomicBool,
-}
-
-/// A value on cache lines of its own (two: the adjacent-line prefetcher pulls pairs).
-#[derive(Debug)]
-#[repr(align(128))]
-pub(crate) struct Padded<T>(T);
-
-impl<T> std::ops::Deref for Padded<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
-    }
 }
 
 impl Arena {
@@ -154,7 +143,7 @@ impl Arena {
             reg: AtomicUsize::new(usize::MAX),
             dirty: AtomicPtr::new(std::ptr::null_mut()),
             slots: (0..count).map(|_| SlotState(AtomicU8::new(RAW))).collect(),
-            pooled: Padded(AtomicUsize::new(count)),
+            pooled: CachePadded(AtomicUsize::new(count)),
             dead: AtomicBool::new(false),
         }));
         let reg = registry::register(base, len, slot, arena);
