@@ -259,3 +259,33 @@ fn exit_hooks_run_on_the_ending_goroutine_from_a_thread() {
 fn exit_hooks_run_on_the_ending_goroutine_from_a_goroutine() {
     within(120, || gort::run(exit_hooks_run_on_the_ending_goroutine));
 }
+
+/// A goroutine whose `join` returned is gone from `gort::num_goroutine()` (and `stats`) at
+/// once: it was counted as ended only when its stack was freed, after its last switch,
+/// which can come after the joiner woke. Many goroutines, each joined and then counted.
+fn joined_goroutines_are_not_counted() {
+    let before = gort::num_goroutine();
+    for i in 0..20_000 {
+        gort::go(|| std::hint::black_box(0u64)).join().unwrap();
+        let now = gort::num_goroutine();
+        assert_eq!(now, before, "joined goroutine {i} still counted");
+    }
+}
+
+#[test]
+fn joined_goroutines_are_not_counted_from_a_thread() {
+    const NAME: &str = "joined_goroutines_are_not_counted_from_a_thread";
+    if !is_child(NAME) {
+        return child_ok(NAME, &[("GOMAXPROCS", "2")]);
+    }
+    within(120, joined_goroutines_are_not_counted);
+}
+
+#[test]
+fn joined_goroutines_are_not_counted_from_a_goroutine() {
+    const NAME: &str = "joined_goroutines_are_not_counted_from_a_goroutine";
+    if !is_child(NAME) {
+        return child_ok(NAME, &[("GOMAXPROCS", "2")]);
+    }
+    within(120, || gort::run(joined_goroutines_are_not_counted));
+}
