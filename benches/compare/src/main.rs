@@ -25,7 +25,7 @@ mod plot;
 mod report;
 mod workloads;
 
-use measure::{Lab, Sizes};
+use measure::{Lab, Parked, Sizes};
 use report::{MemorySeries, ProcsSeries, Report, Row, Scaling};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -134,26 +134,54 @@ fn main() {
         })
         .collect();
 
-    // Memory first: its largest count is the RSS row.
+    // Memory first: its largest count is the RSS row and the park row. Each count runs
+    // `reps` times, the runtimes taking turns (a page-commit stall of the VM or a
+    // reclaim after the build then lands on one run, not on one runtime); a point is the
+    // median of its runs.
     let mut scaling = Scaling {
         memory: Vec::new(),
         procs: Vec::new(),
     };
     if selected.iter().any(|w| w.key == "rss" || w.key == "park") {
-        for col in [Col::Gort, Col::Go, Col::Tokio, Col::May] {
-            let pts: Vec<_> = lab
-                .sizes
-                .rss_counts
-                .iter()
-                .map(|&n| {
+        let cols = [Col::Gort, Col::Go, Col::Tokio, Col::May];
+        let mut series: Vec<MemorySeries> = cols
+            .iter()
+            .map(|&col| MemorySeries {
+                col,
+                points: Vec::new(),
+                largest: Vec::new(),
+            })
+            .collect();
+        let largest = lab.sizes.rss_counts.iter().copied().max();
+        for &n in &lab.sizes.rss_counts {
+            let mut runs: Vec<Vec<Parked>> = vec![Vec::new(); cols.len()];
+            let mut failed: Vec<Option<String>> = vec![None; cols.len()];
+            for _ in 0..args.reps {
+                for (i, &col) in cols.iter().enumerate() {
+                    if failed[i].is_some() {
+                        continue;
+                    }
                     let r = lab.parked(col, n);
                     let total = r.as_ref().map(|p| p.total).map_err(Clone::clone);
                     progress(&format!("rss {} {n}", col.name()), &total, "KiB/goroutine");
-                    (n, r)
-                })
-                .collect();
-            scaling.memory.push(MemorySeries { col, points: pts });
+                    match r {
+                        Ok(p) => runs[i].push(p),
+                        Err(e) => failed[i] = Some(e),
+                    }
+                }
+            }
+            for (i, s) in series.iter_mut().enumerate() {
+                let point = match failed[i].take() {
+                    Some(e) => Err(e),
+                    None => Ok(Parked::median(&runs[i])),
+                };
+                s.points.push((n, point));
+                if Some(n) == largest {
+                    s.largest = std::mem::take(&mut runs[i]);
+                }
+            }
         }
+        scaling.memory = series;
     }
 
     let mut rows = Vec::new();
@@ -161,32 +189,32 @@ fn main() {
         let mut row = Row::new(w.clone());
         for rep in 0..args.reps {
             for (col, how) in &w.cells {
-                let r = if let How::Rss | How::Park = how {
+                if let How::Rss | How::Park = how {
+                    // Measured above, every run at the largest count: the cell shows the
+                    // median with its min–max like the other rows.
+                    let Some(m) = scaling.memory.iter().find(|m| m.col == *col) else {
+                        continue;
+                    };
                     if rep > 0 {
                         continue;
                     }
-                    scaling
-                        .memory
-                        .iter()
-                        .find(|m| m.col == *col)
-                        .and_then(|m| m.points.last().map(|(_, r)| r.clone()))
-                        .unwrap_or_else(|| Err("not measured".into()))
-                        .map(|p| {
-                            if let How::Rss = how {
-                                p.total
-                            } else {
-                                p.secs * 1e3
-                            }
-                        })
-                } else {
-                    let r = lab.measure(*col, how, None).map(|v| v / w.scale);
-                    progress(
-                        &format!("{} {} run {}", w.key, col.name(), rep + 1),
-                        &r,
-                        w.unit,
-                    );
-                    r
-                };
+                    let cell = row.cell(*col);
+                    match m.points.last().map(|(_, r)| r) {
+                        Some(Ok(_)) => cell.runs.extend(m.largest.iter().map(|p| match how {
+                            How::Rss => p.total,
+                            _ => p.secs * 1e3,
+                        })),
+                        Some(Err(e)) => cell.error = Some(e.clone()),
+                        None => cell.error = Some("not measured".into()),
+                    }
+                    continue;
+                }
+                let r = lab.measure(*col, how, None).map(|v| v / w.scale);
+                progress(
+                    &format!("{} {} run {}", w.key, col.name(), rep + 1),
+                    &r,
+                    w.unit,
+                );
                 let cell = row.cell(*col);
                 match r {
                     Ok(v) => cell.runs.push(v),

@@ -616,6 +616,23 @@ pub struct Parked {
 }
 
 impl Parked {
+    /// The median of each field over `runs` (not empty), field by field, as a row's cell
+    /// takes it.
+    pub fn median(runs: &[Parked]) -> Parked {
+        let med = |f: fn(&Parked) -> f64| {
+            let cell = crate::report::Cell {
+                runs: runs.iter().map(f).collect(),
+                error: None,
+            };
+            cell.median().expect("no runs")
+        };
+        Parked {
+            total: med(|p| p.total),
+            rss: med(|p| p.rss),
+            secs: med(|p| p.secs),
+        }
+    }
+
     /// Parses "... parked: 4.71 KiB RSS+PT each (4.45 KiB RSS, 0.26 KiB page tables; 0.284 s
     /// to park them)".
     fn parse(out: &str) -> Option<Parked> {

@@ -148,8 +148,10 @@ fn ratio_text(r: Option<f64>) -> String {
 /// One runtime's memory per parked goroutine, and time to park them, at each count.
 pub struct MemorySeries {
     pub col: Col,
-    /// (count, what was measured or why not).
+    /// (count, the median of its runs or why not).
     pub points: Vec<(usize, Result<Parked, String>)>,
+    /// Every run at the largest count: the RSS and park rows' cells.
+    pub largest: Vec<Parked>,
 }
 
 /// One runtime's time per operation of a workload at each procs count.
