@@ -289,3 +289,44 @@ fn joined_goroutines_are_not_counted_from_a_goroutine() {
     }
     within(120, || gort::run(joined_goroutines_are_not_counted));
 }
+
+/// Exit hooks added by a handle that is then dropped before its goroutine ends still run,
+/// once each, with the goroutine detached (its end frees the packet alone). Half of the
+/// goroutines wait until their handle is gone, half may end first.
+fn exit_hooks_of_dropped_handles_run() {
+    for _ in 0..20 {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let (go_tx, go_rx) = gort::chan::bounded::<()>(0);
+        for i in 0..200 {
+            let go_rx = go_rx.clone();
+            let h = gort::go(move || {
+                if i % 2 == 0 {
+                    let _ = go_rx.recv();
+                }
+                i
+            });
+            let ran = ran.clone();
+            h.on_finish(Box::new(move || {
+                ran.fetch_add(1, SeqCst);
+            }));
+            drop(h);
+        }
+        drop(go_tx);
+        drop(go_rx);
+        while ran.load(SeqCst) < 200 {
+            gort::yield_now();
+            std::thread::yield_now();
+        }
+        assert_eq!(ran.load(SeqCst), 200);
+    }
+}
+
+#[test]
+fn exit_hooks_of_dropped_handles_run_from_a_thread() {
+    within(120, exit_hooks_of_dropped_handles_run);
+}
+
+#[test]
+fn exit_hooks_of_dropped_handles_run_from_a_goroutine() {
+    within(120, || gort::run(exit_hooks_of_dropped_handles_run));
+}

@@ -170,11 +170,30 @@ impl Packet {
             }
         }
         if self.has_exit_hooks.load(SeqCst) {
-            let hooks = self.exit_hooks.lock().take();
-            for hook in hooks.into_iter().flat_map(|b| *b) {
-                if catch_unwind(AssertUnwindSafe(hook)).is_err() {
-                    eprintln!("gort: a goroutine's exit callback panicked (ignored)");
-                }
+            self.run_exit_hooks();
+        }
+    }
+
+    /// The end of a goroutine whose handle was gone when it stored no result
+    /// ([`detached`](Self::detached) returned `true`): it is the packet's only owner, nobody
+    /// can join or add a callback any more, so it runs the callbacks the handle left and
+    /// frees the packet without the state swap and the count of [`finish`](Self::finish)
+    /// and [`release`](Self::release) (two atomic read-modify-writes per detached
+    /// goroutine, the common `go` whose handle is dropped).
+    pub(crate) fn finish_detached(&'static self) {
+        // Relaxed: `detached`'s Acquire load of the count the handle's drop released
+        // ordered every `on_finish` before it.
+        if self.has_exit_hooks.load(Relaxed) {
+            self.run_exit_hooks();
+        }
+        self.free();
+    }
+
+    fn run_exit_hooks(&self) {
+        let hooks = self.exit_hooks.lock().take();
+        for hook in hooks.into_iter().flat_map(|b| *b) {
+            if catch_unwind(AssertUnwindSafe(hook)).is_err() {
+                eprintln!("gort: a goroutine's exit callback panicked (ignored)");
             }
         }
     }
@@ -184,6 +203,12 @@ impl Packet {
         if self.refs.fetch_sub(1, AcqRel) != 1 {
             return;
         }
+        self.free();
+    }
+
+    /// Frees the packet: drops a result nobody took and recycles it. The caller is its last
+    /// owner.
+    fn free(&'static self) {
         if let Some(drop_result) = self.drop_result.take() {
             // The last owner may be the goroutine's end (the handle went away between the
             // result's store and the end): a `Drop` that panics must not unwind through

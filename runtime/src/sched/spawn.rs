@@ -71,14 +71,15 @@ where
             g.resumed(msg);
             let result = catch_unwind(AssertUnwindSafe(f));
             crate::local::drop_all(g);
-            if packet.detached() {
+            let detached = packet.detached();
+            if detached {
                 // The JoinHandle is gone: drop the result here, in goroutine context.
                 let _ = catch_unwind(AssertUnwindSafe(|| drop(result)));
             } else {
                 // SAFETY: the result slot is ours until `end_packet` publishes DONE.
                 unsafe { packet.store(result) };
             }
-            end_packet(g, packet);
+            end_packet(g, packet, detached);
             g.exit()
         };
         // SAFETY: the stack is ours and unused (fresh from the caches), and stays with the
@@ -130,7 +131,10 @@ where
 /// `join` returned sees it gone from `gort::stats().goroutines`. (It was counted in
 /// `goexit`, which may run after the joiner woke: `stats` right after the last `join` could
 /// still count it.)
-fn end_packet(g: &G, packet: &'static Packet) {
+///
+/// `detached`: the handle was already gone before the result would have been stored, so
+/// nobody can ever join (the packet's count only falls): the packet is freed directly.
+fn end_packet(g: &G, packet: &'static Packet, detached: bool) {
     g.packet.store(std::ptr::null_mut(), Relaxed);
     m::with_p(|p| match p {
         Some(p) => bump(&p.counters.exited),
@@ -138,8 +142,12 @@ fn end_packet(g: &G, packet: &'static Packet) {
             sched().exited_off_p.fetch_add(1, Relaxed);
         }
     });
-    packet.finish();
-    packet.release();
+    if detached {
+        packet.finish_detached();
+    } else {
+        packet.finish();
+        packet.release();
+    }
 }
 
 /// Frees a goroutine that ended (its last switch left its stack): the stack and the G go
