@@ -667,6 +667,12 @@ impl<T> Chan<T> {
         value: &mut Option<T>,
         deadline: Option<Instant>,
     ) -> Result<(), SendFail> {
+        // The try that usually succeeds, inline; `wait_ring` (out of line) for the rest.
+        match self.send_fast(a, value) {
+            Ok(()) => return Ok(()),
+            Err(Fail::Closed) => return Err(SendFail::Disconnected),
+            Err(_) => {}
+        }
         let side = RingSide {
             sending: true,
             why: park::WaitReason::ChanSend,
@@ -691,6 +697,11 @@ impl<T> Chan<T> {
         deadline: Option<Instant>,
         why: park::WaitReason,
     ) -> Result<(), RecvTimeoutError> {
+        match self.recv_fast(a, out) {
+            Ok(()) => return Ok(()),
+            Err(Fail::Closed) => return Err(RecvTimeoutError::Disconnected),
+            Err(_) => {}
+        }
         let side = RingSide {
             sending: false,
             why,
@@ -705,10 +716,12 @@ impl<T> Chan<T> {
     }
 
     /// A blocking send or receive of a ring channel (`side` says which; `slot` is the
-    /// value to send or the place to receive into): try the ring; else back off (plain
-    /// threads), then queue a waiter (at the front once woken before), publish it, fence,
-    /// try again under the lock, and park; a wake-up starts over with a try.
+    /// value to send or the place to receive into), after a try that found it full or
+    /// empty (or busy): back off (plain threads), then queue a waiter (at the front once
+    /// woken before), publish it, fence, try again under the lock, and park; a wake-up
+    /// starts over with a try.
     #[track_caller]
+    #[inline(never)]
     fn wait_ring(
         &self,
         a: &Array<T>,
@@ -720,12 +733,16 @@ impl<T> Chan<T> {
         let mut step = 0;
         let mut busy = 0;
         let mut woken_before = false;
+        let mut tried = true; // by the caller
         loop {
-            match (side.fast)(self, a, slot) {
-                Ok(()) => return Ok(()),
-                Err(Fail::Closed) => return Err(RingFail::Closed),
-                Err(_) => {}
+            if !tried {
+                match (side.fast)(self, a, slot) {
+                    Ok(()) => return Ok(()),
+                    Err(Fail::Closed) => return Err(RingFail::Closed),
+                    Err(_) => {}
+                }
             }
+            tried = false;
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(RingFail::Timeout);
             }
