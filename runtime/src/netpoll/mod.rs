@@ -19,7 +19,11 @@
 //! - the idle M that sleeps until the next timer (the *timer sleeper* of `sched::idle::stopm`)
 //!   blocks in `epoll_wait` instead of on its note whenever there are waiters, with the next
 //!   timer as timeout. Whatever pokes that M (a P handed to it, an earlier timer) also
-//!   writes the poller's eventfd (`break_wait`), which breaks the wait;
+//!   writes the poller's eventfd (`break_wait`), which breaks the wait. When a poll's
+//!   goroutines find no idle P (they go to the global queue for the busy Ms), that M does
+//!   not poll again at once, as in Go: the busy Ms poll as they run out of work, and the
+//!   next M to go idle becomes the poller (unless plain threads wait, whose readiness
+//!   nobody else would see);
 //! - sysmon polls if nobody has for 10 ms (busy Ms never reach the idle path).
 //!
 //! Readiness wakes the token: a goroutine becomes runnable through `sched::ready` (onto the
@@ -55,6 +59,8 @@ struct Poller {
 static POLLER: OnceLock<Poller> = OnceLock::new();
 /// Park episodes waiting on the poller now.
 static WAITERS: AtomicUsize = AtomicUsize::new(0);
+/// Those of them that are plain threads (no M of theirs will poll on its way to idle).
+static THREAD_WAITERS: AtomicUsize = AtomicUsize::new(0);
 /// When the poller was last polled (ns since the timer epoch).
 static LAST_POLL: AtomicU64 = AtomicU64::new(0);
 /// A `break_wait` is pending (the eventfd holds a count nobody has read yet).
@@ -115,19 +121,34 @@ pub(crate) fn waiters() -> usize {
     WAITERS.load(SeqCst)
 }
 
+/// Plain threads among the [`waiters`] (`stopm`: after a poll whose goroutines found no
+/// idle P, an idle M polls again at once only for them).
+pub(crate) fn thread_waiters() -> usize {
+    THREAD_WAITERS.load(SeqCst)
+}
+
 /// Counts a park episode on the poller while it lasts.
-pub(crate) struct WaiterGuard;
+pub(crate) struct WaiterGuard {
+    thread: bool,
+}
 
 impl WaiterGuard {
     pub(crate) fn new() -> WaiterGuard {
+        let thread = crate::sched::current_g().is_none();
         WAITERS.fetch_add(1, SeqCst);
+        if thread {
+            THREAD_WAITERS.fetch_add(1, SeqCst);
+        }
         crate::sched::idle::netpoll_waiter_added();
-        WaiterGuard
+        WaiterGuard { thread }
     }
 }
 
 impl Drop for WaiterGuard {
     fn drop(&mut self) {
+        if self.thread {
+            THREAD_WAITERS.fetch_sub(1, SeqCst);
+        }
         WAITERS.fetch_sub(1, SeqCst);
     }
 }

@@ -78,8 +78,10 @@ pub(super) fn stopm(m: &'static M) {
     debug_assert!(m.p.get().is_null());
     sched().lock.lock().ms.push(m);
     let me = m as *const M as *mut M;
+    // Set after a poll whose goroutines found every P busy: sleep without polling once.
+    let mut skip_poll = false;
     loop {
-        let polling = netpoll::waiters() > 0;
+        let polling = !std::mem::take(&mut skip_poll) && netpoll::waiters() > 0;
         let watching = (timer::next() != u64::MAX || polling)
             && SLEEPER
                 .compare_exchange(ptr::null_mut(), me, SeqCst, SeqCst)
@@ -110,11 +112,24 @@ pub(super) fn stopm(m: &'static M) {
                 netpoll::poll_until(deadline, &mut ready);
             }
             POLL_BLOCKER.store(ptr::null_mut(), SeqCst);
-            if !ready.is_empty() && run_ready(m, ready) {
-                SLEEPER_UNTIL.store(u64::MAX, SeqCst);
-                SLEEPER.store(ptr::null_mut(), SeqCst);
-                m.note.clear();
-                return;
+            if !ready.is_empty() {
+                if run_ready(m, ready) {
+                    SLEEPER_UNTIL.store(u64::MAX, SeqCst);
+                    SLEEPER.store(ptr::null_mut(), SeqCst);
+                    m.note.clear();
+                    return;
+                }
+                // Every P is busy: the goroutines went to the global queue for them. Polling
+                // again at once would wake this thread for every batch of readiness while
+                // those Ms run (a context switch that preempts one of them, and one more
+                // trip through the global queue per batch: with 10,000 connections each
+                // resetting a read deadline, a fifth of the server's CPU). As in Go's
+                // `findRunnable`, this M sleeps instead; the busy Ms poll as they run out
+                // of work (`find_runnable`), the next M to go idle becomes the poller (it
+                // pokes this one if this one keeps the timers), and sysmon polls after
+                // 10 ms. Plain threads waiting on the poller have no M of their own to poll
+                // for them: while any do, keep polling.
+                skip_poll = netpoll::thread_waiters() == 0;
             }
         } else {
             m.idle_sleep(deadline);
