@@ -139,7 +139,7 @@ impl WaiterGuard {
         if thread {
             THREAD_WAITERS.fetch_add(1, SeqCst);
         }
-        crate::sched::idle::netpoll_waiter_added();
+        crate::sched::idle::netpoll_waiter_added(thread);
         WaiterGuard { thread }
     }
 }

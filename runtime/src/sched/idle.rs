@@ -21,7 +21,7 @@
 //!
 //! Uses: `netpoll`, `timer`; within `sched`: `sched` itself, `sched::m`.
 
-use super::m::{current_g, M};
+use super::m::M;
 use super::sched;
 use crate::{netpoll, timer};
 use std::ptr;
@@ -205,11 +205,12 @@ fn poke_idle_m() {
     }
 }
 
-/// A park episode began waiting on the netpoller (see `crate::netpoll`): make sure someone
-/// will poll. A goroutine's own M does on its way to `stopm`; a plain thread's wait needs
-/// the sleeper (or an idle M that becomes it) to switch to `epoll_wait`.
-pub(crate) fn netpoll_waiter_added() {
-    if !POLL_BLOCKER.load(SeqCst).is_null() || current_g().is_some() {
+/// A park episode began waiting on the netpoller (see `crate::netpoll`; `thread`: a plain
+/// thread's, not a goroutine's): make sure someone will poll. A goroutine's own M does on
+/// its way to `stopm`; a plain thread's wait needs the sleeper (or an idle M that becomes
+/// it) to switch to `epoll_wait`.
+pub(crate) fn netpoll_waiter_added(thread: bool) {
+    if !POLL_BLOCKER.load(SeqCst).is_null() || !thread {
         return;
     }
     let sleeper = SLEEPER.load(SeqCst);
