@@ -192,19 +192,17 @@ fn main() {
                 if let How::Rss | How::Park = how {
                     // Measured above, every run at the largest count: the cell shows the
                     // median with its min–max like the other rows.
-                    let Some(m) = scaling.memory.iter().find(|m| m.col == *col) else {
-                        continue;
-                    };
                     if rep > 0 {
                         continue;
                     }
+                    let m = scaling.memory.iter().find(|m| m.col == *col);
                     let cell = row.cell(*col);
-                    match m.points.last().map(|(_, r)| r) {
-                        Some(Ok(_)) => cell.runs.extend(m.largest.iter().map(|p| match how {
+                    match m.and_then(|m| m.points.last().map(|(_, r)| (m, r))) {
+                        Some((m, Ok(_))) => cell.runs.extend(m.largest.iter().map(|p| match how {
                             How::Rss => p.total,
                             _ => p.secs * 1e3,
                         })),
-                        Some(Err(e)) => cell.error = Some(e.clone()),
+                        Some((_, Err(e))) => cell.error = Some(e.clone()),
                         None => cell.error = Some("not measured".into()),
                     }
                     continue;
