@@ -156,6 +156,9 @@ impl PollDesc {
         if let Some(pd) = POOL.lock().pop() {
             pd.closing.store(false, SeqCst);
             pd.user_closed.store(false, SeqCst);
+            // `release` marked the old socket's reads final (no shortcut while the descriptor
+            // is between sockets); the new socket's end has not been seen.
+            pd.rd_final.store(false, SeqCst);
             return pd;
         }
         Box::leak(Box::new(PollDesc {
