@@ -611,25 +611,31 @@ fn short_read_then(round: usize, then: Then, on_thread: bool) {
 /// descriptor.)
 #[test]
 fn drained_reads_work_on_a_reused_poll_descriptor() {
-    use gort_runtime::netpoll::Registration;
-    use std::os::fd::AsRawFd;
-    for round in 0..100 {
-        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-        a.set_nonblocking(true).unwrap();
-        let reg = Registration::new(a.as_raw_fd()).unwrap();
-        assert!(
-            !reg.read_drained(),
-            "round {round}: drained before any read"
-        );
-        reg.read_was_short(reg.read_edges());
-        assert!(
-            reg.read_drained(),
-            "round {round}: a short read did not mark the socket drained"
-        );
-        // Deregistered before the descriptor closes; the next round gets its poll
-        // descriptor back from the pool (or another test's).
-        drop(reg);
+    fn rounds(on: &str) {
+        use gort_runtime::netpoll::Registration;
+        use std::os::fd::AsRawFd;
+        for round in 0..100 {
+            let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+            a.set_nonblocking(true).unwrap();
+            let reg = Registration::new(a.as_raw_fd()).unwrap();
+            assert!(
+                !reg.read_drained(),
+                "{on}, round {round}: drained before any read"
+            );
+            reg.read_was_short(reg.read_edges());
+            assert!(
+                reg.read_drained(),
+                "{on}, round {round}: a short read did not mark the socket drained"
+            );
+            // Deregistered before the descriptor closes; the next round gets its poll
+            // descriptor back from the pool (or another test's).
+            drop(reg);
+        }
     }
+    within(60, || {
+        std::thread::spawn(|| rounds("thread")).join().unwrap();
+        gort::run(|| gort::go(|| rounds("goroutine")).join().unwrap());
+    });
 }
 
 #[test]

@@ -93,7 +93,8 @@ pub(crate) struct PollDesc {
     rd_edges: AtomicU64,
     /// The `rd_edges` value before the last short stream read (`NOT_DRAINED`: none).
     rd_drained_at: AtomicU64,
-    /// End of stream, shutdown or an error was signalled: no more edges will come.
+    /// End of stream, shutdown or an error was signalled: no more edges will come. Also set
+    /// while the descriptor waits in the pool; `alloc` clears it for the next socket.
     rd_final: AtomicBool,
 }
 
