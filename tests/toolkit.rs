@@ -247,6 +247,114 @@ fn scope_resumes_the_first_unjoined_panic_after_joining_all() {
     });
 }
 
+#[test]
+fn scope_results_that_borrow_are_dropped_inside_the_scope() {
+    // A scoped goroutine's result may borrow from the caller: whoever drops it (the
+    // goroutine itself when the handle is gone first, the handle, or `join`'s caller), it is
+    // dropped before `scope` returns. Big closures (boxed on the way to their stack) too.
+    struct Counted<'a>(&'a AtomicUsize, usize);
+    impl Drop for Counted<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+    on_thread_and_goroutine(|| {
+        for round in 0..50 {
+            let drops = AtomicUsize::new(0);
+            let big = [round as u8; 4096];
+            let joined = gort::scope(|s| {
+                let drops = &drops;
+                // Handle dropped at once: the goroutine drops its result.
+                for i in 0..8 {
+                    drop(s.go(move || Counted(drops, i)));
+                }
+                // Handle dropped after the goroutine ended: the handle drops it.
+                let ended: Vec<_> = (0..8).map(|i| s.go(move || Counted(drops, i))).collect();
+                for h in &ended {
+                    while !h.is_finished() {
+                        gort::yield_now();
+                    }
+                }
+                drop(ended);
+                // Kept to the end of the closure, and a big closure that borrows.
+                let _kept = s.go(move || Counted(drops, 0));
+                let big = &big;
+                let h = s.go(move || {
+                    let copy = *big;
+                    Counted(drops, copy.iter().map(|&b| b as usize).sum())
+                });
+                let r = h.join().unwrap();
+                assert_eq!(r.1, 4096 * (round as u8) as usize);
+                r.1
+            });
+            assert_eq!(joined, 4096 * (round as u8) as usize);
+            assert_eq!(drops.load(SeqCst), 8 + 8 + 1 + 1, "round {round}");
+        }
+    });
+}
+
+#[test]
+fn scopes_in_a_row_wait_for_goroutines_ending_at_any_moment() {
+    // The scope's count lives in `scope`'s frame, which the next scope reuses: a goroutine
+    // that touched it after `scope` returned would corrupt the next one's count (a hang or
+    // an early return, which the sums catch).
+    on_thread_and_goroutine(|| {
+        for round in 0..2000usize {
+            let sum = AtomicUsize::new(0);
+            gort::scope(|s| {
+                for i in 0..(round % 5) {
+                    let sum = &sum;
+                    s.go(move || {
+                        for _ in 0..(round + i) % 3 {
+                            gort::yield_now();
+                        }
+                        sum.fetch_add(i + 1, SeqCst);
+                    });
+                }
+            });
+            let n = round % 5;
+            assert_eq!(sum.load(SeqCst), n * (n + 1) / 2, "round {round}");
+        }
+    });
+}
+
+#[test]
+fn scope_resumes_a_panic_whose_handle_was_dropped_before_or_after_the_end() {
+    on_thread_and_goroutine(|| {
+        for round in 0..50 {
+            // Dropped before the goroutine ends: it hands its panic to the scope itself.
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                gort::scope(|s| {
+                    drop(s.go(|| {
+                        gort::yield_now();
+                        panic!("dropped early")
+                    }));
+                })
+            }));
+            assert_eq!(
+                panic_message(&*r.unwrap_err()),
+                "dropped early",
+                "round {round}"
+            );
+            // Dropped after: the handle hands it over.
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                gort::scope(|s| {
+                    let h = s.go(|| -> u8 { panic!("dropped late") });
+                    while !h.is_finished() {
+                        gort::yield_now();
+                    }
+                    drop(h);
+                })
+            }));
+            assert_eq!(
+                panic_message(&*r.unwrap_err()),
+                "dropped late",
+                "round {round}"
+            );
+        }
+    });
+}
+
 // ---- errgroup ----
 
 #[test]

@@ -81,3 +81,9 @@ pub use stats::{stats, ProcStats, Stats};
 #[cfg(loom)]
 #[doc(hidden)]
 pub use sched::runq;
+
+/// The count and wait of a scope's goroutines, public in loom builds only, for the models in
+/// `loom-tests/tests/scope.rs`. Not part of the API.
+#[cfg(loom)]
+#[doc(hidden)]
+pub use scope::running as scope_running;

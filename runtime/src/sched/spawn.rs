@@ -30,11 +30,36 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    // SAFETY: `f` and its result are `'static`: they borrow nothing that could end.
+    unsafe { spawn_unchecked(f, || {}, name, stack_size, at) }
+}
+
+/// Like [`spawn`], for a closure and result that may borrow, with `exit` run as the
+/// goroutine's very last code: after its result was stored (or dropped, if the handle was
+/// gone) and its handle's packet let go. [`crate::scope`] counts its goroutines there.
+///
+/// # Safety
+/// Whatever `f`, its result and `exit` borrow must stay alive until `exit` has returned and
+/// the returned handle is gone (joined, dropped, or leaked, in which case the result is
+/// never dropped). `exit` must not unwind.
+pub(crate) unsafe fn spawn_unchecked<'a, F, T, E>(
+    f: F,
+    exit: E,
+    name: Option<Arc<str>>,
+    stack_size: Option<usize>,
+    at: &'static std::panic::Location<'static>,
+) -> io::Result<JoinHandle<T>>
+where
+    F: FnOnce() -> T + Send + 'a,
+    T: Send + 'a,
+    E: FnOnce() + Send + 'a,
+{
     if std::mem::size_of::<F>() > BIG_CLOSURE {
         // The closure is moved to the top of the new stack; one that would take a good
         // part of it goes there boxed instead.
-        let boxed: Box<dyn FnOnce() -> T + Send> = Box::new(f);
-        return spawn(boxed, name, stack_size, at);
+        let boxed: Box<dyn FnOnce() -> T + Send + 'a> = Box::new(f);
+        // SAFETY: the caller's contract, passed on unchanged.
+        return unsafe { spawn_unchecked(boxed, exit, name, stack_size, at) };
     }
     crate::fork::check();
     let s = sched();
@@ -80,10 +105,12 @@ where
                 unsafe { packet.store(result) };
             }
             end_packet(g, packet, detached);
+            exit();
             g.exit()
         };
         // SAFETY: the stack is ours and unused (fresh from the caches), and stays with the
         // G until `goexit`, after the goroutine's last switch; the G is not yet published.
+        // What the body borrows outlives its run (this function's contract).
         unsafe {
             g.ctx.init(stack.range().1, body);
             *g.stack.get() = Some(stack);
