@@ -1,6 +1,10 @@
 //! spawn + exit of many goroutines joined by a WaitGroup, side by side with Go
 //! (`sync.WaitGroup`), tokio tasks (a count and a `Notify`: tokio has no WaitGroup) and may
 //! coroutines (`may::sync::WaitGroup`). Throughput element: one goroutine.
+//!
+//! `gort_scope` and `may_scope` are the same loop in a scope, whose goroutines may borrow
+//! (Go's closures that capture `wg` by reference, in Rust): `gort::scope` and may's
+//! `coroutine::scope`; tokio has no scoped tasks.
 
 #[path = "support/go_peer.rs"]
 mod go_peer;
@@ -23,6 +27,20 @@ fn gort_spawn(n: u64) -> Duration {
             drop(gort::go(move || wg.done()));
         }
         wg.wait();
+        start.elapsed()
+    })
+}
+
+/// Spawns `n` goroutines in a `gort::scope`, which waits for them all (each handle dropped
+/// at once).
+fn gort_scope(n: u64) -> Duration {
+    gort::run(move || {
+        let start = Instant::now();
+        gort::scope(|s| {
+            for _ in 0..n {
+                drop(s.go(|| ()));
+            }
+        });
         start.elapsed()
     })
 }
@@ -59,12 +77,26 @@ fn may_spawn(n: u64) -> Duration {
     start.elapsed()
 }
 
+/// may's scoped coroutines: the scope joins each one when it ends (in a list of deferred
+/// joins, one per coroutine).
+fn may_scope(n: u64) -> Duration {
+    let start = Instant::now();
+    may::coroutine::scope(|s| {
+        for _ in 0..n {
+            // SAFETY (may's contract): the coroutine uses no thread-local storage.
+            drop(unsafe { s.spawn(|| ()) });
+        }
+    });
+    start.elapsed()
+}
+
 fn bench(c: &mut Criterion) {
     let procs = gort::procs();
     let mut g = c.benchmark_group("spawn_join");
     g.throughput(Throughput::Elements(1));
     g.sample_size(30);
     g.bench_function("gort", |b| b.iter_custom(gort_spawn));
+    g.bench_function("gort_scope", |b| b.iter_custom(gort_scope));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(procs)
         .build()
@@ -72,6 +104,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("tokio", |b| b.iter_custom(|n| tokio_spawn(&rt, n)));
     may::config().set_workers(procs);
     g.bench_function("may", |b| b.iter_custom(may_spawn));
+    g.bench_function("may_scope", |b| b.iter_custom(may_scope));
     if let Some(go) = go_peer::go_binary("sched") {
         g.bench_function("go", |b| {
             b.iter_custom(|n| go_peer::run_go(&go, &["-bench", "spawn", "-n", &n.to_string()]))

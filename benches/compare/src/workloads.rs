@@ -184,6 +184,23 @@ pub fn all() -> Vec<Workload> {
             notes: vec![],
         },
         Workload {
+            key: "spawn_scope",
+            title: "spawn + exit in a scope (closures borrow, as Go's do)",
+            unit: "ns/goroutine",
+            better: Better::Lower,
+            target: None,
+            cells: vec![
+                (Gort, crit("spawn_join", "spawn_join/gort_scope")),
+                (Go, crit("spawn_join", "spawn_join/go")),
+                (May, crit("spawn_join", "spawn_join/may_scope")),
+            ],
+            scale: 1.0,
+            notes: vec![
+                (Go, "the spawn row's program: Go's closures borrow `wg`"),
+                (Tokio, "no scoped tasks"),
+            ],
+        },
+        Workload {
             key: "spawn_handles",
             title: "spawn 1M from a plain thread, join each handle",
             unit: "ns/goroutine",
