@@ -20,7 +20,7 @@
 //! exactly one case of a select ever completes, and the select finds the winner by its
 //! waiter's address.
 
-use gort_runtime::park::{self, Token};
+use gort_runtime::park::Token;
 use gort_runtime::shim::AtomicUsize;
 use gort_runtime::waitq;
 use std::ptr;
@@ -47,7 +47,8 @@ pub(crate) type Waiter = waitq::Waiter<Wait>;
 // A plain operation's waiter lives in the parker's scratch space.
 #[cfg(not(loom))]
 const _: () = assert!(
-    std::mem::size_of::<Waiter>() <= park::SCRATCH_BYTES && std::mem::align_of::<Waiter>() <= 8
+    std::mem::size_of::<Waiter>() <= gort_runtime::park::SCRATCH_BYTES
+        && std::mem::align_of::<Waiter>() <= 8
 );
 
 /// A waiter for a plain (not `select`) send or receive moving its value through `slot`.
