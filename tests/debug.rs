@@ -76,6 +76,27 @@ fn wait_reasons_of_runtime_calls() {
 }
 
 #[test]
+fn a_waiting_scope_shows_the_callers_line() {
+    // `scope` waits for its goroutines as a WaitGroup does, at the line that called it (it
+    // showed a line inside the runtime).
+    within(60, || {
+        let (tx, rx) = gort::chan::bounded::<()>(0);
+        let scope_line = line!() + 2;
+        let h = gort::go(move || {
+            gort::scope(|s| {
+                s.go(|| rx.recv().unwrap());
+            })
+        });
+        let g = parked(h.id());
+        assert_eq!(g.wait_reason, Some(WaitReason::WaitGroupWait));
+        let at = g.location.expect("a call site");
+        assert_eq!((at.file(), at.line()), (file!(), scope_line));
+        tx.send(()).unwrap();
+        h.join().unwrap();
+    });
+}
+
+#[test]
 fn the_running_goroutine_shows_as_running() {
     within(60, || {
         let me = gort::run(|| {

@@ -80,6 +80,8 @@ unsafe impl Send for LeavePtr {}
 ///
 /// If `f` panicked, its panic is resumed after every goroutine of the scope ended;
 /// otherwise, if a goroutine panicked and was not joined, the first such panic is resumed.
+/// While it waits, the goroutine dump shows it in `sync.WaitGroup.Wait` at the caller's
+/// line.
 ///
 /// ```
 /// let mut counts = vec![0u32; 4];
@@ -91,6 +93,7 @@ unsafe impl Send for LeavePtr {}
 /// });
 /// assert_eq!(counts, [2, 4, 4, 4]);
 /// ```
+#[track_caller]
 pub fn scope<'env, F, T>(f: F) -> T
 where
     F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T,
