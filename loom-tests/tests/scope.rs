@@ -17,6 +17,14 @@ use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;
 
+/// Like `loom::model`, but every interleaving (the suite runs with
+/// `LOOM_MAX_PREEMPTIONS=2`; these models are small enough to explore whole, in seconds).
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut b = loom::model::Builder::new();
+    b.preemption_bound = None;
+    b.check(f);
+}
+
 /// The scope's data and one slot of work per goroutine.
 struct Shared {
     running: Running,
@@ -25,6 +33,7 @@ struct Shared {
 
 /// A goroutine's body: its work, then its last touch of the scope.
 fn goroutine(s: &Shared, i: usize) {
+    // SAFETY: slot `i` is this goroutine's until its `leave`; loom checks the scope's read.
     s.work[i].with_mut(|w| unsafe { *w = i + 1 });
     // SAFETY: `s` is alive (the model's `Arc`); the count was added for this goroutine.
     unsafe { Running::leave(&s.running) };
@@ -34,6 +43,8 @@ fn goroutine(s: &Shared, i: usize) {
 fn end_scope(s: &Shared, goroutines: usize) {
     s.running.wait();
     for i in 0..goroutines {
+        // SAFETY: every goroutine has left; loom reports this read if it is not ordered
+        // after their writes.
         assert_eq!(s.work[i].with(|w| unsafe { *w }), i + 1, "work lost");
     }
     s.running.loom_free();
@@ -48,7 +59,7 @@ fn shared(fault: Fault) -> Arc<Shared> {
 
 /// Two goroutines started by the scope, ending at any point of its wait.
 fn two_goroutines(fault: Fault) {
-    loom::model(move || {
+    model(move || {
         let s = shared(fault);
         let threads: Vec<_> = (0..2)
             .map(|i| {
@@ -72,7 +83,7 @@ fn wait_returns_after_every_goroutine_left() {
 /// A goroutine starts another (counted before it leaves), as nested `s.go` calls do.
 #[test]
 fn a_goroutine_may_start_another() {
-    loom::model(|| {
+    model(|| {
         let s = shared(Fault::None);
         s.running.add();
         let s1 = s.clone();
@@ -91,7 +102,7 @@ fn a_goroutine_may_start_another() {
 /// No goroutine: the scope is the last and does not park.
 #[test]
 fn a_scope_without_goroutines_returns_at_once() {
-    loom::model(|| end_scope(&shared(Fault::None), 0));
+    model(|| end_scope(&shared(Fault::None), 0));
 }
 
 #[test]

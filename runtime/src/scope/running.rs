@@ -161,7 +161,9 @@ impl Running {
         park::park();
     }
 
-    /// Goroutines still counted (racy: for `Debug`), without the scope's own count.
+    /// Goroutines still counted, without the scope's own count: a racy snapshot for
+    /// `Debug`, exact only while the scope's closure runs (once the scope waits, its own
+    /// count is gone and this reads one less).
     pub fn goroutines(&self) -> usize {
         self.count.load(Relaxed).saturating_sub(1)
     }
@@ -170,6 +172,8 @@ impl Running {
     /// so a loom model reports a last goroutine still reading it.
     #[cfg(loom)]
     pub fn loom_free(&self) {
+        // SAFETY: only a correct protocol makes this write ordered after the last reader's
+        // take; loom checks exactly that.
         self.waiter.with_mut(|w| unsafe { *w = None });
     }
 }
