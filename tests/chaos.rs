@@ -2,15 +2,17 @@
 //! and plain threads at once, checked against invariants.
 //!
 //! Workers (goroutines and plain threads) pick operations at random until the run's time is
-//! up: spawn/join trees (some children detached, some panicking), channels (bounded 0, 1 and N, unbounded) with
-//! close, drop and abandoned receivers, `select!` with `default` and timeouts, context trees
-//! with deadlines and cancels, Mutex/RwLock/WaitGroup/Semaphore, timers and tickers, TCP
-//! echo over loopback; a monkey changes `set_procs` meanwhile. Checked: every message is
-//! received exactly once (or, where receivers give up, received, returned to its sender or
-//! dropped: exactly one of them), locks exclude, counts balance, a context ends for the
-//! right reason and never before its deadline, a cancelled timer never fires,
-//! `num_goroutine` comes back to its baseline, no message is leaked, RSS stays bounded,
-//! and the runtime never reports a deadlock (there is none).
+//! up: spawn/join trees (some children detached, some panicking), channels (bounded 0, 1
+//! and N, unbounded) with close, drop and abandoned receivers, `select!` with `default` and
+//! timeouts, context trees with deadlines and cancels, Mutex/RwLock/WaitGroup/Semaphore,
+//! timers and tickers, TCP echo over loopback, scopes whose goroutines borrow; a monkey
+//! changes `set_procs` meanwhile. Checked: every message is received exactly once (or, where
+//! receivers give up, received, returned to its sender or dropped: exactly one of them),
+//! locks exclude, counts balance, a context ends for the right reason and never before its
+//! deadline, a cancelled timer never fires, a scope's results are all dropped before it
+//! returns and its unjoined panic resumed, `num_goroutine` comes back to its baseline, no
+//! message is leaked, RSS stays bounded, and the runtime never reports a deadlock (there is
+//! none).
 //!
 //! Determinism: what each worker does (operations, their parameters, goroutine or thread)
 //! follows from the seed alone; timing differs from run to run, and so does the order in
@@ -269,7 +271,7 @@ impl Env {
 }
 
 /// Operation names, for the watchdog's report and the summary.
-const OPS: [&str; 8] = [
+const OPS: [&str; 9] = [
     "channel",
     "select-fan-in",
     "context-tree",
@@ -278,6 +280,7 @@ const OPS: [&str; 8] = [
     "timers",
     "tcp-echo",
     "spawn-tree",
+    "scope",
 ];
 
 fn run_op(op: usize, rng: &mut Rng, env: &Env, w: usize) {
@@ -290,6 +293,7 @@ fn run_op(op: usize, rng: &mut Rng, env: &Env, w: usize) {
         5 => op_timers(rng),
         6 => op_tcp(rng),
         7 => op_spawn_tree(rng),
+        8 => op_scope(rng),
         _ => unreachable!(),
     }
 }
@@ -995,6 +999,84 @@ fn op_spawn_tree(rng: &mut Rng) {
         ran.load(SeqCst),
         "spawn tree: nodes ran and nodes counted differ"
     );
+}
+
+/// A `gort::scope` whose goroutines borrow the worker's locals: some start another on the
+/// same scope, some panic; each handle is dropped at once, kept to the closure's end, or
+/// joined. Checked: every goroutine ran, every result (which borrows a local) was dropped
+/// before `scope` returned, and `scope` resumed a panic exactly when one went unjoined.
+fn op_scope(rng: &mut Rng) {
+    struct Counted<'a>(&'a AtomicUsize);
+    impl Drop for Counted<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+    let n = rng.range(1, 12) as usize;
+    // (what happens to the handle: 0 dropped, 1 kept, 2 joined; panics; yields before)
+    let plan: Vec<(u64, bool, u64)> = (0..n)
+        .map(|_| (rng.below(3), rng.chance(10), rng.below(3)))
+        .collect();
+    let nested = rng.chance(30);
+    let (ran, results) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let joined_panics = AtomicUsize::new(0);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        gort::scope(|s| {
+            let mut kept = Vec::new();
+            for &(fate, panics, yields) in &plan {
+                let (ran, results) = (&ran, &results);
+                let h = s.go(move || {
+                    for _ in 0..yields {
+                        gort::yield_now();
+                    }
+                    ran.fetch_add(1, SeqCst);
+                    if nested {
+                        drop(s.go(move || {
+                            ran.fetch_add(1, SeqCst);
+                            Counted(results)
+                        }));
+                    }
+                    if panics {
+                        deliberate_panic();
+                    }
+                    Counted(results)
+                });
+                match fate {
+                    0 => drop(h),
+                    1 => kept.push(h),
+                    _ => match h.join() {
+                        Ok(r) => drop(r),
+                        Err(p) => {
+                            assert_eq!(p.downcast_ref::<&str>(), Some(&DELIBERATE));
+                            joined_panics.fetch_add(1, SeqCst);
+                            PANICS_JOINED.fetch_add(1, SeqCst);
+                        }
+                    },
+                }
+            }
+        })
+    }));
+    let panicking = plan.iter().filter(|p| p.1).count();
+    let unjoined = plan.iter().filter(|p| p.1 && p.0 != 2).count();
+    let goroutines = if nested { 2 * n } else { n };
+    assert_eq!(
+        ran.load(SeqCst),
+        goroutines,
+        "scope: returned before a goroutine ran"
+    );
+    assert_eq!(
+        results.load(SeqCst),
+        goroutines - panicking,
+        "scope: a result outlived the scope (or was dropped twice)"
+    );
+    assert_eq!(joined_panics.load(SeqCst), panicking - unjoined);
+    match outcome {
+        Ok(()) => assert_eq!(unjoined, 0, "scope: an unjoined panic was lost"),
+        Err(p) => {
+            assert!(unjoined > 0, "scope: resumed a panic that was joined");
+            assert_eq!(p.downcast_ref::<&str>(), Some(&DELIBERATE));
+        }
+    }
 }
 
 // ---------------------------------------------------------------- one run (the child)
