@@ -17,30 +17,10 @@
 //! they show that these models can fail.
 #![cfg(loom)]
 
+use gort_loom_tests::model;
 use gort_runtime::runq::{Fault, Overflow, RunNext, RunQueue, RUNQ_SIZE};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
-
-/// Like `loom::model`, but explores at least `min` preemptions (`None`: every
-/// interleaving); the suite runs with `LOOM_MAX_PREEMPTIONS=2` and these models are small
-/// enough to afford more. Prints how many executions it explored.
-fn model(min: Option<usize>, f: impl Fn() + Sync + Send + 'static) {
-    let mut b = loom::model::Builder::new();
-    b.preemption_bound = match (b.preemption_bound, min) {
-        (Some(p), Some(min)) => Some(p.max(min)),
-        _ => None,
-    };
-    let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let r = runs.clone();
-    b.check(move || {
-        r.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        f()
-    });
-    eprintln!(
-        "explored {} executions",
-        runs.load(std::sync::atomic::Ordering::Relaxed)
-    );
-}
 
 /// The items a model queues: `&ITEMS[i]` is item `i`.
 static ITEMS: [u8; 16] = [0; 16];

@@ -12,18 +12,11 @@
 //! report the race: they show that these models can fail.
 #![cfg(loom)]
 
+use gort_loom_tests::model;
 use gort_runtime::scope_running::{Fault, Running};
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;
-
-/// Like `loom::model`, but every interleaving (the suite runs with
-/// `LOOM_MAX_PREEMPTIONS=2`; these models are small enough to explore whole, in seconds).
-fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut b = loom::model::Builder::new();
-    b.preemption_bound = None;
-    b.check(f);
-}
 
 /// The scope's data and one slot of work per goroutine.
 struct Shared {
@@ -59,7 +52,7 @@ fn shared(fault: Fault) -> Arc<Shared> {
 
 /// Two goroutines started by the scope, ending at any point of its wait.
 fn two_goroutines(fault: Fault) {
-    model(move || {
+    model(None, move || {
         let s = shared(fault);
         let threads: Vec<_> = (0..2)
             .map(|i| {
@@ -83,7 +76,7 @@ fn wait_returns_after_every_goroutine_left() {
 /// A goroutine starts another (counted before it leaves), as nested `s.go` calls do.
 #[test]
 fn a_goroutine_may_start_another() {
-    model(|| {
+    model(None, || {
         let s = shared(Fault::None);
         s.running.add();
         let s1 = s.clone();
@@ -102,7 +95,7 @@ fn a_goroutine_may_start_another() {
 /// No goroutine: the scope is the last and does not park.
 #[test]
 fn a_scope_without_goroutines_returns_at_once() {
-    model(|| end_scope(&shared(Fault::None), 0));
+    model(None, || end_scope(&shared(Fault::None), 0));
 }
 
 #[test]

@@ -8,22 +8,12 @@
 #![cfg(loom)]
 
 use gort_chan::sync::Semaphore;
+use gort_loom_tests::model;
 use gort_runtime::sync::{Barrier, Cond, Mutex, Once, OnceLock, RwLock, WaitGroup};
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::sync::Arc;
 use loom::thread;
 use std::sync::atomic::AtomicBool as StdAtomicBool;
-
-/// Like `loom::model`, but explores at least `min` preemptions (the suite runs with
-/// `LOOM_MAX_PREEMPTIONS=2`; the mutex models are small enough to afford 3, which reaches
-/// more of the hand-off interleavings). Unbounded stays unbounded.
-fn model_deep(min: usize, f: impl Fn() + Sync + Send + 'static) {
-    let mut b = loom::model::Builder::new();
-    if let Some(p) = b.preemption_bound {
-        b.preemption_bound = Some(p.max(min));
-    }
-    b.check(f);
-}
 
 /// Spins (yielding to loom's scheduler) until `f` holds.
 fn spin_until(mut f: impl FnMut() -> bool) {
@@ -37,7 +27,7 @@ fn spin_until(mut f: impl FnMut() -> bool) {
 /// semaphore release) arrives.
 #[test]
 fn mutex_normal_mode_two_threads() {
-    model_deep(3, || {
+    model(Some(3), || {
         let m = Arc::new(Mutex::new(0usize).loom_starve_after(u32::MAX));
         let m2 = m.clone();
         let t = thread::spawn(move || {
@@ -58,7 +48,7 @@ fn mutex_normal_mode_two_threads() {
 /// spinner and the unlocker, and re-queueing at the front after losing a race.
 #[test]
 fn mutex_normal_mode_three_threads() {
-    model_deep(3, || {
+    model(Some(3), || {
         let m = Arc::new(Mutex::new(0usize).loom_starve_after(u32::MAX));
         let ts: Vec<_> = (0..2)
             .map(|_| {
@@ -79,7 +69,7 @@ fn mutex_normal_mode_three_threads() {
 #[test]
 fn mutex_starvation_enter_and_leave() {
     static STARVED_SOMEWHERE: StdAtomicBool = StdAtomicBool::new(false);
-    model_deep(3, || {
+    model(Some(3), || {
         let m = Arc::new(Mutex::new(0usize).loom_starve_after(1));
         let m2 = m.clone();
         let t = thread::spawn(move || {
@@ -109,7 +99,7 @@ fn mutex_starvation_enter_and_leave() {
 #[test]
 fn mutex_starvation_handoff_three_threads() {
     static STARVED_SOMEWHERE: StdAtomicBool = StdAtomicBool::new(false);
-    model_deep(3, || {
+    model(Some(3), || {
         let m = Arc::new(Mutex::new(0usize).loom_starve_after(1));
         let ts: Vec<_> = (0..2)
             .map(|_| {
@@ -140,7 +130,7 @@ fn mutex_starvation_handoff_three_threads() {
 #[test]
 fn mutex_starvation_switch_two_threads() {
     static STARVED_SOMEWHERE: StdAtomicBool = StdAtomicBool::new(false);
-    model_deep(3, || {
+    model(Some(3), || {
         let m = Arc::new(Mutex::new(0usize).loom_starve_after(1));
         let g = m.lock();
         let m2 = m.clone();
